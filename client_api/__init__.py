@@ -1,0 +1,1 @@
+"""The Client-Server API (and Synapse-compatible admin API) HTTP routes."""

@@ -1,0 +1,1 @@
+"""The Server-Server (federation) API: inbound routes, outbound sender, server keys."""

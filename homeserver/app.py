@@ -1,0 +1,179 @@
+"""The one place where Hearth is wired together.
+
+:func:`create_app` builds the database, stores, services and HTTP routes in
+dependency order and registers their start/stop with aiohttp's ``cleanup_ctx``.
+Everything a component needs is passed to its constructor; nothing is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from client_api.account import AccountRoutes
+from client_api.auth import Authenticator
+from client_api.devices import DeviceRoutes
+from client_api.discovery import DiscoveryRoutes
+from client_api.http import add_routes
+from client_api.middleware import MIDDLEWARES
+from client_api.register import RegisterRoutes
+from client_api.session import SessionRoutes
+from client_api.webclient import WebClientRoutes
+from homeserver.clock import Clock
+from homeserver.config import Config
+from homeserver.services.accounts import AccountService
+from homeserver.services.auth import AuthService
+from homeserver.services.devices import DeviceService
+from homeserver.services.passwords import PasswordHasher
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.registration import RegistrationService
+from homeserver.services.uia import UIAService
+from storage.account_data import AccountDataStore, FilterStore
+from storage.accounts import AccountStore
+from storage.database import Database, connect
+from storage.devices import DeviceStore
+from storage.migrations import migrate
+from storage.registration import RegistrationStore
+
+logger = structlog.get_logger(__name__)
+
+#: Seconds between sweeps of expired UIA sessions and old nonces.
+_HOUSEKEEPING_INTERVAL = 300
+
+
+@dataclass
+class Hearth:
+    """The built server: its config, database and services (for the CLI and tests)."""
+
+    config: Config
+    clock: Clock
+    db: Database
+    accounts: AccountService
+    auth: AuthService
+    devices: DeviceService
+    registration: RegistrationService
+    uia: UIAService
+    account_store: AccountStore
+    account_data_store: AccountDataStore
+    filter_store: FilterStore
+    registration_store: RegistrationStore
+
+
+def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> Hearth:
+    """Construct every store and service (nothing is opened or started yet)."""
+    clock = clock or Clock()
+    db = db or connect(
+        config.database.url, base_dir=Path(config.config_dir), pool_size=config.database.pool_size
+    )
+    account_store = AccountStore(db)
+    device_store = DeviceStore(db)
+    registration_store = RegistrationStore(db)
+    account_data_store = AccountDataStore(db)
+    filter_store = FilterStore(db)
+
+    rate_limiter = RateLimiter(config.rate_limits, clock)
+    passwords = PasswordHasher(config.auth.password_hashing)
+    auth = AuthService(device_store, config.auth, clock)
+    uia = UIAService(registration_store, account_store, passwords, rate_limiter, clock, config.server_name)
+    accounts = AccountService(
+        accounts=account_store,
+        devices=device_store,
+        account_data=account_data_store,
+        auth=auth,
+        passwords=passwords,
+        rate_limiter=rate_limiter,
+        config=config,
+        clock=clock,
+    )
+    devices = DeviceService(device_store, uia)
+    registration = RegistrationService(
+        accounts=accounts,
+        uia=uia,
+        store=registration_store,
+        rate_limiter=rate_limiter,
+        config=config.registration,
+        clock=clock,
+    )
+    return Hearth(
+        config=config,
+        clock=clock,
+        db=db,
+        accounts=accounts,
+        auth=auth,
+        devices=devices,
+        registration=registration,
+        uia=uia,
+        account_store=account_store,
+        account_data_store=account_data_store,
+        filter_store=filter_store,
+        registration_store=registration_store,
+    )
+
+
+def create_app(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> web.Application:
+    """The client-facing aiohttp application, with its lifecycle hooks."""
+    hearth = build_hearth(config, clock=clock, db=db)
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
+    app[HEARTH_KEY] = hearth
+
+    authenticator = Authenticator(hearth.auth, x_forwarded=config.listen.x_forwarded)
+    route_groups = [
+        DiscoveryRoutes(config, hearth.db),
+        RegisterRoutes(authenticator, hearth.registration),
+        SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
+        AccountRoutes(authenticator, hearth.accounts, hearth.uia),
+        DeviceRoutes(authenticator, hearth.devices),
+        WebClientRoutes(),  # last: it serves "/" and static files
+    ]
+    for group in route_groups:
+        add_routes(app, group.routes())
+
+    app.cleanup_ctx.append(_database_lifecycle(hearth))
+    app.cleanup_ctx.append(_housekeeping(hearth))
+    return app
+
+
+HEARTH_KEY = web.AppKey("hearth", Hearth)
+
+
+def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await hearth.db.open()
+        try:
+            applied = await migrate(hearth.db)
+            logger.info("database_ready", dialect=hearth.db.dialect, migrations_applied=applied)
+            if not hearth.config.rate_limits.enabled:
+                logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
+            yield
+        finally:
+            await hearth.db.close()
+
+    return lifecycle
+
+
+def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
+            try:
+                await hearth.uia.expire_sessions()
+                await hearth.registration_store.delete_old_nonces(
+                    hearth.clock.time_ms() - 60 * 60 * 1000
+                )
+            except Exception:
+                logger.exception("housekeeping_failed")
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name="housekeeping")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return lifecycle

@@ -1,0 +1,300 @@
+"""Typed configuration, loaded from YAML and validated at startup.
+
+Every section is a frozen dataclass with defaults; :func:`load_config` walks the
+YAML against the type hints and stops at the first problem with a
+:class:`ConfigError` naming the key path (``rate_limits.login.burst: expected an
+integer, got 'x'``). Any string value may be ``${NAME}`` (or contain it) to read
+a secret from the environment. Relative paths are relative to the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    #: Addresses the client (and admin) HTTP listener binds to.
+    bind_addresses: tuple[str, ...] = ("127.0.0.1",)
+    port: int = 8008
+    #: Trust ``X-Forwarded-For`` for the client IP (only behind a reverse proxy you run).
+    x_forwarded: bool = False
+    #: Largest JSON request body accepted, in bytes (media uploads have their own limit).
+    max_request_size: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    #: ``sqlite:///relative/or/absolute.db`` (SQLAlchemy-style: four slashes for an
+    #: absolute path) or ``postgresql://user:password@host:port/database``.
+    url: str = "sqlite:///hearth.db"
+    #: Connections in the pool (PostgreSQL) or reader connections (SQLite).
+    pool_size: int = 8
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    #: Serve the Server-Server API on a TLS listener.
+    enabled: bool = False
+    bind_addresses: tuple[str, ...] = ("0.0.0.0",)
+    port: int = 8448
+    tls_certificate_path: str | None = None
+    tls_private_key_path: str | None = None
+    #: Verify remote servers' TLS certificates. Turn off only in test setups.
+    verify_certificates: bool = True
+
+
+@dataclass(frozen=True)
+class RegistrationConfig:
+    #: Whether ``/register`` accepts new accounts at all (with a token unless ``open``).
+    enabled: bool = True
+    #: Anyone may register without a registration token.
+    open: bool = False
+    #: Shared secret for ``/_synapse/admin/v1/register``; unset disables that endpoint.
+    shared_secret: str | None = None
+    #: Allow ``kind=guest`` registration.
+    allow_guests: bool = False
+    #: Localparts nobody may register (answered with ``M_EXCLUSIVE``).
+    reserved_localparts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PasswordHashingConfig:
+    """Argon2id cost parameters (RFC 9106's second recommended option by default)."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    #: Minimum length of a new password (``M_WEAK_PASSWORD`` below it).
+    password_min_length: int = 8
+    password_hashing: PasswordHashingConfig = field(default_factory=PasswordHashingConfig)
+    #: Lifetime in seconds of access tokens issued to clients that support refresh tokens.
+    refreshable_access_token_lifetime: int = 300
+    #: Lifetime in seconds of refresh tokens; unset means they never expire.
+    refresh_token_lifetime: int | None = None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    #: Sustained actions per second.
+    per_second: float
+    #: Actions allowed in a burst before the rate applies.
+    burst: int
+
+
+@dataclass(frozen=True)
+class RateLimitsConfig:
+    #: ``false`` switches every limit off (load tests, test setups); a warning is logged.
+    enabled: bool = True
+    #: Registration attempts per client IP.
+    registration: RateLimit = RateLimit(per_second=0.17, burst=3)
+    #: Login attempts per client IP.
+    login_address: RateLimit = RateLimit(per_second=0.17, burst=3)
+    #: Login attempts per account.
+    login_account: RateLimit = RateLimit(per_second=0.17, burst=3)
+    #: Failed login attempts per account.
+    login_failed: RateLimit = RateLimit(per_second=0.17, burst=3)
+
+
+@dataclass(frozen=True)
+class RoomsConfig:
+    #: Room version for new rooms (advertised in ``/capabilities``).
+    default_version: str = "12"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    #: ``console`` for people, ``json`` for log collectors.
+    format: Literal["console", "json"] = "console"
+
+
+@dataclass(frozen=True)
+class WellKnownConfig:
+    #: ``m.homeserver.base_url`` in ``/.well-known/matrix/client``; defaults to ``public_baseurl``.
+    client_base_url: str | None = None
+    #: ``m.server`` in ``/.well-known/matrix/server`` (``host:port``) for delegation;
+    #: defaults to the federation listener when federation is enabled.
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    #: The domain in user IDs (``@alice:server_name``). Cannot change once users exist.
+    server_name: str
+    #: The URL clients use to reach this server.
+    public_baseurl: str = "http://localhost:8008/"
+    #: The ed25519 signing key file (Synapse format).
+    signing_key_path: str = "signing.key"
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    well_known: WellKnownConfig = field(default_factory=WellKnownConfig)
+    #: Directory of the config file; relative paths are resolved against it.
+    config_dir: str = field(default=".", metadata={"internal": True})
+
+    def path(self, value: str) -> Path:
+        """``value`` resolved against the config file's directory."""
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.config_dir) / p
+
+
+# -- loading ------------------------------------------------------------------------
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, substitute environment references in, and validate a YAML config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    config_dir = str(Path(path).resolve().parent)
+    return parse_config(data, config_dir=config_dir)
+
+
+def parse_config(data: Any, *, config_dir: str = ".") -> Config:
+    """Validate an already-parsed mapping as a :class:`Config`."""
+    if not isinstance(data, dict):
+        raise ConfigError("the config file must be a mapping of keys to values")
+    data = dict(data)
+    data["config_dir"] = config_dir
+    config = _build(Config, data, "")
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: Config) -> None:
+    from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
+
+    if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", config.server_name):
+        raise ConfigError(f"server_name: {config.server_name!r} is not a valid server name")
+    if config.rooms.default_version not in KNOWN_ROOM_VERSIONS:
+        raise ConfigError(
+            f"rooms.default_version: unknown room version {config.rooms.default_version!r}"
+        )
+    url = config.database.url
+    if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+        raise ConfigError(
+            "database.url: must start with sqlite:/// or postgresql:// "
+            f"(got {url.split(':', 1)[0]!r})"
+        )
+    for key, port in (("listen.port", config.listen.port), ("federation.port", config.federation.port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{key}: {port} is not a TCP port")
+    if config.federation.enabled and not (
+        config.federation.tls_certificate_path and config.federation.tls_private_key_path
+    ):
+        raise ConfigError(
+            "federation: enabled needs tls_certificate_path and tls_private_key_path"
+        )
+    for name in ("registration", "login_address", "login_account", "login_failed"):
+        limit: RateLimit = getattr(config.rate_limits, name)
+        if limit.per_second <= 0 or limit.burst < 1:
+            raise ConfigError(f"rate_limits.{name}: per_second must be > 0 and burst >= 1")
+
+
+def _build(tp: Any, value: Any, path: str) -> Any:
+    where = path or "config"
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {_describe(value)}")
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        for key in value:
+            if key not in fields or (fields[key].metadata.get("internal") and path):
+                raise ConfigError(f"{_join(path, str(key))}: unknown key")
+        kwargs = {}
+        for name, f in fields.items():
+            if name in value:
+                kwargs[name] = _build(hints[name], value[name], _join(path, name))
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{_join(path, name)}: required key is missing")
+        return tp(**kwargs)
+
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _build(inner[0], value, path)
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{where}: must be one of {choices}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {_describe(value)}")
+        return tuple(_build(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {_describe(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {_describe(value)}")
+        return _substitute_env(value, where)
+    raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in this module
+
+
+def _substitute_env(value: str, where: str) -> str:
+    def lookup(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in os.environ:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REF.sub(lookup, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value)

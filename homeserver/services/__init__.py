@@ -1,0 +1,1 @@
+"""Domain services: one per domain, collaborators passed to constructors."""

@@ -1,0 +1,309 @@
+"""One SQL dialect over SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+Design note
+-----------
+Stores write PostgreSQL-flavoured SQL with ``$1`` placeholders; on SQLite the
+placeholders become ``?1`` (SQLite's numbered parameters), nothing else is
+rewritten. Rows are read by column name only (``row["user_id"]``).
+
+Transactions: ``async with db.transaction("name"):`` opens one; every
+``db.execute``/``db.fetch*`` inside it (in the same task) runs on the
+transaction's connection, found through a :class:`~contextvars.ContextVar`, so
+a store method can be called both alone and as part of a larger unit of work.
+A nested ``transaction()`` joins the outer one. Tasks spawned inside a
+transaction must not touch the database: they would share its connection.
+
+SQLite has one writer: a single writer connection serialises transactions and
+writes behind an :class:`asyncio.Lock` (``BEGIN IMMEDIATE``), while reads
+outside transactions go to a small pool of reader connections, which WAL mode
+lets run alongside the writer. PostgreSQL uses an asyncpg pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import sqlite3
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import asyncpg
+import structlog
+
+logger = structlog.get_logger(__name__)
+
+Row = Mapping[str, Any]
+
+
+class IntegrityError(Exception):
+    """A uniqueness or foreign-key constraint was violated (both backends)."""
+
+
+class Database(ABC):
+    """The async database interface that stores use."""
+
+    #: ``"sqlite"`` or ``"postgres"``, for the rare store that must differ.
+    dialect: str
+
+    def __init__(self) -> None:
+        self._current: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            f"db_txn_{id(self)}", default=None
+        )
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self, name: str) -> Any:
+        """An async context manager for one transaction; nested calls join the outer one."""
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        if row is None:
+            return None
+        return next(iter(row.values()))
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._current.get() is not None
+
+
+def connect(url: str, *, base_dir: Path, pool_size: int = 8) -> Database:
+    """Build (not open) the database for a ``sqlite:///`` or ``postgresql://`` URL."""
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_absolute():
+            path = base_dir / path
+        return SqliteDatabase(path, readers=pool_size)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url, pool_size=pool_size)
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+
+
+# -- SQLite -------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _sqlite_sql(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.description, row)}
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, readers: int = 4) -> None:
+        super().__init__()
+        self.path = path
+        self._reader_count = max(1, readers)
+        self._writer: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = _dict_row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        for _ in range(self._reader_count):
+            conn = await self._connect()
+            self._all_readers.append(conn)
+            self._readers.put_nowait(conn)
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            for conn in [self._writer, *self._all_readers]:
+                if conn is not None:
+                    await conn.close()
+            self._writer = None
+            self._all_readers.clear()
+
+    @asynccontextmanager
+    async def transaction(self, name: str) -> AsyncIterator[None]:
+        if self._current.get() is not None:
+            yield
+            return
+        assert self._writer is not None, "database is not open"
+        async with self._write_lock:
+            conn = self._writer
+            token = self._current.set(conn)
+            started = time.monotonic()
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+            finally:
+                self._current.reset(token)
+                _log_slow(name, started)
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        conn = self._current.get()
+        if conn is not None:
+            return await self._run(conn, sql, args)
+        async with self.transaction("execute"):
+            return await self._run(self._current.get(), sql, args)
+
+    async def _run(self, conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> int:
+        try:
+            cursor = await conn.execute(_sqlite_sql(sql), args)
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(str(e)) from e
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        conn = self._current.get()
+        if conn is None:
+            async with self.transaction("executemany"):
+                await self.executemany(sql, args)
+            return
+        try:
+            await conn.executemany(_sqlite_sql(sql), list(args))
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(str(e)) from e
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        conn = self._current.get()
+        try:
+            if conn is not None:
+                return list(await conn.execute_fetchall(_sqlite_sql(sql), args))
+            if _is_write(sql):
+                async with self.transaction("fetch"):
+                    return await self.fetch(sql, *args)
+            async with self._reader() as reader:
+                return list(await reader.execute_fetchall(_sqlite_sql(sql), args))
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(str(e)) from e
+
+
+def _is_write(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)[0].upper()
+    return head in {"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"} and (
+        head != "WITH" or re.search(r"\b(INSERT|UPDATE|DELETE)\b", sql, re.I) is not None
+    )
+
+
+# -- PostgreSQL ---------------------------------------------------------------------
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
+        super().__init__()
+        self.dsn = dsn
+        self.pool_size = max(2, pool_size)
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=self.pool_size, command_timeout=60
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def transaction(self, name: str) -> AsyncIterator[None]:
+        if self._current.get() is not None:
+            yield
+            return
+        assert self._pool is not None, "database is not open"
+        started = time.monotonic()
+        async with self._pool.acquire() as conn:
+            token = self._current.set(conn)
+            try:
+                async with conn.transaction():
+                    yield
+            finally:
+                self._current.reset(token)
+                _log_slow(name, started)
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        conn = self._current.get()
+        if conn is not None:
+            yield conn
+            return
+        assert self._pool is not None, "database is not open"
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self._conn() as conn:
+            try:
+                status = await conn.execute(sql, *args)
+            except asyncpg.IntegrityConstraintViolationError as e:
+                raise IntegrityError(str(e)) from e
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        async with self._conn() as conn:
+            try:
+                await conn.executemany(sql, list(args))
+            except asyncpg.IntegrityConstraintViolationError as e:
+                raise IntegrityError(str(e)) from e
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn() as conn:
+            try:
+                return await conn.fetch(sql, *args)
+            except asyncpg.IntegrityConstraintViolationError as e:
+                raise IntegrityError(str(e)) from e
+
+
+def _log_slow(name: str, started: float) -> None:
+    elapsed = time.monotonic() - started
+    if elapsed > 1.0:
+        logger.warning("slow_transaction", transaction=name, seconds=round(elapsed, 3))
