@@ -17,23 +17,36 @@ import structlog
 from aiohttp import web
 
 from client_api.account import AccountRoutes
+from client_api.account_data import AccountDataRoutes
+from client_api.admin.register import SharedSecretRoutes
+from client_api.admin.registration_tokens import RegistrationTokenRoutes
+from client_api.admin.users import UserAdminRoutes
 from client_api.auth import Authenticator
+from client_api.capabilities import CapabilitiesRoutes
 from client_api.devices import DeviceRoutes
 from client_api.discovery import DiscoveryRoutes
+from client_api.filters import FilterRoutes
 from client_api.http import add_routes
 from client_api.middleware import MIDDLEWARES
+from client_api.profile import ProfileRoutes
 from client_api.register import RegisterRoutes
 from client_api.session import SessionRoutes
 from client_api.webclient import WebClientRoutes
 from homeserver.clock import Clock
 from homeserver.config import Config
+from homeserver.services.account_data import AccountDataService
 from homeserver.services.accounts import AccountService
 from homeserver.services.auth import AuthService
 from homeserver.services.devices import DeviceService
+from homeserver.services.filters import FilterService
+from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
+from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
+from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.uia import UIAService
+from homeserver.services.user_admin import UserAdminService
 from storage.account_data import AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
@@ -59,6 +72,12 @@ class Hearth:
     devices: DeviceService
     registration: RegistrationService
     uia: UIAService
+    notifier: Notifier
+    profiles: ProfileService
+    account_data: AccountDataService
+    filters: FilterService
+    shared_secret: SharedSecretRegistration
+    user_admin: UserAdminService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -77,6 +96,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     account_data_store = AccountDataStore(db)
     filter_store = FilterStore(db)
 
+    notifier = Notifier()
     rate_limiter = RateLimiter(config.rate_limits, clock)
     passwords = PasswordHasher(config.auth.password_hashing)
     auth = AuthService(device_store, config.auth, clock)
@@ -109,6 +129,17 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         devices=devices,
         registration=registration,
         uia=uia,
+        notifier=notifier,
+        profiles=ProfileService(account_store, config.server_name),
+        account_data=AccountDataService(account_data_store, notifier),
+        filters=FilterService(filter_store),
+        shared_secret=SharedSecretRegistration(
+            secret=config.registration.shared_secret,
+            accounts=accounts,
+            store=registration_store,
+            clock=clock,
+        ),
+        user_admin=UserAdminService(accounts, account_store),
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -129,6 +160,13 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
         AccountRoutes(authenticator, hearth.accounts, hearth.uia),
         DeviceRoutes(authenticator, hearth.devices),
+        ProfileRoutes(authenticator, hearth.profiles),
+        AccountDataRoutes(authenticator, hearth.account_data),
+        FilterRoutes(authenticator, hearth.filters),
+        CapabilitiesRoutes(authenticator, config),
+        SharedSecretRoutes(hearth.shared_secret),
+        RegistrationTokenRoutes(authenticator, hearth.registration),
+        UserAdminRoutes(authenticator, hearth.user_admin),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

@@ -79,8 +79,26 @@ class AccountStore:
             "UPDATE users SET deactivated = TRUE, password_hash = NULL WHERE user_id = $1", user_id
         )
 
-    async def count_guests(self) -> int:
-        return int(await self.db.fetchval("SELECT COUNT(*) AS n FROM users WHERE is_guest"))
+    async def list_users(
+        self, *, offset: int, limit: int, name_contains: str | None, include_deactivated: bool
+    ) -> tuple[list[UserRecord], int]:
+        """A page of users ordered by ID, and the total matching."""
+        conditions, args = [], []
+        if name_contains:
+            args.append(f"%{name_contains}%")
+            conditions.append(f"user_id LIKE ${len(args)}")
+        if not include_deactivated:
+            conditions.append("NOT deactivated")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        total = await self.db.fetchval(f"SELECT COUNT(*) AS n FROM users{where}", *args)
+        rows = await self.db.fetch(
+            "SELECT user_id, password_hash, is_admin, is_guest, deactivated, created_ts"
+            f" FROM users{where} ORDER BY user_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            *args,
+            limit,
+            offset,
+        )
+        return [_user(r) for r in rows], int(total)
 
     # -- profile ----------------------------------------------------------------------
 

@@ -125,6 +125,9 @@ class AccountService:
         logger.info("user_registered", user_id=user_id, admin=is_admin, guest=is_guest)
         return user_id
 
+    async def set_displayname(self, user_id: str, displayname: str) -> None:
+        await self._accounts.set_profile_field(user_id, "displayname", displayname)
+
     async def generate_localpart(self) -> str:
         """A free random localpart for a registration without a username."""
         while True:
@@ -188,16 +191,18 @@ class AccountService:
         async with self._accounts.db.transaction("change_password"):
             await self._accounts.set_password_hash(requester.user_id, password_hash)
             if logout_devices:
-                others = [
-                    d for d in await self._devices.device_ids(requester.user_id)
-                    if d != requester.device_id
-                ]
-                await self._devices.delete_devices(requester.user_id, others)
+                await self.logout_everywhere(requester.user_id, except_device=requester.device_id)
 
     async def set_password(self, user_id: str, new_password: str) -> None:
         """Set a password from the admin side (CLI / admin API)."""
         self.check_password_strength(new_password)
         await self._accounts.set_password_hash(user_id, await self._passwords.hash(new_password))
+
+    async def logout_everywhere(self, user_id: str, *, except_device: str | None = None) -> None:
+        """Delete every device (and so every token) of the user, but ``except_device``."""
+        async with self._devices.db.transaction("logout_everywhere"):
+            devices = [d for d in await self._devices.device_ids(user_id) if d != except_device]
+            await self._devices.delete_devices(user_id, devices)
 
     async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         """Deactivate: no password, no devices or tokens, empty profile; the ID stays taken."""

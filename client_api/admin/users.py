@@ -1,0 +1,80 @@
+"""User administration (Synapse admin API: users, deactivate, reset_password)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from client_api.auth import Authenticator
+from client_api.http import Route, field, json_response, query_bool, query_int, read_json
+from homeserver import __version__
+from homeserver.services.user_admin import UserAdminService
+
+V1 = "/_synapse/admin/v1"
+V2 = "/_synapse/admin/v2"
+
+
+class UserAdminRoutes:
+    def __init__(self, authenticator: Authenticator, users: UserAdminService) -> None:
+        self._authenticator = authenticator
+        self._users = users
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", f"{V1}/server_version", self.server_version),
+            Route("GET", f"{V2}/users", self.list_users),
+            Route("GET", f"{V2}/users/{{user_id}}", self.get_user),
+            Route("PUT", f"{V2}/users/{{user_id}}", self.put_user),
+            Route("POST", f"{V1}/deactivate/{{user_id}}", self.deactivate),
+            Route("POST", f"{V1}/reset_password/{{user_id}}", self.reset_password),
+        ]
+
+    async def server_version(self, request: web.Request) -> web.Response:
+        """GET /_synapse/admin/v1/server_version."""
+        return json_response({"server_version": f"Hearth {__version__}"})
+
+    async def list_users(self, request: web.Request) -> web.Response:
+        """GET /_synapse/admin/v2/users?from=&limit=&name=&deactivated=."""
+        await self._authenticator.admin(request)
+        offset = query_int(request, "from", 0) or 0
+        limit = min(query_int(request, "limit", 100) or 100, 1000)
+        users, total = await self._users.list_users(
+            offset=offset,
+            limit=limit,
+            name=request.query.get("name"),
+            include_deactivated=query_bool(request, "deactivated", False),
+        )
+        body = {"users": users, "total": total}
+        if offset + len(users) < total:
+            body["next_token"] = str(offset + len(users))
+        return json_response(body)
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        """GET /_synapse/admin/v2/users/{userId}."""
+        await self._authenticator.admin(request)
+        return json_response(await self._users.describe(request.match_info["user_id"]))
+
+    async def put_user(self, request: web.Request) -> web.Response:
+        """PUT /_synapse/admin/v2/users/{userId}: create or modify an account."""
+        await self._authenticator.admin(request)
+        body = await read_json(request)
+        user, created = await self._users.create_or_modify(request.match_info["user_id"], body)
+        return json_response(user, status=201 if created else 200)
+
+    async def deactivate(self, request: web.Request) -> web.Response:
+        """POST /_synapse/admin/v1/deactivate/{userId}."""
+        await self._authenticator.admin(request)
+        body = await read_json(request, allow_empty=True)
+        erase = field(body, "erase", bool, required=False, default=False)
+        await self._users.deactivate(request.match_info["user_id"], erase=erase)
+        return json_response({"id_server_unbind_result": "success"})
+
+    async def reset_password(self, request: web.Request) -> web.Response:
+        """POST /_synapse/admin/v1/reset_password/{userId}."""
+        await self._authenticator.admin(request)
+        body = await read_json(request)
+        await self._users.reset_password(
+            request.match_info["user_id"],
+            field(body, "new_password", str),
+            logout_devices=field(body, "logout_devices", bool, required=False, default=True),
+        )
+        return json_response({})

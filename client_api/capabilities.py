@@ -1,0 +1,45 @@
+"""Capabilities negotiation (spec: Client-Server API, "Capabilities negotiation")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from client_api.auth import Authenticator
+from client_api.http import Route, json_response
+from homeserver.config import Config
+from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
+
+
+def capabilities(config: Config) -> dict[str, Any]:
+    """What this server lets clients do, derived from its configuration."""
+    return {
+        "m.change_password": {"enabled": True},
+        "m.room_versions": {
+            "default": config.rooms.default_version,
+            "available": {
+                identifier: "stable" if version.stable else "unstable"
+                for identifier, version in KNOWN_ROOM_VERSIONS.items()
+            },
+        },
+        "m.set_displayname": {"enabled": True},
+        "m.set_avatar_url": {"enabled": True},
+        "m.profile_fields": {"enabled": True},
+        "m.3pid_changes": {"enabled": False},
+        "m.get_login_token": {"enabled": False},
+    }
+
+
+class CapabilitiesRoutes:
+    def __init__(self, authenticator: Authenticator, config: Config) -> None:
+        self._authenticator = authenticator
+        self._capabilities = capabilities(config)
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", "/_matrix/client/v3/capabilities", self.get)]
+
+    async def get(self, request: web.Request) -> web.Response:
+        """GET /_matrix/client/v3/capabilities."""
+        await self._authenticator.requester(request, allow_guest=True)
+        return json_response({"capabilities": self._capabilities})

@@ -1,0 +1,185 @@
+"""Event filters (spec: Client-Server API, "Filtering"): parsing with clear
+errors, and matching events, for ``/sync``, ``/messages`` and friends."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from homeserver.errors import MatrixError
+from storage.account_data import FilterStore
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    limit: int | None = None
+    types: tuple[str, ...] | None = None
+    not_types: tuple[str, ...] = ()
+    senders: tuple[str, ...] | None = None
+    not_senders: tuple[str, ...] = ()
+    # Room event filter fields (ignored where they do not apply).
+    rooms: tuple[str, ...] | None = None
+    not_rooms: tuple[str, ...] = ()
+    contains_url: bool | None = None
+    lazy_load_members: bool = False
+    include_redundant_members: bool = False
+    unread_thread_notifications: bool = False
+
+    def matches(self, event_type: str, sender: str | None = None, room_id: str | None = None,
+                content: dict[str, Any] | None = None) -> bool:
+        """Whether an event passes this filter (``*`` wildcards in type patterns)."""
+        if any(_type_match(p, event_type) for p in self.not_types):
+            return False
+        if self.types is not None and not any(_type_match(p, event_type) for p in self.types):
+            return False
+        if sender is not None:
+            if sender in self.not_senders:
+                return False
+            if self.senders is not None and sender not in self.senders:
+                return False
+        if room_id is not None:
+            if room_id in self.not_rooms:
+                return False
+            if self.rooms is not None and room_id not in self.rooms:
+                return False
+        if self.contains_url is not None and content is not None:
+            has_url = isinstance(content.get("url"), str)
+            if has_url != self.contains_url:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class RoomFilter:
+    rooms: tuple[str, ...] | None = None
+    not_rooms: tuple[str, ...] = ()
+    include_leave: bool = False
+    timeline: EventFilter = field(default_factory=EventFilter)
+    state: EventFilter = field(default_factory=EventFilter)
+    ephemeral: EventFilter = field(default_factory=EventFilter)
+    account_data: EventFilter = field(default_factory=EventFilter)
+
+    def includes_room(self, room_id: str) -> bool:
+        if room_id in self.not_rooms:
+            return False
+        return self.rooms is None or room_id in self.rooms
+
+
+@dataclass(frozen=True)
+class Filter:
+    event_fields: tuple[str, ...] | None = None
+    event_format: str = "client"
+    presence: EventFilter = field(default_factory=EventFilter)
+    account_data: EventFilter = field(default_factory=EventFilter)
+    room: RoomFilter = field(default_factory=RoomFilter)
+
+
+def _type_match(pattern: str, event_type: str) -> bool:
+    return pattern == event_type or ("*" in pattern and fnmatch.fnmatchcase(event_type, pattern))
+
+
+def _strings(data: dict[str, Any], key: str, where: str) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MatrixError("M_BAD_JSON", f"{where}{key} must be an array of strings")
+    return tuple(value)
+
+
+def _bool(data: dict[str, Any], key: str, where: str, default: bool | None) -> Any:
+    value = data.get(key, default)
+    if value is not None and not isinstance(value, bool):
+        raise MatrixError("M_BAD_JSON", f"{where}{key} must be a boolean")
+    return value
+
+
+def parse_event_filter(data: Any, where: str) -> EventFilter:
+    if data is None:
+        return EventFilter()
+    if not isinstance(data, dict):
+        raise MatrixError("M_BAD_JSON", f"{where or 'filter'} must be an object")
+    limit = data.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise MatrixError("M_BAD_JSON", f"{where}limit must be a non-negative integer")
+    return EventFilter(
+        limit=limit,
+        types=_strings(data, "types", where),
+        not_types=_strings(data, "not_types", where) or (),
+        senders=_strings(data, "senders", where),
+        not_senders=_strings(data, "not_senders", where) or (),
+        rooms=_strings(data, "rooms", where),
+        not_rooms=_strings(data, "not_rooms", where) or (),
+        contains_url=_bool(data, "contains_url", where, None),
+        lazy_load_members=_bool(data, "lazy_load_members", where, False),
+        include_redundant_members=_bool(data, "include_redundant_members", where, False),
+        unread_thread_notifications=_bool(data, "unread_thread_notifications", where, False),
+    )
+
+
+def parse_filter(data: Any) -> Filter:
+    """Validate a filter definition; wrong types are ``M_BAD_JSON`` naming the field."""
+    if not isinstance(data, dict):
+        raise MatrixError("M_BAD_JSON", "A filter must be a JSON object")
+    event_format = data.get("event_format", "client")
+    if event_format not in ("client", "federation"):
+        raise MatrixError("M_BAD_JSON", "event_format must be 'client' or 'federation'")
+    room = data.get("room") or {}
+    if not isinstance(room, dict):
+        raise MatrixError("M_BAD_JSON", "room must be an object")
+    return Filter(
+        event_fields=_strings(data, "event_fields", ""),
+        event_format=event_format,
+        presence=parse_event_filter(data.get("presence"), "presence."),
+        account_data=parse_event_filter(data.get("account_data"), "account_data."),
+        room=RoomFilter(
+            rooms=_strings(room, "rooms", "room."),
+            not_rooms=_strings(room, "not_rooms", "room.") or (),
+            include_leave=bool(_bool(room, "include_leave", "room.", False)),
+            timeline=parse_event_filter(room.get("timeline"), "room.timeline."),
+            state=parse_event_filter(room.get("state"), "room.state."),
+            ephemeral=parse_event_filter(room.get("ephemeral"), "room.ephemeral."),
+            account_data=parse_event_filter(room.get("account_data"), "room.account_data."),
+        ),
+    )
+
+
+class FilterService:
+    def __init__(self, store: FilterStore) -> None:
+        self._store = store
+
+    async def create(self, requester_id: str, user_id: str, definition: dict[str, Any]) -> str:
+        if requester_id != user_id:
+            raise MatrixError("M_FORBIDDEN", "You cannot create filters for another user")
+        parse_filter(definition)
+        return str(await self._store.add(user_id, definition))
+
+    async def get_definition(self, requester_id: str, user_id: str, filter_id: str) -> dict[str, Any]:
+        if requester_id != user_id:
+            raise MatrixError("M_FORBIDDEN", "You cannot read another user's filters")
+        definition = await self._load(user_id, filter_id)
+        if definition is None:
+            raise MatrixError("M_NOT_FOUND", "No such filter")
+        return definition
+
+    async def resolve(self, user_id: str, value: str | None) -> Filter:
+        """A ``filter`` query parameter: a filter ID or an inline JSON definition."""
+        if value is None:
+            return Filter()
+        if value.lstrip().startswith("{"):
+            try:
+                return parse_filter(orjson.loads(value))
+            except orjson.JSONDecodeError:
+                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+        definition = await self._load(user_id, value)
+        if definition is None:
+            raise MatrixError("M_NOT_FOUND", "No such filter")
+        return parse_filter(definition)
+
+    async def _load(self, user_id: str, filter_id: str) -> dict[str, Any] | None:
+        if not filter_id.isdigit() or len(filter_id) > 18:
+            return None
+        return await self._store.get(user_id, int(filter_id))

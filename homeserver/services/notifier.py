@@ -1,0 +1,71 @@
+"""Wakes long-polling ``/sync`` requests when something they care about changes.
+
+Design note: every change is announced *after* its transaction commits, as
+``notify(stream, position, users)``: the stream that moved, its new position,
+and the local users who should hear about it. Each waiting request registers
+an :class:`asyncio.Event` under its user; a notification sets the events of the
+named users only, so a message in a small room does not wake every syncing
+client on the server. A woken request re-reads the stores from its ``since``
+token, so a notification carries no data and a lost or duplicated one is
+harmless. This is the seam where several worker processes will later relay
+notifications to each other (PostgreSQL LISTEN/NOTIFY or Redis pub/sub).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self._positions: dict[str, int] = defaultdict(int)
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def position(self, stream: str) -> int:
+        """The newest position announced on ``stream``."""
+        return self._positions[stream]
+
+    def advance(self, stream: str, position: int) -> None:
+        """Record a stream position without waking anyone (startup, outliers)."""
+        if position > self._positions[stream]:
+            self._positions[stream] = position
+
+    def notify(self, stream: str, position: int, users: Iterable[str]) -> None:
+        """Announce that ``stream`` reached ``position`` with news for ``users``."""
+        self.advance(stream, position)
+        for user_id in users:
+            for event in self._waiters.get(user_id, ()):
+                event.set()
+
+    @contextmanager
+    def listen(self, user_id: str) -> Iterator[asyncio.Event]:
+        """An event set by the next notification for ``user_id``.
+
+        Start listening *before* reading the stores, then wait on the event if
+        nothing new was found: a notification in between is not lost.
+        """
+        event = asyncio.Event()
+        waiters = self._waiters[user_id]
+        waiters.add(event)
+        try:
+            yield event
+        finally:
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop(user_id, None)
+
+
+async def wait_for(event: asyncio.Event, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``event``; ``True`` if it was set."""
+    if event.is_set():
+        return True
+    if timeout <= 0:
+        return False
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True

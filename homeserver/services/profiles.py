@@ -1,0 +1,72 @@
+"""User profiles: display name, avatar and the extended profile fields of v1.16."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from homeserver.errors import MatrixError
+from storage.accounts import AccountStore
+
+#: avatar_url, displayname, m.tz, or a custom field in the common namespaced grammar.
+_KEY_NAME = re.compile(r"avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_MXC = re.compile(r"mxc://[A-Za-z0-9.\-:\[\]]+/[A-Za-z0-9_\-]+")
+MAX_PROFILE_BYTES = 64 * 1024
+MAX_KEY_BYTES = 255
+
+
+class ProfileService:
+    def __init__(self, accounts: AccountStore, server_name: str) -> None:
+        self._accounts = accounts
+        self._server_name = server_name
+
+    async def get_profile(self, user_id: str) -> dict[str, Any]:
+        """The whole public profile; ``M_NOT_FOUND`` for unknown (or remote) users."""
+        await self._require_local_user(user_id)
+        return await self._accounts.get_profile(user_id)
+
+    async def get_field(self, user_id: str, key: str) -> Any:
+        profile = await self.get_profile(user_id)
+        if key not in profile:
+            raise MatrixError("M_NOT_FOUND", f"The user has no {key}")
+        return profile[key]
+
+    async def set_field(self, requester_id: str, user_id: str, key: str, value: Any) -> None:
+        """Set one field of the requester's own profile (spec limits enforced)."""
+        self._check_own(requester_id, user_id)
+        check_key(key)
+        if key == "displayname" and not isinstance(value, str):
+            raise MatrixError("M_BAD_JSON", "displayname must be a string")
+        if key == "avatar_url" and not (isinstance(value, str) and (_MXC.fullmatch(value) or value == "")):
+            raise MatrixError("M_BAD_JSON", "avatar_url must be an mxc:// URI")
+        if key == "m.tz" and not isinstance(value, str):
+            raise MatrixError("M_BAD_JSON", "m.tz must be a string")
+        profile = await self._accounts.get_profile(user_id)
+        profile[key] = value
+        if len(orjson.dumps(profile)) > MAX_PROFILE_BYTES:
+            raise MatrixError("M_PROFILE_TOO_LARGE", "The profile would exceed 64 KiB")
+        await self._accounts.set_profile_field(user_id, key, value)
+
+    async def delete_field(self, requester_id: str, user_id: str, key: str) -> None:
+        self._check_own(requester_id, user_id)
+        check_key(key)
+        await self._accounts.delete_profile_field(user_id, key)
+
+    def _check_own(self, requester_id: str, user_id: str) -> None:
+        if requester_id != user_id:
+            raise MatrixError("M_FORBIDDEN", "You cannot change another user's profile")
+
+    async def _require_local_user(self, user_id: str) -> None:
+        if not user_id.endswith(":" + self._server_name):
+            raise MatrixError("M_NOT_FOUND", "Profiles of users on other servers are not available")
+        if not await self._accounts.user_exists(user_id):
+            raise MatrixError("M_NOT_FOUND", "Profile not found")
+
+
+def check_key(key: str) -> None:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise MatrixError("M_KEY_TOO_LARGE", "Profile keys are limited to 255 bytes")
+    if not _KEY_NAME.fullmatch(key):
+        raise MatrixError("M_INVALID_PARAM", f"{key!r} is not a valid profile field name")
