@@ -127,7 +127,8 @@ def parse_filter(data: Any) -> Filter:
     event_format = data.get("event_format", "client")
     if event_format not in ("client", "federation"):
         raise MatrixError("M_BAD_JSON", "event_format must be 'client' or 'federation'")
-    room = data.get("room") or {}
+    room = data.get("room")
+    room = {} if room is None else room
     if not isinstance(room, dict):
         raise MatrixError("M_BAD_JSON", "room must be an object")
     return Filter(

@@ -63,9 +63,11 @@ class RegistrationService:
         if not self._config.enabled:
             raise MatrixError("M_FORBIDDEN", "Registration is disabled on this server")
 
-        # Reject a bad username before asking the client to authenticate.
+        # Reject a bad username before asking the client to authenticate (unless
+        # this is a retry of a registration that already succeeded).
         localpart = request.username.lower() if request.username is not None else None
-        if localpart is not None:
+        retry = await self._uia.remembered(request.body, "registered_user_id")
+        if localpart is not None and retry is None:
             await self._accounts.check_available(localpart)
         if request.password is not None:
             self._accounts.check_password_strength(request.password)

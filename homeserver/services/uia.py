@@ -111,6 +111,15 @@ class UIAService:
         flows = [[PASSWORD]] if has_password else [[DUMMY]]
         return await self.check(body, operation=operation, flows=flows, user_id=user_id)
 
+    async def remembered(self, body: dict[str, Any], key: str) -> Any:
+        """A value :meth:`remember` stored in the session ``body`` refers to, if any."""
+        auth = body.get("auth")
+        session_id = auth.get("session") if isinstance(auth, dict) else None
+        if not isinstance(session_id, str):
+            return None
+        session = await self._store.get_uia_session(session_id)
+        return session.params.get(key) if session is not None else None
+
     async def remember(self, session_id: str, **values: Any) -> None:
         """Keep ``values`` in the session's params (e.g. the user a registration created)."""
         session = await self._store.get_uia_session(session_id)
@@ -213,7 +222,7 @@ def user_id_from_identifier(auth: dict[str, Any], server_name: str) -> str:
     if not isinstance(identifier, dict):
         raise MatrixError("M_BAD_JSON", "identifier must be an object")
     if identifier.get("type") != "m.id.user":
-        raise MatrixError("M_UNRECOGNIZED", "Only m.id.user identifiers are supported")
+        raise MatrixError("M_UNRECOGNIZED", "Only m.id.user identifiers are supported", status=400)
     user = identifier.get("user")
     if not isinstance(user, str) or not user:
         raise MatrixError("M_BAD_JSON", "identifier.user must be a non-empty string")

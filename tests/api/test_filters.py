@@ -1,0 +1,51 @@
+"""Saved sync filters."""
+
+from __future__ import annotations
+
+import pytest
+
+U = "/_matrix/client/v3/user"
+
+
+async def test_create_and_fetch(client):
+    alice = await client.register("alice")
+    definition = {"room": {"timeline": {"limit": 10, "types": ["m.room.message"]}, "state": {"lazy_load_members": True}}}
+    created = await alice.post(f"{U}/@alice:test.local/filter", definition)
+    assert created.status == 200
+    filter_id = created.body["filter_id"]
+    assert isinstance(filter_id, str)
+    fetched = await alice.get(f"{U}/@alice:test.local/filter/{filter_id}")
+    assert fetched.body == definition
+
+
+async def test_filters_are_private(client):
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    filter_id = (await bob.post(f"{U}/@bob:test.local/filter", {})).body["filter_id"]
+    assert (await alice.get(f"{U}/@bob:test.local/filter/{filter_id}")).status == 403
+    assert (await alice.get(f"{U}/@alice:test.local/filter/{filter_id}")).status == 404
+    assert (await alice.post(f"{U}/@bob:test.local/filter", {})).status == 403
+
+
+async def test_unknown_filter(client):
+    alice = await client.register("alice")
+    assert (await alice.get(f"{U}/@alice:test.local/filter/999999")).errcode == "M_NOT_FOUND"
+    assert (await alice.get(f"{U}/@alice:test.local/filter/abc")).errcode == "M_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"room": {"timeline": {"limit": "ten"}}},
+        {"room": {"timeline": {"types": "m.room.message"}}},
+        {"event_format": "xml"},
+        {"room": []},
+        {"presence": {"senders": [1]}},
+        {"room": {"state": {"lazy_load_members": "yes"}}},
+    ],
+)
+async def test_invalid_filters(client, definition):
+    alice = await client.register("alice")
+    resp = await alice.post(f"{U}/@alice:test.local/filter", definition)
+    assert resp.status == 400
+    assert resp.errcode == "M_BAD_JSON"
