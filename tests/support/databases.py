@@ -36,6 +36,13 @@ def _run_sync(coro_fn) -> None:  # type: ignore[no-untyped-def]
         pool.submit(lambda: asyncio.run(coro_fn())).result()
 
 
+def create_empty_pg_database() -> str:
+    """A new, empty database (for tests of migrating from nothing); drop it afterwards."""
+    name = f"hearth_e_{secrets.token_hex(5)}"
+    _run_sync(lambda: _admin_execute(f'CREATE DATABASE "{name}"'))
+    return name
+
+
 def create_pg_template() -> str:
     """Create and migrate a template database; return its name."""
     name = f"hearth_tpl_{os.getpid()}_{secrets.token_hex(3)}"
