@@ -1,0 +1,64 @@
+"""Canonical JSON and the strict value rules of room versions 6+."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from homeserver.core.canonical_json import InvalidJSON, check_canonical_json, encode_canonical_json
+
+
+def test_spec_examples():
+    # spec: Appendices, "Canonical JSON", examples
+    assert encode_canonical_json({}) == b"{}"
+    assert encode_canonical_json({"one": 1, "two": "Two"}) == b'{"one":1,"two":"Two"}'
+    assert encode_canonical_json({"b": "2", "a": "1"}) == b'{"a":"1","b":"2"}'
+    assert encode_canonical_json({"auth": {"success": True, "mxid": "@john.doe:example.com",
+                                           "profile": {"display_name": "John Doe", "three_pids": [
+                                               {"medium": "email", "address": "john.doe@example.org"},
+                                               {"medium": "msisdn", "address": "123456789"}]}}}) == (
+        b'{"auth":{"mxid":"@john.doe:example.com","profile":{"display_name":"John Doe",'
+        b'"three_pids":[{"address":"john.doe@example.org","medium":"email"},'
+        b'{"address":"123456789","medium":"msisdn"}]},"success":true}}'
+    )
+    assert encode_canonical_json({"a": "日本語"}) == '{"a":"日本語"}'.encode()
+    assert encode_canonical_json({"本": 2, "日": 1}) == '{"日":1,"本":2}'.encode()
+    assert encode_canonical_json({"a": "\u65E5"}) == '{"a":"日"}'.encode()
+    assert encode_canonical_json({"a": None}) == b'{"a":null}'
+    assert encode_canonical_json({"a": -0}) == b'{"a":0}'
+    assert encode_canonical_json({"a": "\\"}) == b'{"a":"\\\\"}'
+
+
+@pytest.mark.parametrize("value", [1.5, 2**53, -(2**53), {"a": [1, {"b": 0.1}]}])
+def test_strict_rejects_floats_and_big_integers(value):
+    with pytest.raises(InvalidJSON):
+        check_canonical_json(value, strict=True)
+
+
+def test_lenient_accepts_floats_and_big_integers():
+    check_canonical_json({"a": 1.5, "b": 2**60}, strict=False)
+    with pytest.raises(InvalidJSON):
+        check_canonical_json({"a": float("nan")}, strict=False)
+
+
+def test_strict_error_names_the_path():
+    with pytest.raises(InvalidJSON, match=r"content.a\[1\]"):
+        check_canonical_json({"content": {"a": [0, 1.5]}}, strict=True)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=6), st.randoms())
+def test_stable_under_key_reordering(obj, rnd):
+    items = list(obj.items())
+    rnd.shuffle(items)
+    assert encode_canonical_json(dict(items)) == encode_canonical_json(obj)
+    assert json.loads(encode_canonical_json(obj)) == obj
