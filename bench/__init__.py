@@ -1,0 +1,1 @@
+"""Benchmarks. They print figures; they are never part of the test suite."""
