@@ -8,32 +8,41 @@ import secrets
 import string
 from pathlib import Path
 
-from signedjson.key import generate_signing_key, read_signing_keys, write_signing_keys
-from nacl.signing import SigningKey
+from homeserver.core.encoding import decode_base64, encode_base64
+from homeserver.core.signing import ServerSigningKey, signing_key_from_seed
 
 
 class SigningKeyError(Exception):
     """The key file is missing or unreadable; the message says which and why."""
 
 
-def generate_signing_key_file(path: Path) -> None:
+def generate_signing_key_file(path: Path) -> ServerSigningKey:
     """Write a fresh key with a random version, readable only by its owner."""
     version = "a_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(4))
-    key = generate_signing_key(version)
+    seed = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        write_signing_keys(f, [key])
+        f.write(f"ed25519 {version} {encode_base64(seed)}\n")
+    return signing_key_from_seed(seed, version)
 
 
-def load_signing_key(path: Path) -> SigningKey:
-    """The first key in the file (it carries ``.alg`` and ``.version`` attributes)."""
+def load_signing_key(path: Path) -> ServerSigningKey:
+    """The first ed25519 key in the file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            keys = read_signing_keys(f)
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise SigningKeyError(f"signing_key_path: cannot read {path}: {e.strerror}") from None
-    except Exception:
-        raise SigningKeyError(f"signing_key_path: {path} is not a valid signing key file") from None
-    if not keys:
-        raise SigningKeyError(f"signing_key_path: {path} holds no key")
-    return keys[0]
+    for line in lines:
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3 or parts[0] != "ed25519":
+            break
+        try:
+            seed = decode_base64(parts[2])
+        except ValueError:
+            break
+        if len(seed) != 32:
+            break
+        return signing_key_from_seed(seed, parts[1])
+    raise SigningKeyError(f"signing_key_path: {path} is not a valid ed25519 signing key file")
