@@ -30,6 +30,7 @@ from client_api.http import add_routes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.register import RegisterRoutes
+from client_api.rooms import RoomRoutes
 from client_api.session import SessionRoutes
 from client_api.webclient import WebClientRoutes
 from homeserver.clock import Clock
@@ -43,7 +44,14 @@ from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
+from homeserver.services.rooms.creation import RoomCreator
+from homeserver.services.rooms.membership import MembershipService
+from homeserver.services.rooms.messages import MessageService
+from homeserver.services.rooms.sender import EventSender
+from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.uia import UIAService
 from homeserver.services.user_admin import UserAdminService
@@ -51,8 +59,12 @@ from storage.account_data import AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
 from storage.devices import DeviceStore
+from storage.events import EventStore
 from storage.migrations import migrate
 from storage.registration import RegistrationStore
+from storage.rooms import AliasStore, RoomStore
+from storage.state import StateStore
+from homeserver.signing_keys import load_signing_key
 
 logger = structlog.get_logger(__name__)
 
@@ -78,6 +90,10 @@ class Hearth:
     filters: FilterService
     shared_secret: SharedSecretRegistration
     user_admin: UserAdminService
+    room_creator: RoomCreator
+    membership: MembershipService
+    messages: MessageService
+    timeline: TimelineService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -120,6 +136,23 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         config=config.registration,
         clock=clock,
     )
+    signing_key = load_signing_key(config.path(config.signing_key_path))
+    event_store = EventStore(db)
+    state_store = StateStore(db)
+    room_store = RoomStore(db)
+    alias_store = AliasStore(db)
+    event_sender = EventSender(
+        db=db,
+        events=event_store,
+        state=state_store,
+        rooms=room_store,
+        notifier=notifier,
+        federation=NoFederation(),
+        clock=clock,
+        server_name=config.server_name,
+        signing_key=signing_key,
+    )
+    serializer = EventSerializer(event_store, room_store, clock)
     return Hearth(
         config=config,
         clock=clock,
@@ -140,6 +173,35 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             clock=clock,
         ),
         user_admin=UserAdminService(accounts, account_store),
+        room_creator=RoomCreator(
+            db=db,
+            sender=event_sender,
+            rooms=room_store,
+            aliases=alias_store,
+            clock=clock,
+            server_name=config.server_name,
+            default_version=config.rooms.default_version,
+        ),
+        membership=MembershipService(
+            sender=event_sender,
+            rooms=room_store,
+            aliases=alias_store,
+            state=state_store,
+            events=event_store,
+            accounts=account_store,
+            rate_limiter=rate_limiter,
+            server_name=config.server_name,
+        ),
+        messages=MessageService(
+            db=db,
+            sender=event_sender,
+            events=event_store,
+            state=state_store,
+            rooms=room_store,
+            aliases=alias_store,
+            rate_limiter=rate_limiter,
+        ),
+        timeline=TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer),
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -167,6 +229,9 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SharedSecretRoutes(hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
+        RoomRoutes(
+            authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters
+        ),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

@@ -20,6 +20,7 @@ from homeserver import __version__
 from homeserver.config import Config, ConfigError, load_config
 from homeserver.errors import MatrixError
 from homeserver.logging import configure_logging
+from homeserver.signing_keys import SigningKeyError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, SigningKeyError) as e:
         print(f"hearth: config error: {e}", file=sys.stderr)
         return 2
     except MatrixError as e:

@@ -111,6 +111,10 @@ class RateLimitsConfig:
     login_account: RateLimit = RateLimit(per_second=0.17, burst=3)
     #: Failed login attempts per account.
     login_failed: RateLimit = RateLimit(per_second=0.17, burst=3)
+    #: Events sent by a user (messages, state, redactions).
+    message: RateLimit = RateLimit(per_second=2.0, burst=30)
+    #: Room joins and knocks by a user.
+    join: RateLimit = RateLimit(per_second=0.1, burst=10)
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(
             "federation: enabled needs tls_certificate_path and tls_private_key_path"
         )
-    for name in ("registration", "login_address", "login_account", "login_failed"):
+    for name in ("registration", "login_address", "login_account", "login_failed", "message", "join"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:
             raise ConfigError(f"rate_limits.{name}: per_second must be > 0 and burst >= 1")

@@ -27,7 +27,7 @@ import re
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,35 @@ class Database(ABC):
         self._current: contextvars.ContextVar[Any] = contextvars.ContextVar(
             f"db_txn_{id(self)}", default=None
         )
+        self._hooks: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+            f"db_hooks_{id(self)}", default=None
+        )
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost transaction commits (now, if none is open).
+
+        Callbacks of a transaction that rolls back are dropped: nobody hears about
+        changes that never happened.
+        """
+        hooks = self._hooks.get()
+        if hooks is None:
+            callback()
+        else:
+            hooks.append(callback)
+
+    @asynccontextmanager
+    async def _hooks_scope(self) -> AsyncIterator[None]:
+        hooks: list[Callable[[], None]] = []
+        token = self._hooks.set(hooks)
+        try:
+            yield
+        finally:
+            self._hooks.reset(token)
+        for callback in hooks:  # only reached when the transaction committed
+            try:
+                callback()
+            except Exception:
+                logger.exception("after_commit_failed")
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -159,7 +188,7 @@ class SqliteDatabase(Database):
             yield
             return
         assert self._writer is not None, "database is not open"
-        async with self._write_lock:
+        async with self._hooks_scope(), self._write_lock:
             conn = self._writer
             token = self._current.set(conn)
             started = time.monotonic()
@@ -260,7 +289,7 @@ class PostgresDatabase(Database):
             return
         assert self._pool is not None, "database is not open"
         started = time.monotonic()
-        async with self._pool.acquire() as conn:
+        async with self._hooks_scope(), self._pool.acquire() as conn:
             token = self._current.set(conn)
             try:
                 async with conn.transaction():

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from homeserver.app import HEARTH_KEY, Hearth, create_app
 from homeserver.clock import Clock
 from homeserver.config import Config, parse_config
+from homeserver.signing_keys import generate_signing_key_file
 from storage.database import Database
 from storage.migrations import migrate
 from tests.support import databases
@@ -89,6 +90,9 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_config(database_url: str, config_dir: Path, **overrides: Any) -> Config:
+    key_path = config_dir / "signing.key"
+    if not key_path.exists():
+        generate_signing_key_file(key_path)
     data = _merge(BASE_CONFIG, {"database": {"url": database_url, "pool_size": 4}})
     return parse_config(_merge(data, overrides), config_dir=str(config_dir))
 

@@ -180,6 +180,18 @@ class FilterService:
             raise MatrixError("M_NOT_FOUND", "No such filter")
         return parse_filter(definition)
 
+    async def resolve_event_filter(self, user_id: str, value: str | None) -> EventFilter:
+        """The ``filter`` parameter of ``/messages`` and ``/context``: an inline
+        RoomEventFilter (or, as Synapse also accepts, a saved filter's room timeline)."""
+        if value is None:
+            return EventFilter()
+        if value.lstrip().startswith("{"):
+            try:
+                return parse_event_filter(orjson.loads(value), "filter.")
+            except orjson.JSONDecodeError:
+                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+        return (await self.resolve(user_id, value)).room.timeline
+
     async def _load(self, user_id: str, filter_id: str) -> dict[str, Any] | None:
         if not filter_id.isdigit() or len(filter_id) > 18:
             return None

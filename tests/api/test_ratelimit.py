@@ -17,7 +17,7 @@ GENEROUS = {"per_second": 100, "burst": 100}
 
 def _limits(**limits: dict) -> dict:
     """Limits switched on: the named ones as given, every other one generous."""
-    names = ("registration", "login_address", "login_account", "login_failed")
+    names = ("registration", "login_address", "login_account", "login_failed", "message", "join")
     return {"rate_limits": {"enabled": True, **{n: GENEROUS for n in names}, **limits}}
 
 

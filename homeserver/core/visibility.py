@@ -1,0 +1,32 @@
+"""Who may see an event (spec: Client-Server API, "History visibility")."""
+
+from __future__ import annotations
+
+VISIBILITIES = ("world_readable", "shared", "invited", "joined")
+
+
+def can_see_event(
+    *,
+    history_visibility: str | None,
+    membership_at_event: str | None,
+    current_membership: str | None,
+    is_own_membership_event: bool = False,
+) -> bool:
+    """Whether a user may see an event.
+
+    ``history_visibility`` and ``membership_at_event`` are taken from the room
+    state at the event; ``current_membership`` is the user's membership now.
+    Unknown visibility values are treated as ``shared``, as the spec says.
+    """
+    if is_own_membership_event:
+        return True
+    visibility = history_visibility if history_visibility in VISIBILITIES else "shared"
+    if visibility == "world_readable":
+        return True
+    if membership_at_event == "join":
+        return True
+    if visibility == "shared" and current_membership == "join":
+        return True
+    if visibility == "invited" and membership_at_event == "invite":
+        return True
+    return False

@@ -1,0 +1,1 @@
+"""Rooms: creation, membership, sending, reading and the append spine."""

@@ -1,0 +1,203 @@
+"""Joining, inviting, leaving, kicking, banning, unbanning, knocking and
+forgetting (spec: Client-Server API, "Room membership")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeserver.core import power_levels as pl
+from homeserver.core.events import Event
+from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_user_id
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.sender import EventSender
+from storage.accounts import AccountStore
+from storage.events import EventStore
+from storage.rooms import AliasStore, RoomStore
+from storage.state import StateStore
+
+
+class MembershipService:
+    def __init__(
+        self,
+        *,
+        sender: EventSender,
+        rooms: RoomStore,
+        aliases: AliasStore,
+        state: StateStore,
+        events: EventStore,
+        accounts: AccountStore,
+        rate_limiter: RateLimiter,
+        server_name: str,
+    ) -> None:
+        self._sender = sender
+        self._rooms = rooms
+        self._aliases = aliases
+        self._state = state
+        self._events = events
+        self._accounts = accounts
+        self._rate_limiter = rate_limiter
+        self._server_name = server_name
+
+    async def resolve_room(self, room_id_or_alias: str) -> str:
+        """A room ID from a room ID or a local alias (``M_NOT_FOUND`` otherwise)."""
+        if room_id_or_alias.startswith("#"):
+            if not is_valid_room_alias(room_id_or_alias):
+                raise MatrixError("M_INVALID_PARAM", "Invalid room alias")
+            found = await self._aliases.get(room_id_or_alias)
+            if found is None:
+                raise MatrixError("M_NOT_FOUND", "Room alias not found")
+            return found[0]
+        if not is_valid_room_id(room_id_or_alias):
+            raise MatrixError("M_INVALID_PARAM", "Invalid room ID or alias")
+        return room_id_or_alias
+
+    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None = None) -> str:
+        """Join a local room (remote rooms arrive with federation)."""
+        self._rate_limiter.check("join", requester.user_id)
+        room_id = await self.resolve_room(room_id_or_alias)
+        room = await self._rooms.get_room(room_id)
+        if room is None:
+            raise MatrixError("M_NOT_FOUND", "No known room with that ID or alias")
+        if await self._rooms.membership(room_id, requester.user_id) == "join":
+            return room_id
+        content = await self._profile_content("join", requester.user_id, reason)
+        authoriser = await self._restricted_join_authoriser(room_id, requester.user_id)
+        if authoriser is not None:
+            content["join_authorised_via_users_server"] = authoriser
+        await self._sender.send(room_id, requester.user_id, "m.room.member", content, state_key=requester.user_id)
+        return room_id
+
+    async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
+        self._check_target(target)
+        if get_domain_from_id(target) != self._server_name:
+            raise MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation")
+        if not await self._accounts.user_exists(target):
+            raise MatrixError("M_NOT_FOUND", "Unknown user")
+        await self._require_room(room_id)
+        current = await self._rooms.membership(room_id, target)
+        if current == "join":
+            raise MatrixError("M_FORBIDDEN", f"{target} is already in the room")
+        if current == "ban":
+            raise MatrixError("M_FORBIDDEN", f"{target} is banned from the room")
+        content: dict[str, Any] = {"membership": "invite"}
+        if reason:
+            content["reason"] = reason
+        await self._membership_event(requester, room_id, target, content)
+
+    async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
+        await self._require_room(room_id)
+        current = await self._rooms.membership(room_id, requester.user_id)
+        if current not in ("join", "invite", "knock"):
+            raise MatrixError("M_FORBIDDEN", "You are not in this room")
+        content: dict[str, Any] = {"membership": "leave"}
+        if reason:
+            content["reason"] = reason
+        await self._membership_event(requester, room_id, requester.user_id, content)
+
+    async def kick(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
+        self._check_target(target)
+        await self._require_room(room_id)
+        if await self._rooms.membership(room_id, target) not in ("join", "invite", "knock"):
+            raise MatrixError("M_FORBIDDEN", f"{target} is not in the room")
+        content: dict[str, Any] = {"membership": "leave", **({"reason": reason} if reason else {})}
+        await self._membership_event(requester, room_id, target, content)
+
+    async def ban(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
+        self._check_target(target)
+        await self._require_room(room_id)
+        content: dict[str, Any] = {"membership": "ban", **({"reason": reason} if reason else {})}
+        await self._membership_event(requester, room_id, target, content)
+
+    async def unban(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
+        self._check_target(target)
+        await self._require_room(room_id)
+        if await self._rooms.membership(room_id, target) != "ban":
+            raise MatrixError("M_BAD_STATE", f"{target} is not banned")
+        content: dict[str, Any] = {"membership": "leave", **({"reason": reason} if reason else {})}
+        await self._membership_event(requester, room_id, target, content)
+
+    async def knock(self, requester: Requester, room_id_or_alias: str, reason: str | None = None) -> str:
+        self._rate_limiter.check("join", requester.user_id)
+        room_id = await self.resolve_room(room_id_or_alias)
+        await self._require_room(room_id)
+        content = await self._profile_content("knock", requester.user_id, reason)
+        await self._sender.send(room_id, requester.user_id, "m.room.member", content, state_key=requester.user_id)
+        return room_id
+
+    async def forget(self, requester: Requester, room_id: str) -> None:
+        current = await self._rooms.membership(room_id, requester.user_id)
+        if current in ("join", "invite", "knock"):
+            raise MatrixError("M_UNKNOWN", f"{requester.user_id} is in room {room_id}", status=400)
+        if current is None:
+            raise MatrixError("M_NOT_FOUND", "You have never been in this room")
+        await self._rooms.forget(requester.user_id, room_id)
+
+    async def joined_rooms(self, user_id: str) -> list[str]:
+        return await self._rooms.rooms_for_user(user_id, "join")
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _membership_event(
+        self, requester: Requester, room_id: str, target: str, content: dict[str, Any]
+    ) -> None:
+        if content["membership"] in ("invite", "knock", "join") or target == requester.user_id:
+            content = {**await self._profile_fields(target), **content}
+        await self._sender.send(room_id, requester.user_id, "m.room.member", content, state_key=target)
+
+    async def _profile_content(self, membership: str, user_id: str, reason: str | None) -> dict[str, Any]:
+        content: dict[str, Any] = {**await self._profile_fields(user_id), "membership": membership}
+        if reason:
+            content["reason"] = reason
+        return content
+
+    async def _profile_fields(self, user_id: str) -> dict[str, Any]:
+        if get_domain_from_id(user_id) != self._server_name:
+            return {}
+        profile = await self._accounts.get_profile(user_id)
+        return {k: profile[k] for k in ("displayname", "avatar_url") if isinstance(profile.get(k), str)}
+
+    async def _restricted_join_authoriser(self, room_id: str, user_id: str) -> str | None:
+        """For restricted rooms: a local member who may invite, if the user is in an allowed room."""
+        room = await self._rooms.get_room(room_id)
+        assert room is not None and room.current_state_group is not None
+        state = await self._state.get_state(room.current_state_group)
+        rules_id = state.get(("m.room.join_rules", ""))
+        if rules_id is None:
+            return None
+        rules = (await self._events.get_events([rules_id]))[rules_id].event
+        if rules.content.get("join_rule") not in ("restricted", "knock_restricted"):
+            return None
+        if await self._rooms.membership(room_id, user_id) in ("invite", "join"):
+            return None
+        allowed_rooms = [
+            entry.get("room_id")
+            for entry in rules.content.get("allow") or []
+            if isinstance(entry, dict) and entry.get("type") == "m.room_membership"
+        ]
+        if not any(
+            isinstance(r, str) and await self._rooms.membership(r, user_id) == "join" for r in allowed_rooms
+        ):
+            raise MatrixError("M_FORBIDDEN", "You are not a member of any room this room allows")
+        auth_ids = [k for k in state if k[0] in ("m.room.create", "m.room.power_levels")]
+        stored = await self._events.get_events(state[k] for k in auth_ids)
+        auth_state: dict[tuple[str, str], Event] = {k: stored[state[k]].event for k in auth_ids if state[k] in stored}
+        invite_level = pl.named_level("invite", auth_state)
+        for member in await self._rooms.members(room_id, "join"):
+            if get_domain_from_id(member) != self._server_name:
+                continue
+            if pl.user_power_level(member, auth_state) >= invite_level:
+                return member
+        raise MatrixError("M_FORBIDDEN", "No local member can authorise your join")
+
+    async def _require_room(self, room_id: str) -> None:
+        if not is_valid_room_id(room_id):
+            raise MatrixError("M_INVALID_PARAM", "Invalid room ID")
+        if await self._rooms.get_room(room_id) is None:
+            raise MatrixError("M_NOT_FOUND", "Unknown room")
+
+    @staticmethod
+    def _check_target(target: str) -> None:
+        if not is_valid_user_id(target):
+            raise MatrixError("M_INVALID_PARAM", f"{target!r} is not a user ID")

@@ -1,0 +1,139 @@
+"""Sending events into rooms: messages (with transaction IDs), state, and
+redactions (spec: Client-Server API, "Sending events to a room", "Redactions")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeserver.core import power_levels as pl
+from homeserver.core.events import Event
+from homeserver.core.redaction import redact
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.sender import EventSender, SentEvent, Txn
+from storage.database import Database
+from storage.events import EventStore
+from storage.rooms import AliasStore, RoomStore
+from storage.state import StateStore
+
+MAX_TYPE_BYTES = 255
+
+
+class MessageService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        sender: EventSender,
+        events: EventStore,
+        state: StateStore,
+        rooms: RoomStore,
+        aliases: AliasStore,
+        rate_limiter: RateLimiter,
+    ) -> None:
+        self._db = db
+        self._sender = sender
+        self._events = events
+        self._state = state
+        self._rooms = rooms
+        self._aliases = aliases
+        self._rate_limiter = rate_limiter
+
+    async def send_message(
+        self, requester: Requester, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
+        """``PUT /send/{type}/{txnId}``: the same transaction ID from the same device
+        returns the same event ID."""
+        _check_type(event_type)
+        txn = Txn(requester.user_id, requester.device_id, txn_id)
+        if event_type == "m.room.redaction":
+            redacts = content.get("redacts")
+            if not isinstance(redacts, str):
+                raise MatrixError("M_BAD_JSON", "redacts must be an event ID")
+            return await self.redact(requester, room_id, redacts, content, txn_id)
+        existing = await self._rooms.get_txn_event(txn.user_id, txn.device_id, txn_id)
+        if existing is not None:
+            return existing
+        self._rate_limiter.check("message", requester.user_id)
+        sent = await self._sender.send(room_id, requester.user_id, event_type, content, txn=txn)
+        return sent.event.event_id
+
+    async def set_state(
+        self, requester: Requester, room_id: str, event_type: str, state_key: str, content: dict[str, Any]
+    ) -> str:
+        """``PUT /state/{type}/{stateKey}``; repeating the current content is a no-op."""
+        _check_type(event_type)
+        if len(state_key.encode()) > MAX_TYPE_BYTES:
+            raise MatrixError("M_INVALID_PARAM", "state_key is longer than 255 bytes")
+        if event_type == "m.room.canonical_alias":
+            await self._check_canonical_alias(room_id, content)
+        room = await self._rooms.get_room(room_id)
+        if room is not None and room.current_state_group is not None:
+            current_id = (await self._state.get_state(room.current_state_group)).get((event_type, state_key))
+            if current_id is not None:
+                current = await self._events.get_event(current_id)
+                if current is not None and current.event.sender == requester.user_id and dict(current.event.content) == content:
+                    return current_id
+        self._rate_limiter.check("message", requester.user_id)
+        sent = await self._sender.send(room_id, requester.user_id, event_type, content, state_key=state_key)
+        return sent.event.event_id
+
+    async def redact(
+        self,
+        requester: Requester,
+        room_id: str,
+        target_id: str,
+        content: dict[str, Any],
+        txn_id: str,
+    ) -> str:
+        """Send a redaction and apply it if the sender may redact the event."""
+        existing = await self._rooms.get_txn_event(requester.user_id, requester.device_id, txn_id)
+        if existing is not None:
+            return existing
+        self._rate_limiter.check("message", requester.user_id)
+        target = await self._events.get_event(target_id)
+        if target is None or target.event.room_id != room_id:
+            raise MatrixError("M_NOT_FOUND", "Unknown event")
+        body = {k: v for k, v in content.items() if k != "redacts"}
+        txn = Txn(requester.user_id, requester.device_id, txn_id)
+        async with self._db.transaction("redact"):
+            sent = await self._sender.send(
+                room_id, requester.user_id, "m.room.redaction", body, txn=txn, redacts=target_id
+            )
+            await self._apply_redaction(sent, target.event)
+        return sent.event.event_id
+
+    async def _apply_redaction(self, redaction: SentEvent, target: Event) -> None:
+        """Prune the target if the redaction's sender may redact it (spec: handling redactions)."""
+        sender = redaction.event.sender
+        if sender != target.sender:
+            room = await self._rooms.get_room(target.room_id)
+            assert room is not None and room.current_state_group is not None
+            state = await self._state.get_state(room.current_state_group)
+            keys = [k for k in (("m.room.create", ""), ("m.room.power_levels", "")) if k in state]
+            stored = await self._events.get_events(state[k] for k in keys)
+            auth_state = {k: stored[state[k]].event for k in keys}
+            if pl.user_power_level(sender, auth_state) < pl.named_level("redact", auth_state):
+                raise MatrixError("M_FORBIDDEN", "You may not redact other users' events")
+        await self._events.set_redacted(target.event_id, redact(target.pdu(), target.room_version), redaction.event.event_id)
+
+    async def _check_canonical_alias(self, room_id: str, content: dict[str, Any]) -> None:
+        aliases = []
+        if "alias" in content and content["alias"] is not None:
+            aliases.append(content["alias"])
+        alt = content.get("alt_aliases", [])
+        if not isinstance(alt, list):
+            raise MatrixError("M_INVALID_PARAM", "alt_aliases must be an array")
+        aliases.extend(alt)
+        for alias in aliases:
+            if not isinstance(alias, str):
+                raise MatrixError("M_INVALID_PARAM", "aliases must be strings")
+            found = await self._aliases.get(alias)
+            if found is None or found[0] != room_id:
+                raise MatrixError("M_BAD_ALIAS", f"{alias} does not point to this room", status=400)
+
+
+def _check_type(event_type: str) -> None:
+    if not event_type or len(event_type.encode()) > MAX_TYPE_BYTES:
+        raise MatrixError("M_INVALID_PARAM", "Event types are 1 to 255 bytes")

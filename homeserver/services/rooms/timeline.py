@@ -1,0 +1,325 @@
+"""Reading rooms: events, state, members, history (``/messages``) and context,
+always through the history-visibility rules (spec: "Getting events for a room",
+"History visibility")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from homeserver.core.visibility import can_see_event
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.filters import EventFilter
+from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.sync_token import SyncToken
+from storage.events import EventStore, StoredEvent
+from storage.rooms import RoomStore
+from storage.state import StateStore
+
+MIN_STREAM = -(2**62)
+MAX_STREAM = 2**62
+MAX_LIMIT = 1000
+
+
+def parse_position(token: str) -> int:
+    """A pagination position: ``t<stream>`` from /messages, or a sync token."""
+    if token.startswith("t"):
+        try:
+            return int(token[1:])
+        except ValueError:
+            pass
+    elif token.startswith("s"):
+        return SyncToken.decode(token).events
+    raise MatrixError("M_INVALID_PARAM", "Invalid pagination token")
+
+
+def position_token(position: int) -> str:
+    return f"t{position}"
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """What a user may read in a room: up to ``until`` (their leave) or everything."""
+
+    membership: str | None
+    until: int | None
+
+
+class TimelineService:
+    def __init__(
+        self,
+        *,
+        events: EventStore,
+        state: StateStore,
+        rooms: RoomStore,
+        serializer: EventSerializer,
+    ) -> None:
+        self._events = events
+        self._state = state
+        self._rooms = rooms
+        self._serializer = serializer
+
+    # -- access ----------------------------------------------------------------------
+
+    async def access(self, user_id: str, room_id: str) -> RoomAccess:
+        """The user's access to a room: joined (everything), left (until leaving),
+        or ``M_FORBIDDEN`` for rooms they were never in (unless world-readable)."""
+        room = await self._rooms.get_room(room_id)
+        if room is None:
+            raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
+        memberships = await self._rooms.current_memberships_of_user(user_id)
+        if room_id in memberships:
+            membership, _, stream = memberships[room_id]
+            return RoomAccess(membership, None if membership == "join" else stream)
+        if await self._current_visibility(room_id) == "world_readable":
+            return RoomAccess(None, None)
+        raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
+
+    async def filter_visible(self, user_id: str, items: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """The events the user may see, judged by the state at each event."""
+        if not items:
+            return []
+        groups = await self._state.get_event_state_groups([i.event_id for i in items])
+        current = await self._rooms.current_memberships_of_user(user_id)
+        lookups: dict[int, tuple[str | None, str | None]] = {}
+        for group in set(groups.values()):
+            state = await self._state.get_state(group)
+            lookups[group] = (state.get(("m.room.member", user_id)), state.get(("m.room.history_visibility", "")))
+        needed = {eid for pair in lookups.values() for eid in pair if eid}
+        related = await self._events.get_events(needed)
+        visible = []
+        for item in items:
+            event = item.event
+            group = groups.get(item.event_id)
+            member_id, hv_id = lookups.get(group, (None, None)) if group is not None else (None, None)
+            member = related.get(member_id) if member_id else None
+            hv = related.get(hv_id) if hv_id else None
+            if can_see_event(
+                history_visibility=hv.event.content.get("history_visibility") if hv else None,
+                membership_at_event=member.event.membership if member else None,
+                current_membership=current.get(event.room_id, (None,))[0],
+                is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
+            ):
+                visible.append(item)
+        return visible
+
+    # -- single events and state ----------------------------------------------------------
+
+    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
+        item = await self._events.get_event(event_id)
+        if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
+            raise MatrixError("M_NOT_FOUND", "Event not found")
+        await self.access(requester.user_id, room_id)
+        if not await self.filter_visible(requester.user_id, [item]):
+            raise MatrixError("M_NOT_FOUND", "Event not found")
+        return (await self._serializer.serialize([item], requester))[0]
+
+    async def state_map(self, requester: Requester, room_id: str) -> Mapping[tuple[str, str], str]:
+        """The state the user may see: current, or as it was when they left."""
+        access = await self.access(requester.user_id, room_id)
+        room = await self._rooms.get_room(room_id)
+        assert room is not None
+        if access.until is None:
+            assert room.current_state_group is not None
+            return await self._state.get_state(room.current_state_group)
+        return await self.state_at_position(room_id, access.until)
+
+    async def state_at_position(self, room_id: str, position: int) -> Mapping[tuple[str, str], str]:
+        """The room state after the last event at or before stream ``position``."""
+        last = await self._events.room_events_between(
+            room_id, after=MIN_STREAM, up_to=position, limit=1, include_outliers=False
+        )
+        if not last:
+            return {}
+        groups = await self._state.get_event_state_groups([last[0].event_id])
+        group = groups.get(last[0].event_id)
+        return await self._state.get_state(group) if group is not None else {}
+
+    async def state_events(self, requester: Requester, room_id: str) -> list[dict[str, Any]]:
+        state = await self.state_map(requester, room_id)
+        stored = await self._events.get_events(state.values())
+        return await self._serializer.serialize([stored[e] for e in state.values() if e in stored], requester)
+
+    async def state_event(self, requester: Requester, room_id: str, event_type: str, state_key: str) -> StoredEvent:
+        state = await self.state_map(requester, room_id)
+        event_id = state.get((event_type, state_key))
+        item = await self._events.get_event(event_id) if event_id else None
+        if item is None:
+            raise MatrixError("M_NOT_FOUND", "No such state event")
+        return item
+
+    async def serialize(self, requester: Requester, items: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+        return await self._serializer.serialize(items, requester)
+
+    # -- members ----------------------------------------------------------------------------
+
+    async def members(
+        self,
+        requester: Requester,
+        room_id: str,
+        *,
+        at: str | None = None,
+        membership: str | None = None,
+        not_membership: str | None = None,
+    ) -> list[dict[str, Any]]:
+        access = await self.access(requester.user_id, room_id)
+        if at is not None:
+            position = parse_position(at)
+            if access.until is not None:
+                position = min(position, access.until)
+            state = await self.state_at_position(room_id, position)
+        else:
+            state = await self.state_map(requester, room_id)
+        member_ids = [eid for (t, _), eid in state.items() if t == "m.room.member"]
+        stored = await self._events.get_events(member_ids)
+        chosen = [
+            stored[eid] for eid in member_ids
+            if eid in stored
+            and (membership is None or stored[eid].event.membership == membership)
+            and (not_membership is None or stored[eid].event.membership != not_membership)
+        ]
+        return await self._serializer.serialize(chosen, requester)
+
+    async def joined_members(self, requester: Requester, room_id: str) -> dict[str, dict[str, Any]]:
+        if await self._rooms.membership(room_id, requester.user_id) != "join":
+            raise MatrixError("M_FORBIDDEN", "You are not joined to this room")
+        room = await self._rooms.get_room(room_id)
+        assert room is not None and room.current_state_group is not None
+        state = await self._state.get_state(room.current_state_group)
+        member_ids = [eid for (t, _), eid in state.items() if t == "m.room.member"]
+        stored = await self._events.get_events(member_ids)
+        joined: dict[str, dict[str, Any]] = {}
+        for eid in member_ids:
+            event = stored[eid].event if eid in stored else None
+            if event is not None and event.membership == "join" and event.state_key is not None:
+                joined[event.state_key] = {
+                    "display_name": event.content.get("displayname"),
+                    "avatar_url": event.content.get("avatar_url"),
+                }
+        return joined
+
+    # -- history --------------------------------------------------------------------------------
+
+    async def messages(
+        self,
+        requester: Requester,
+        room_id: str,
+        *,
+        from_token: str | None,
+        to_token: str | None,
+        direction: str,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> dict[str, Any]:
+        """``GET /messages``: a page of visible events in either direction."""
+        if direction not in ("b", "f"):
+            raise MatrixError("M_INVALID_PARAM", "dir must be 'b' or 'f'")
+        limit = max(0, min(limit, MAX_LIMIT))
+        access = await self.access(requester.user_id, room_id)
+        ceiling = access.until if access.until is not None else MAX_STREAM
+        backwards = direction == "b"
+        if from_token is not None:
+            start = parse_position(from_token)
+        else:
+            start = ceiling if backwards else MIN_STREAM
+        bound = parse_position(to_token) if to_token is not None else (MIN_STREAM if backwards else ceiling)
+        chunk, next_position = await self._page(
+            requester, room_id, start, bound, ceiling, limit, backwards, event_filter
+        )
+        body: dict[str, Any] = {
+            "chunk": await self._serializer.serialize(chunk, requester),
+            "start": from_token or position_token(start),
+        }
+        if next_position is not None:
+            body["end"] = position_token(next_position)
+        if event_filter.lazy_load_members and chunk:
+            body["state"] = await self._lazy_members(requester, room_id, chunk)
+        return body
+
+    async def _page(
+        self,
+        requester: Requester,
+        room_id: str,
+        start: int,
+        bound: int,
+        ceiling: int,
+        limit: int,
+        backwards: bool,
+        event_filter: EventFilter,
+    ) -> tuple[list[StoredEvent], int | None]:
+        chunk: list[StoredEvent] = []
+        cursor = start
+        while len(chunk) < limit:
+            if backwards:
+                batch = await self._events.room_events_between(
+                    room_id, after=max(bound, MIN_STREAM), up_to=min(cursor, ceiling), limit=limit * 2, newest_first=True
+                )
+            else:
+                batch = await self._events.room_events_between(
+                    room_id, after=cursor, up_to=min(bound, ceiling), limit=limit * 2, newest_first=False
+                )
+            if not batch:
+                return chunk, None
+            cursor = batch[-1].stream_ordering - 1 if backwards else batch[-1].stream_ordering
+            wanted = [
+                item for item in batch
+                if event_filter.matches(item.event.type, item.event.sender, room_id, dict(item.event.content))
+            ]
+            chunk.extend(await self.filter_visible(requester.user_id, wanted))
+        if len(chunk) > limit:
+            last = chunk[limit - 1]
+            chunk = chunk[:limit]
+            cursor = last.stream_ordering - 1 if backwards else last.stream_ordering
+        return chunk, cursor
+
+    async def _lazy_members(
+        self, requester: Requester, room_id: str, chunk: Sequence[StoredEvent]
+    ) -> list[dict[str, Any]]:
+        senders = {item.event.sender for item in chunk}
+        state = await self.state_map(requester, room_id)
+        ids = [state[("m.room.member", s)] for s in senders if ("m.room.member", s) in state]
+        stored = await self._events.get_events(ids)
+        return await self._serializer.serialize([stored[i] for i in ids if i in stored], requester)
+
+    async def context(
+        self, requester: Requester, room_id: str, event_id: str, limit: int, event_filter: EventFilter
+    ) -> dict[str, Any]:
+        """``GET /context/{eventId}``: the event with events before and after it."""
+        target = await self._events.get_event(event_id)
+        if target is None or target.event.room_id != room_id:
+            raise MatrixError("M_NOT_FOUND", "Event not found")
+        access = await self.access(requester.user_id, room_id)
+        if not await self.filter_visible(requester.user_id, [target]):
+            raise MatrixError("M_NOT_FOUND", "Event not found")
+        limit = max(0, min(limit, MAX_LIMIT))
+        ceiling = access.until if access.until is not None else MAX_STREAM
+        before, _ = await self._page(
+            requester, room_id, target.stream_ordering - 1, MIN_STREAM, ceiling, limit // 2, True, event_filter
+        )
+        after, _ = await self._page(
+            requester, room_id, target.stream_ordering, MAX_STREAM, ceiling, limit - limit // 2, False, event_filter
+        )
+        last = after[-1] if after else target
+        groups = await self._state.get_event_state_groups([last.event_id])
+        state_ids = await self._state.get_state(groups[last.event_id]) if last.event_id in groups else {}
+        state_events = await self._events.get_events(state_ids.values())
+        state = [state_events[e] for e in state_ids.values() if e in state_events]
+        if event_filter.lazy_load_members:
+            senders = {e.event.sender for e in [*before, target, *after]}
+            state = [s for s in state if s.event.type != "m.room.member" or s.event.state_key in senders]
+        first_position = before[-1].stream_ordering - 1 if before else target.stream_ordering - 1
+        return {
+            "event": (await self._serializer.serialize([target], requester))[0],
+            "events_before": await self._serializer.serialize(before, requester),
+            "events_after": await self._serializer.serialize(after, requester),
+            "state": await self._serializer.serialize(state, requester),
+            "start": position_token(first_position),
+            "end": position_token(last.stream_ordering),
+        }
+
+    async def _current_visibility(self, room_id: str) -> str | None:
+        event_id = await self._state.get_current_state_event_id(room_id, "m.room.history_visibility", "")
+        item = await self._events.get_event(event_id) if event_id else None
+        return item.event.content.get("history_visibility") if item else None

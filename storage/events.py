@@ -1,0 +1,209 @@
+"""Events, the DAG edges between them, and each room's forward extremities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from homeserver.core.events import Event
+from homeserver.core.room_versions import RoomVersion
+from storage.database import Database, Row
+
+EVENTS_STREAM = "events"
+BACKFILL_STREAM = "backfill"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event with what this server knows about it."""
+
+    event: Event
+    stream_ordering: int
+    received_ts: int
+    outlier: bool
+    soft_failed: bool
+    rejected: str | None
+    redacted_by: str | None
+    replaces_state: str | None
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+
+_COLUMNS = (
+    "e.event_id, e.json, e.stream_ordering, e.received_ts, e.outlier, e.soft_failed,"
+    " e.rejected, e.redacted_by, e.replaces_state, r.room_version"
+)
+
+
+def _stored(row: Row, versions: dict[str, RoomVersion]) -> StoredEvent:
+    return StoredEvent(
+        event=Event(orjson.loads(row["json"]), versions[row["room_version"]], event_id=row["event_id"]),
+        stream_ordering=row["stream_ordering"],
+        received_ts=row["received_ts"],
+        outlier=bool(row["outlier"]),
+        soft_failed=bool(row["soft_failed"]),
+        rejected=row["rejected"],
+        redacted_by=row["redacted_by"],
+        replaces_state=row["replaces_state"],
+    )
+
+
+class EventStore:
+    def __init__(self, db: Database) -> None:
+        from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
+
+        self.db = db
+        self._versions = KNOWN_ROOM_VERSIONS
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get_event(self, event_id: str) -> StoredEvent | None:
+        events = await self.get_events([event_id])
+        return events.get(event_id)
+
+    async def get_events(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """The events among ``event_ids`` that are stored, by ID."""
+        ids = list(dict.fromkeys(event_ids))
+        found: dict[str, StoredEvent] = {}
+        for chunk in _chunks(ids, 500):
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+            rows = await self.db.fetch(
+                f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+                f" WHERE e.event_id IN ({placeholders})",
+                *chunk,
+            )
+            for row in rows:
+                found[row["event_id"]] = _stored(row, self._versions)
+        return found
+
+    async def have_events(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(event_ids))
+        have: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+            rows = await self.db.fetch(
+                f"SELECT event_id FROM events WHERE event_id IN ({placeholders})", *chunk
+            )
+            have.update(r["event_id"] for r in rows)
+        return have
+
+    async def room_events_between(
+        self,
+        room_id: str,
+        *,
+        after: int,
+        up_to: int,
+        limit: int,
+        newest_first: bool = True,
+        include_outliers: bool = False,
+    ) -> list[StoredEvent]:
+        """Timeline events of a room with ``after < stream_ordering <= up_to``."""
+        order = "DESC" if newest_first else "ASC"
+        timeline_only = "" if include_outliers else " AND NOT e.outlier AND NOT e.soft_failed AND e.rejected IS NULL"
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+            " WHERE e.room_id = $1 AND e.stream_ordering > $2 AND e.stream_ordering <= $3"
+            f"{timeline_only} ORDER BY e.stream_ordering {order} LIMIT $4",
+            room_id,
+            after,
+            up_to,
+            limit,
+        )
+        return [_stored(r, self._versions) for r in rows]
+
+    async def get_extremities(self, room_id: str) -> list[str]:
+        rows = await self.db.fetch(
+            "SELECT event_id FROM room_extremities WHERE room_id = $1 ORDER BY event_id", room_id
+        )
+        return [r["event_id"] for r in rows]
+
+    async def max_depth(self, event_ids: Sequence[str]) -> int:
+        if not event_ids:
+            return 0
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(event_ids)))
+        value = await self.db.fetchval(
+            f"SELECT MAX(depth) AS d FROM events WHERE event_id IN ({placeholders})", *event_ids
+        )
+        return int(value or 0)
+
+    # -- writes (inside the caller's transaction) ------------------------------------------
+
+    async def insert_event(
+        self,
+        event: Event,
+        *,
+        stream_ordering: int,
+        received_ts: int,
+        outlier: bool = False,
+        soft_failed: bool = False,
+        rejected: str | None = None,
+        replaces_state: str | None = None,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO events (event_id, room_id, stream_ordering, depth, type, state_key,"
+            " sender, origin_server_ts, received_ts, json, outlier, soft_failed, rejected,"
+            " replaces_state)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            event.event_id,
+            event.room_id,
+            stream_ordering,
+            event.depth,
+            event.type,
+            event.state_key,
+            event.sender,
+            event.origin_server_ts,
+            received_ts,
+            orjson.dumps(event.pdu()).decode(),
+            outlier,
+            soft_failed,
+            rejected,
+            replaces_state,
+        )
+        if event.prev_event_ids:
+            await self.db.executemany(
+                "INSERT INTO event_edges (event_id, prev_event_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                [(event.event_id, p) for p in event.prev_event_ids],
+            )
+        if event.auth_event_ids:
+            await self.db.executemany(
+                "INSERT INTO event_auth (event_id, auth_event_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                [(event.event_id, a) for a in event.auth_event_ids],
+            )
+
+    async def update_extremities(self, room_id: str, event: Event) -> None:
+        """``event`` joins the DAG: it replaces its prev events as an extremity."""
+        for prev in event.prev_event_ids:
+            await self.db.execute(
+                "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2", room_id, prev
+            )
+        # An event that something already points at (arrived late) is not an extremity.
+        referenced = await self.db.fetchval(
+            "SELECT 1 FROM event_edges WHERE prev_event_id = $1 LIMIT 1", event.event_id
+        )
+        if referenced is None:
+            await self.db.execute(
+                "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                room_id,
+                event.event_id,
+            )
+
+    async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:
+        await self.db.execute(
+            "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
+            event_id,
+            orjson.dumps(pruned_pdu).decode(),
+            redacted_by,
+        )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

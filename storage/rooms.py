@@ -1,0 +1,229 @@
+"""Rooms, memberships and client transaction IDs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class RoomRecord:
+    room_id: str
+    room_version: str
+    creator: str
+    created_ts: int
+    current_state_group: int | None
+    is_public: bool
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    event_id: str
+    room_id: str
+    user_id: str
+    sender: str
+    membership: str
+    stream_ordering: int
+
+
+class RoomStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_room(self, room_id: str, room_version: str, creator: str, now_ms: int) -> bool:
+        changed = await self.db.execute(
+            "INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (room_id) DO NOTHING",
+            room_id,
+            room_version,
+            creator,
+            now_ms,
+        )
+        return changed == 1
+
+    async def get_room(self, room_id: str) -> RoomRecord | None:
+        row = await self.db.fetchrow(
+            "SELECT room_id, room_version, creator, created_ts, current_state_group, is_public"
+            " FROM rooms WHERE room_id = $1",
+            room_id,
+        )
+        if row is None:
+            return None
+        return RoomRecord(
+            room_id=row["room_id"],
+            room_version=row["room_version"],
+            creator=row["creator"],
+            created_ts=row["created_ts"],
+            current_state_group=row["current_state_group"],
+            is_public=bool(row["is_public"]),
+        )
+
+    async def lock_room(self, room_id: str) -> RoomRecord | None:
+        """Read the room and, inside a transaction, hold it until commit.
+
+        PostgreSQL takes a row lock; SQLite's single writer already serialises
+        every write transaction.
+        """
+        assert self.db.in_transaction, "lock_room needs a transaction"
+        if self.db.dialect == "postgres":
+            await self.db.execute("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", room_id)
+        return await self.get_room(room_id)
+
+    async def set_public(self, room_id: str, is_public: bool) -> None:
+        await self.db.execute("UPDATE rooms SET is_public = $2 WHERE room_id = $1", room_id, is_public)
+
+    # -- memberships ------------------------------------------------------------------
+
+    async def record_membership(self, change: MembershipChange) -> None:
+        """Log a membership event and make it the user's current membership in the room."""
+        await self.db.execute(
+            "INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, stream_ordering)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+            change.event_id,
+            change.room_id,
+            change.user_id,
+            change.sender,
+            change.membership,
+            change.stream_ordering,
+        )
+        await self.db.execute(
+            "INSERT INTO current_memberships (room_id, user_id, membership, event_id, stream_ordering)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, user_id) DO UPDATE SET"
+            " membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,"
+            " stream_ordering = EXCLUDED.stream_ordering",
+            change.room_id,
+            change.user_id,
+            change.membership,
+            change.event_id,
+            change.stream_ordering,
+        )
+        if change.membership in ("join", "invite", "knock"):
+            await self.unforget(change.user_id, change.room_id)
+
+    async def rooms_for_user(self, user_id: str, membership: str = "join") -> list[str]:
+        rows = await self.db.fetch(
+            "SELECT room_id FROM current_memberships WHERE user_id = $1 AND membership = $2"
+            " ORDER BY room_id",
+            user_id,
+            membership,
+        )
+        return [r["room_id"] for r in rows]
+
+    async def current_memberships_of_user(self, user_id: str) -> dict[str, tuple[str, str, int]]:
+        """``room_id -> (membership, event_id, stream_ordering)`` for every room the user touched."""
+        rows = await self.db.fetch(
+            "SELECT room_id, membership, event_id, stream_ordering FROM current_memberships"
+            " WHERE user_id = $1",
+            user_id,
+        )
+        return {r["room_id"]: (r["membership"], r["event_id"], r["stream_ordering"]) for r in rows}
+
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        return await self.db.fetchval(
+            "SELECT membership FROM current_memberships WHERE room_id = $1 AND user_id = $2",
+            room_id,
+            user_id,
+        )
+
+    async def members(self, room_id: str, membership: str = "join") -> list[str]:
+        rows = await self.db.fetch(
+            "SELECT user_id FROM current_memberships WHERE room_id = $1 AND membership = $2"
+            " ORDER BY user_id",
+            room_id,
+            membership,
+        )
+        return [r["user_id"] for r in rows]
+
+    async def membership_changes_since(self, user_id: str, since: int, up_to: int) -> list[MembershipChange]:
+        rows = await self.db.fetch(
+            "SELECT event_id, room_id, user_id, sender, membership, stream_ordering"
+            " FROM room_memberships WHERE user_id = $1 AND stream_ordering > $2"
+            " AND stream_ordering <= $3 ORDER BY stream_ordering",
+            user_id,
+            since,
+            up_to,
+        )
+        return [MembershipChange(**dict(r)) for r in rows]
+
+    async def forget(self, user_id: str, room_id: str) -> None:
+        await self.db.execute(
+            "INSERT INTO forgotten_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            user_id,
+            room_id,
+        )
+
+    async def unforget(self, user_id: str, room_id: str) -> None:
+        await self.db.execute(
+            "DELETE FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2", user_id, room_id
+        )
+
+    async def forgotten_rooms(self, user_id: str) -> set[str]:
+        rows = await self.db.fetch("SELECT room_id FROM forgotten_rooms WHERE user_id = $1", user_id)
+        return {r["room_id"] for r in rows}
+
+    # -- transaction IDs ----------------------------------------------------------------
+
+    async def get_txn_event(self, user_id: str, device_id: str, txn_id: str) -> str | None:
+        return await self.db.fetchval(
+            "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+            user_id,
+            device_id,
+            txn_id,
+        )
+
+    async def txn_ids_for_device(self, user_id: str, device_id: str, event_ids: list[str]) -> dict[str, str]:
+        """``event_id -> txn_id`` for those of ``event_ids`` this device sent."""
+        if not event_ids:
+            return {}
+        placeholders = ", ".join(f"${i + 3}" for i in range(len(event_ids)))
+        rows = await self.db.fetch(
+            "SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2"
+            f" AND event_id IN ({placeholders})",
+            user_id,
+            device_id,
+            *event_ids,
+        )
+        return {r["event_id"]: r["txn_id"] for r in rows}
+
+    async def record_txn(self, user_id: str, device_id: str, txn_id: str, event_id: str, now_ms: int) -> None:
+        await self.db.execute(
+            "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            user_id,
+            device_id,
+            txn_id,
+            event_id,
+            now_ms,
+        )
+
+
+class AliasStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, alias: str, room_id: str, creator: str, now_ms: int) -> bool:
+        """Map an alias to a room; ``False`` if the alias is taken."""
+        changed = await self.db.execute(
+            "INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (alias) DO NOTHING",
+            alias,
+            room_id,
+            creator,
+            now_ms,
+        )
+        return changed == 1
+
+    async def get(self, alias: str) -> tuple[str, str] | None:
+        """``(room_id, creator)`` of an alias."""
+        row = await self.db.fetchrow("SELECT room_id, creator FROM room_aliases WHERE alias = $1", alias)
+        return (row["room_id"], row["creator"]) if row else None
+
+    async def delete(self, alias: str) -> bool:
+        return await self.db.execute("DELETE FROM room_aliases WHERE alias = $1", alias) == 1
+
+    async def for_room(self, room_id: str) -> list[str]:
+        rows = await self.db.fetch(
+            "SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias", room_id
+        )
+        return [r["alias"] for r in rows]

@@ -1,0 +1,32 @@
+"""History visibility decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from homeserver.core.visibility import can_see_event
+
+
+@pytest.mark.parametrize(
+    ("visibility", "at_event", "now", "expected"),
+    [
+        ("world_readable", None, None, True),
+        ("shared", None, "join", True),  # history before joining is shared
+        ("shared", "join", "leave", True),  # what one saw while joined stays visible
+        ("shared", "leave", "leave", False),  # after leaving, nothing new
+        ("shared", None, "invite", False),
+        ("invited", "invite", "invite", True),
+        ("invited", None, "join", False),
+        ("joined", None, "join", False),
+        ("joined", "join", "join", True),
+        ("joined", "invite", "join", False),
+        ("something_new", None, "join", True),  # unknown values behave as shared
+        (None, None, "join", True),
+    ],
+)
+def test_visibility(visibility, at_event, now, expected):
+    assert can_see_event(history_visibility=visibility, membership_at_event=at_event, current_membership=now) is expected
+
+
+def test_own_membership_events_are_visible():
+    assert can_see_event(history_visibility="joined", membership_at_event=None, current_membership=None, is_own_membership_event=True)
