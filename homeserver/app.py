@@ -32,6 +32,7 @@ from client_api.profile import ProfileRoutes
 from client_api.register import RegisterRoutes
 from client_api.rooms import RoomRoutes
 from client_api.session import SessionRoutes
+from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
 from homeserver.clock import Clock
 from homeserver.config import Config
@@ -53,17 +54,19 @@ from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.shared_secret import SharedSecretRegistration
+from homeserver.services.sync.service import SyncService
 from homeserver.services.uia import UIAService
 from homeserver.services.user_admin import UserAdminService
-from storage.account_data import AccountDataStore, FilterStore
+from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
 from storage.devices import DeviceStore
-from storage.events import EventStore
+from storage.events import EVENTS_STREAM, EventStore
 from storage.migrations import migrate
 from storage.registration import RegistrationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.state import StateStore
+from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
 
 logger = structlog.get_logger(__name__)
@@ -94,6 +97,7 @@ class Hearth:
     membership: MembershipService
     messages: MessageService
     timeline: TimelineService
+    sync: SyncService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -153,6 +157,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         signing_key=signing_key,
     )
     serializer = EventSerializer(event_store, room_store, clock)
+    timeline = TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer)
     return Hearth(
         config=config,
         clock=clock,
@@ -201,7 +206,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             aliases=alias_store,
             rate_limiter=rate_limiter,
         ),
-        timeline=TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer),
+        timeline=timeline,
+        sync=SyncService(
+            events=event_store,
+            state=state_store,
+            rooms=room_store,
+            account_data=account_data_store,
+            timeline=timeline,
+            serializer=serializer,
+            notifier=notifier,
+        ),
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -232,6 +246,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         RoomRoutes(
             authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters
         ),
+        SyncRoutes(authenticator, hearth.sync, hearth.filters),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:
@@ -251,6 +266,8 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
         try:
             applied = await migrate(hearth.db)
             logger.info("database_ready", dialect=hearth.db.dialect, migrations_applied=applied)
+            for stream in (EVENTS_STREAM, ACCOUNT_DATA_STREAM):
+                hearth.notifier.advance(stream, await current_position(hearth.db, stream))
             if not hearth.config.rate_limits.enabled:
                 logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
             yield

@@ -7,4 +7,4 @@ scripts/ensure-postgres.sh
 echo "== import contracts"
 .venv/bin/lint-imports
 echo "== tests"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 "$@"

@@ -116,6 +116,16 @@ class EventStore:
         )
         return [_stored(r, self._versions) for r in rows]
 
+    async def rooms_with_events_between(self, after: int, up_to: int) -> set[str]:
+        """Rooms that got timeline events with ``after < stream_ordering <= up_to``."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT room_id FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2"
+            " AND NOT outlier",
+            after,
+            up_to,
+        )
+        return {r["room_id"] for r in rows}
+
     async def get_extremities(self, room_id: str) -> list[str]:
         rows = await self.db.fetch(
             "SELECT event_id FROM room_extremities WHERE room_id = $1 ORDER BY event_id", room_id

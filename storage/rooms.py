@@ -135,6 +135,20 @@ class RoomStore:
         )
         return [r["user_id"] for r in rows]
 
+    async def member_summary(self, room_id: str, exclude: str, limit: int = 5) -> tuple[int, int, list[str]]:
+        """``(joined, invited, heroes)``: member counts and up to ``limit`` other members
+        (joined or invited, else former members), oldest membership first."""
+        rows = await self.db.fetch(
+            "SELECT user_id, membership FROM current_memberships WHERE room_id = $1"
+            " ORDER BY stream_ordering",
+            room_id,
+        )
+        joined = sum(1 for r in rows if r["membership"] == "join")
+        invited = sum(1 for r in rows if r["membership"] == "invite")
+        present = [r["user_id"] for r in rows if r["membership"] in ("join", "invite") and r["user_id"] != exclude]
+        former = [r["user_id"] for r in rows if r["membership"] in ("leave", "ban") and r["user_id"] != exclude]
+        return joined, invited, (present or former)[:limit]
+
     async def membership_changes_since(self, user_id: str, since: int, up_to: int) -> list[MembershipChange]:
         rows = await self.db.fetch(
             "SELECT event_id, room_id, user_id, sender, membership, stream_ordering"

@@ -1,0 +1,1 @@
+"""``/sync``: what changed for a user since a token, long-polling until something does."""

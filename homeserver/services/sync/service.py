@@ -1,0 +1,295 @@
+"""The sync algorithm (spec: Client-Server API, "Syncing").
+
+Design note: a sync token is one position per stream (:class:`SyncToken`).
+The response covers everything after ``since`` up to "now", where "now" is
+read from the notifier, whose positions only advance after a commit, so every
+change at or below it is already visible. An incremental sync with nothing to
+say listens on the notifier *before* computing, then waits up to ``timeout``
+and computes once more: a change that lands in between still wakes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.filters import EventFilter, Filter
+from homeserver.services.notifier import Notifier, wait_for
+from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.timeline import MIN_STREAM, TimelineService, position_token
+from homeserver.services.sync.stripped import stripped_state
+from homeserver.services.sync_token import SyncToken
+from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore
+from storage.events import EVENTS_STREAM, EventStore, StoredEvent
+from storage.rooms import RoomStore
+from storage.state import StateStore
+
+DEFAULT_TIMELINE_LIMIT = 10
+MAX_TIMEOUT_MS = 5 * 60 * 1000
+
+StateMap = Mapping[tuple[str, str], str]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    since: SyncToken | None
+    timeout_ms: int
+    filter: Filter
+    full_state: bool = False
+    use_state_after: bool = False
+
+
+class SyncService:
+    def __init__(
+        self,
+        *,
+        events: EventStore,
+        state: StateStore,
+        rooms: RoomStore,
+        account_data: AccountDataStore,
+        timeline: TimelineService,
+        serializer: EventSerializer,
+        notifier: Notifier,
+    ) -> None:
+        self._events = events
+        self._state = state
+        self._rooms = rooms
+        self._account_data = account_data
+        self._timeline = timeline
+        self._serializer = serializer
+        self._notifier = notifier
+
+    def current_token(self) -> SyncToken:
+        return SyncToken(
+            events=self._notifier.position(EVENTS_STREAM),
+            account_data=self._notifier.position(ACCOUNT_DATA_STREAM),
+        )
+
+    async def sync(self, requester: Requester, request: SyncRequest) -> dict[str, Any]:
+        timeout = max(0, min(request.timeout_ms, MAX_TIMEOUT_MS)) / 1000
+        with self._notifier.listen(requester.user_id) as woken:
+            body, has_news = await self._compute(requester, request)
+            if has_news or request.since is None or request.full_state or timeout == 0:
+                return body
+            if not await wait_for(woken, timeout):
+                return body
+        body, _ = await self._compute(requester, request)
+        return body
+
+    async def _compute(self, requester: Requester, request: SyncRequest) -> tuple[dict[str, Any], bool]:
+        now = self.current_token()
+        since = request.since
+        if since is not None and (since.events > now.events or since.account_data > now.account_data):
+            # A token from the future (e.g. another server's): answer as if it were now.
+            since = now
+        user_id = requester.user_id
+        room_filter = request.filter.room
+        memberships = await self._rooms.current_memberships_of_user(user_id)
+        forgotten = await self._rooms.forgotten_rooms(user_id)
+        since_events = since.events if since is not None else None
+        changed_rooms = (
+            await self._events.rooms_with_events_between(since_events, now.events)
+            if since_events is not None else set()
+        )
+        membership_changes = (
+            {c.room_id: c for c in await self._rooms.membership_changes_since(user_id, since_events, now.events)}
+            if since_events is not None else {}
+        )
+        room_data = await self._room_account_data(user_id, since)
+
+        join: dict[str, Any] = {}
+        invite: dict[str, Any] = {}
+        leave: dict[str, Any] = {}
+        knock: dict[str, Any] = {}
+        for room_id, (membership, event_id, stream) in memberships.items():
+            if not room_filter.includes_room(room_id):
+                continue
+            changed_membership = room_id in membership_changes
+            if membership == "join":
+                fresh = since_events is None or request.full_state or (
+                    changed_membership and not await self._was_joined_at(user_id, room_id, since_events)
+                )
+                if not fresh and room_id not in changed_rooms and room_id not in room_data:
+                    continue
+                join[room_id] = await self._joined_room(
+                    requester, room_id, None if fresh else since_events, now.events, request, room_data.get(room_id, [])
+                )
+            elif membership == "invite" and (since_events is None or changed_membership):
+                invite[room_id] = {"invite_state": {"events": await self._stripped(room_id, event_id)}}
+            elif membership == "knock" and (since_events is None or changed_membership):
+                knock[room_id] = {"knock_state": {"events": await self._stripped(room_id, event_id)}}
+            elif membership in ("leave", "ban") and room_id not in forgotten:
+                if (since_events is None and room_filter.include_leave) or changed_membership:
+                    leave[room_id] = await self._left_room(
+                        requester, room_id, since_events, stream, request, room_data.get(room_id, [])
+                    )
+
+        global_data = await self._global_account_data(user_id, since, request.filter.account_data)
+        rooms: dict[str, Any] = {}
+        for name, section in (("join", join), ("invite", invite), ("leave", leave), ("knock", knock)):
+            if section:
+                rooms[name] = section
+        body: dict[str, Any] = {"next_batch": now.encode()}
+        if rooms:
+            body["rooms"] = rooms
+        if global_data:
+            body["account_data"] = {"events": global_data}
+        has_news = bool(rooms or global_data)
+        return body, has_news
+
+    async def _was_joined_at(self, user_id: str, room_id: str, position: int) -> bool:
+        state = await self._timeline.state_at_position(room_id, position)
+        member_id = state.get(("m.room.member", user_id))
+        if member_id is None:
+            return False
+        member = await self._events.get_event(member_id)
+        return member is not None and member.event.membership == "join"
+
+    async def _joined_room(
+        self,
+        requester: Requester,
+        room_id: str,
+        since: int | None,
+        now: int,
+        request: SyncRequest,
+        account_data: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        timeline_filter = request.filter.room.timeline
+        limit = timeline_filter.limit if timeline_filter.limit is not None else DEFAULT_TIMELINE_LIMIT
+        events, limited = await self._timeline_events(requester, room_id, since, now, limit, timeline_filter)
+        start = events[0].stream_ordering - 1 if events else now
+        body: dict[str, Any] = {
+            "timeline": {
+                "events": await self._serializer.serialize(events, requester, include_room_id=False),
+                "limited": limited,
+                "prev_batch": position_token(start),
+            },
+        }
+        state_key = "state_after" if request.use_state_after else "state"
+        before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
+        if request.use_state_after:
+            target = await self._timeline.state_at_position(room_id, now)
+            include = _delta(before, target)
+        elif since is None or limited:
+            target = await self._timeline.state_at_position(room_id, start)
+            include = _delta(before, target) if since is not None else dict(target)
+            timeline_ids = {e.event_id for e in events}
+            include = {k: v for k, v in include.items() if v not in timeline_ids}
+        else:
+            include = {}
+        body[state_key] = {
+            "events": await self._state_events(requester, include, events, request.filter.room.state)
+        }
+        body["account_data"] = {"events": account_data}
+        body["ephemeral"] = {"events": []}
+        joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
+        body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
+        body["unread_notifications"] = {"notification_count": 0, "highlight_count": 0}
+        return body
+
+    async def _left_room(
+        self,
+        requester: Requester,
+        room_id: str,
+        since: int | None,
+        left_at: int,
+        request: SyncRequest,
+        account_data: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        timeline_filter = request.filter.room.timeline
+        limit = timeline_filter.limit if timeline_filter.limit is not None else DEFAULT_TIMELINE_LIMIT
+        events, limited = await self._timeline_events(requester, room_id, since, left_at, limit, timeline_filter)
+        start = events[0].stream_ordering - 1 if events else left_at
+        state = await self._timeline.state_at_position(room_id, start)
+        before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
+        include = _delta(before, state) if since is not None else dict(state)
+        timeline_ids = {e.event_id for e in events}
+        include = {k: v for k, v in include.items() if v not in timeline_ids}
+        return {
+            "timeline": {
+                "events": await self._serializer.serialize(events, requester, include_room_id=False),
+                "limited": limited,
+                "prev_batch": position_token(start),
+            },
+            "state": {"events": await self._state_events(requester, include, events, request.filter.room.state)},
+            "account_data": {"events": account_data},
+        }
+
+    async def _timeline_events(
+        self,
+        requester: Requester,
+        room_id: str,
+        since: int | None,
+        up_to: int,
+        limit: int,
+        timeline_filter: EventFilter,
+    ) -> tuple[list[StoredEvent], bool]:
+        batch = await self._events.room_events_between(
+            room_id, after=since if since is not None else MIN_STREAM, up_to=up_to, limit=limit + 1, newest_first=True
+        )
+        limited = len(batch) > limit
+        batch = list(reversed(batch[:limit]))
+        wanted = [
+            e for e in batch
+            if timeline_filter.matches(e.event.type, e.event.sender, room_id, dict(e.event.content))
+        ]
+        return await self._timeline.filter_visible(requester.user_id, wanted), limited
+
+    async def _state_events(
+        self,
+        requester: Requester,
+        include: Mapping[tuple[str, str], str],
+        timeline: Sequence[StoredEvent],
+        state_filter: EventFilter,
+    ) -> list[dict[str, Any]]:
+        keys = list(include)
+        if state_filter.lazy_load_members:
+            senders = {e.event.sender for e in timeline} | {requester.user_id}
+            keys = [k for k in keys if k[0] != "m.room.member" or k[1] in senders]
+        keys = [k for k in keys if state_filter.matches(k[0])]
+        stored = await self._events.get_events(include[k] for k in keys)
+        items = [stored[include[k]] for k in keys if include[k] in stored]
+        items = [i for i in items if state_filter.matches(i.event.type, i.event.sender)]
+        return await self._serializer.serialize(items, requester, include_room_id=False)
+
+    async def _stripped(self, room_id: str, membership_event_id: str) -> list[dict[str, Any]]:
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            return []
+        state = await self._state.get_state(room.current_state_group)
+        return await stripped_state(self._events, state, membership_event_id)
+
+    async def _room_account_data(self, user_id: str, since: SyncToken | None) -> dict[str, list[dict[str, Any]]]:
+        changed = await self._account_data.changed_since(user_id, since.account_data if since else 0)
+        by_room: dict[str, list[dict[str, Any]]] = {}
+        for room_id, data_type, content in changed:
+            if room_id:
+                by_room.setdefault(room_id, []).append({"type": data_type, "content": content})
+        return by_room
+
+    async def _global_account_data(
+        self, user_id: str, since: SyncToken | None, data_filter: EventFilter
+    ) -> list[dict[str, Any]]:
+        changed = await self._account_data.changed_since(user_id, since.account_data if since else 0)
+        return [
+            {"type": data_type, "content": content}
+            for room_id, data_type, content in changed
+            if not room_id and data_filter.matches(data_type)
+        ][: data_filter.limit if data_filter.limit is not None else None]
+
+
+def _delta(before: StateMap, after: StateMap) -> dict[tuple[str, str], str]:
+    """Entries of ``after`` that are new or different compared with ``before``."""
+    return {k: v for k, v in after.items() if before.get(k) != v}
+
+
+def parse_since(raw: str | None) -> SyncToken | None:
+    if raw is None:
+        return None
+    try:
+        return SyncToken.decode(raw)
+    except MatrixError:
+        raise MatrixError("M_INVALID_PARAM", "Invalid since token") from None
