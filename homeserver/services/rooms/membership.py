@@ -176,9 +176,10 @@ class MembershipService:
             for entry in rules.content.get("allow") or []
             if isinstance(entry, dict) and entry.get("type") == "m.room_membership"
         ]
-        if not any(
-            isinstance(r, str) and await self._rooms.membership(r, user_id) == "join" for r in allowed_rooms
-        ):
+        for allowed in allowed_rooms:
+            if isinstance(allowed, str) and await self._rooms.membership(allowed, user_id) == "join":
+                break
+        else:
             raise MatrixError("M_FORBIDDEN", "You are not a member of any room this room allows")
         auth_ids = [k for k in state if k[0] in ("m.room.create", "m.room.power_levels")]
         stored = await self._events.get_events(state[k] for k in auth_ids)
