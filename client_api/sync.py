@@ -34,6 +34,7 @@ class SyncRoutes:
                 filter=await self._filters.resolve(requester.user_id, request.query.get("filter")),
                 full_state=query_bool(request, "full_state", False),
                 use_state_after=query_bool(request, "use_state_after", False),
+                set_presence=set_presence,
             ),
         )
         return json_response(body)

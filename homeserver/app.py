@@ -25,6 +25,7 @@ from client_api.auth import Authenticator
 from client_api.capabilities import CapabilitiesRoutes
 from client_api.devices import DeviceRoutes
 from client_api.discovery import DiscoveryRoutes
+from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
 from client_api.http import add_routes
 from client_api.middleware import MIDDLEWARES
@@ -43,6 +44,8 @@ from homeserver.services.devices import DeviceService
 from homeserver.services.filters import FilterService
 from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
+from homeserver.services.presence import PresenceService
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.ports import NoFederation
@@ -55,6 +58,7 @@ from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.sync.service import SyncService
+from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
 from homeserver.services.user_admin import UserAdminService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore, FilterStore
@@ -63,6 +67,7 @@ from storage.database import Database, connect
 from storage.devices import DeviceStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.migrations import migrate
+from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
 from storage.registration import RegistrationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.state import StateStore
@@ -98,6 +103,9 @@ class Hearth:
     messages: MessageService
     timeline: TimelineService
     sync: SyncService
+    typing: TypingService
+    receipts: ReceiptService
+    presence: PresenceService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -158,6 +166,25 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     serializer = EventSerializer(event_store, room_store, clock)
     timeline = TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer)
+    account_data = AccountDataService(account_data_store, notifier)
+    typing = TypingService(room_store, notifier, clock, config.server_name)
+    receipts = ReceiptService(
+        receipts=ReceiptStore(db),
+        events=event_store,
+        rooms=room_store,
+        account_data=account_data,
+        notifier=notifier,
+        clock=clock,
+        server_name=config.server_name,
+    )
+    presence = PresenceService(
+        presence=PresenceStore(db),
+        rooms=room_store,
+        accounts=account_store,
+        notifier=notifier,
+        clock=clock,
+        server_name=config.server_name,
+    )
     return Hearth(
         config=config,
         clock=clock,
@@ -169,7 +196,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         uia=uia,
         notifier=notifier,
         profiles=ProfileService(account_store, config.server_name),
-        account_data=AccountDataService(account_data_store, notifier),
+        account_data=account_data,
         filters=FilterService(filter_store),
         shared_secret=SharedSecretRegistration(
             secret=config.registration.shared_secret,
@@ -215,7 +242,13 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             timeline=timeline,
             serializer=serializer,
             notifier=notifier,
+            typing=typing,
+            receipts=receipts,
+            presence=presence,
         ),
+        typing=typing,
+        receipts=receipts,
+        presence=presence,
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -247,6 +280,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
             authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters
         ),
         SyncRoutes(authenticator, hearth.sync, hearth.filters),
+        EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:
@@ -266,7 +300,7 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
         try:
             applied = await migrate(hearth.db)
             logger.info("database_ready", dialect=hearth.db.dialect, migrations_applied=applied)
-            for stream in (EVENTS_STREAM, ACCOUNT_DATA_STREAM):
+            for stream in (EVENTS_STREAM, ACCOUNT_DATA_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM):
                 hearth.notifier.advance(stream, await current_position(hearth.db, stream))
             if not hearth.config.rate_limits.enabled:
                 logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
@@ -291,7 +325,9 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(loop(), name="housekeeping")
+        hearth.typing.start()
         yield
+        await hearth.typing.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

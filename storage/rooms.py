@@ -135,6 +135,16 @@ class RoomStore:
         )
         return [r["user_id"] for r in rows]
 
+    async def users_sharing_rooms(self, user_id: str) -> set[str]:
+        """Everyone joined to a room the user is joined to (the user included)."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT other.user_id FROM current_memberships mine"
+            " JOIN current_memberships other ON other.room_id = mine.room_id"
+            " WHERE mine.user_id = $1 AND mine.membership = 'join' AND other.membership = 'join'",
+            user_id,
+        )
+        return {r["user_id"] for r in rows} | {user_id}
+
     async def member_summary(self, room_id: str, exclude: str, limit: int = 5) -> tuple[int, int, list[str]]:
         """``(joined, invited, heroes)``: member counts and up to ``limit`` other members
         (joined or invited, else former members), oldest membership first."""

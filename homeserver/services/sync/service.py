@@ -18,12 +18,16 @@ from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter, Filter
 from homeserver.services.notifier import Notifier, wait_for
+from homeserver.services.presence import PresenceService
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import MIN_STREAM, TimelineService, position_token
 from homeserver.services.sync.stripped import stripped_state
 from homeserver.services.sync_token import SyncToken
+from homeserver.services.typing import TYPING_STREAM, TypingService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore
 from storage.events import EVENTS_STREAM, EventStore, StoredEvent
+from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM
 from storage.rooms import RoomStore
 from storage.state import StateStore
 
@@ -40,6 +44,7 @@ class SyncRequest:
     filter: Filter
     full_state: bool = False
     use_state_after: bool = False
+    set_presence: str = "online"
 
 
 class SyncService:
@@ -53,6 +58,9 @@ class SyncService:
         timeline: TimelineService,
         serializer: EventSerializer,
         notifier: Notifier,
+        typing: TypingService,
+        receipts: ReceiptService,
+        presence: PresenceService,
     ) -> None:
         self._events = events
         self._state = state
@@ -61,15 +69,23 @@ class SyncService:
         self._timeline = timeline
         self._serializer = serializer
         self._notifier = notifier
+        self._typing = typing
+        self._receipts = receipts
+        self._presence = presence
 
     def current_token(self) -> SyncToken:
         return SyncToken(
             events=self._notifier.position(EVENTS_STREAM),
             account_data=self._notifier.position(ACCOUNT_DATA_STREAM),
+            receipts=self._notifier.position(RECEIPTS_STREAM),
+            typing=self._typing.position,
+            presence=self._notifier.position(PRESENCE_STREAM),
         )
 
     async def sync(self, requester: Requester, request: SyncRequest) -> dict[str, Any]:
         timeout = max(0, min(request.timeout_ms, MAX_TIMEOUT_MS)) / 1000
+        if request.set_presence != "offline":
+            await self._presence.on_activity(requester.user_id, request.set_presence)
         with self._notifier.listen(requester.user_id) as woken:
             body, has_news = await self._compute(requester, request)
             if has_news or request.since is None or request.full_state or timeout == 0:
@@ -82,9 +98,12 @@ class SyncService:
     async def _compute(self, requester: Requester, request: SyncRequest) -> tuple[dict[str, Any], bool]:
         now = self.current_token()
         since = request.since
-        if since is not None and (since.events > now.events or since.account_data > now.account_data):
+        if since is not None and (
+            since.events > now.events or since.account_data > now.account_data
+            or since.receipts > now.receipts or since.presence > now.presence
+        ):
             # A token from the future (e.g. another server's): answer as if it were now.
-            since = now
+            since = now.advance(typing=since.typing)
         user_id = requester.user_id
         room_filter = request.filter.room
         memberships = await self._rooms.current_memberships_of_user(user_id)
@@ -99,6 +118,8 @@ class SyncService:
             if since_events is not None else {}
         )
         room_data = await self._room_account_data(user_id, since)
+        joined_ids = [r for r, (m, _, _) in memberships.items() if m == "join"]
+        ephemeral = await self._ephemeral(user_id, joined_ids, since, now)
 
         join: dict[str, Any] = {}
         invite: dict[str, Any] = {}
@@ -112,11 +133,14 @@ class SyncService:
                 fresh = since_events is None or request.full_state or (
                     changed_membership and not await self._was_joined_at(user_id, room_id, since_events)
                 )
-                if not fresh and room_id not in changed_rooms and room_id not in room_data:
+                if not fresh and room_id not in changed_rooms and room_id not in room_data and room_id not in ephemeral:
                     continue
                 join[room_id] = await self._joined_room(
                     requester, room_id, None if fresh else since_events, now.events, request, room_data.get(room_id, [])
                 )
+                join[room_id]["ephemeral"] = {
+                    "events": [e for e in ephemeral.get(room_id, []) if room_filter.ephemeral.matches(e["type"])]
+                }
             elif membership == "invite" and (since_events is None or changed_membership):
                 invite[room_id] = {"invite_state": {"events": await self._stripped(room_id, event_id)}}
             elif membership == "knock" and (since_events is None or changed_membership):
@@ -128,6 +152,10 @@ class SyncService:
                     )
 
         global_data = await self._global_account_data(user_id, since, request.filter.account_data)
+        presence = [
+            p for p in await self._presence.for_sync(user_id, since.presence if since else 0, now.presence)
+            if request.filter.presence.matches(p["type"], p["sender"])
+        ]
         rooms: dict[str, Any] = {}
         for name, section in (("join", join), ("invite", invite), ("leave", leave), ("knock", knock)):
             if section:
@@ -137,8 +165,22 @@ class SyncService:
             body["rooms"] = rooms
         if global_data:
             body["account_data"] = {"events": global_data}
-        has_news = bool(rooms or global_data)
+        if presence:
+            body["presence"] = {"events": presence}
+        has_news = bool(rooms or global_data or presence)
         return body, has_news
+
+    async def _ephemeral(
+        self, user_id: str, room_ids: list[str], since: SyncToken | None, now: SyncToken
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Typing and receipt events per joined room since the token."""
+        result: dict[str, list[dict[str, Any]]] = {}
+        for room_id, event in self._typing.changes(room_ids, since.typing if since else 0).items():
+            result.setdefault(room_id, []).append(event)
+        receipts = await self._receipts.for_sync(user_id, room_ids, since.receipts if since else 0, now.receipts)
+        for room_id, event in receipts.items():
+            result.setdefault(room_id, []).append(event)
+        return result
 
     async def _was_joined_at(self, user_id: str, room_id: str, position: int) -> bool:
         state = await self._timeline.state_at_position(room_id, position)
@@ -184,7 +226,6 @@ class SyncService:
             "events": await self._state_events(requester, include, events, request.filter.room.state)
         }
         body["account_data"] = {"events": account_data}
-        body["ephemeral"] = {"events": []}
         joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
         body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
         body["unread_notifications"] = {"notification_count": 0, "highlight_count": 0}

@@ -1,0 +1,97 @@
+"""Read receipts and read markers (spec: Client-Server API, "Receipts",
+"Fully read markers")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeserver.clock import Clock
+from homeserver.core.identifiers import get_domain_from_id
+from homeserver.errors import MatrixError
+from homeserver.services.account_data import AccountDataService
+from homeserver.services.auth import Requester
+from homeserver.services.notifier import Notifier
+from storage.events import EventStore
+from storage.receipts import RECEIPTS_STREAM, ReceiptStore
+from storage.rooms import RoomStore
+
+PUBLIC = "m.read"
+PRIVATE = "m.read.private"
+FULLY_READ = "m.fully_read"
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        *,
+        receipts: ReceiptStore,
+        events: EventStore,
+        rooms: RoomStore,
+        account_data: AccountDataService,
+        notifier: Notifier,
+        clock: Clock,
+        server_name: str,
+    ) -> None:
+        self._receipts = receipts
+        self._events = events
+        self._rooms = rooms
+        self._account_data = account_data
+        self._notifier = notifier
+        self._clock = clock
+        self._server_name = server_name
+
+    async def send_receipt(
+        self, requester: Requester, room_id: str, receipt_type: str, event_id: str, thread_id: str | None
+    ) -> None:
+        """``POST /rooms/{roomId}/receipt/{receiptType}/{eventId}``."""
+        if receipt_type not in (PUBLIC, PRIVATE, FULLY_READ):
+            raise MatrixError("M_INVALID_PARAM", f"Unknown receipt type {receipt_type!r}")
+        if thread_id is not None and receipt_type == FULLY_READ:
+            raise MatrixError("M_INVALID_PARAM", "m.fully_read receipts cannot be threaded")
+        if thread_id is not None and not (thread_id == "main" or thread_id.startswith("$")):
+            raise MatrixError("M_INVALID_PARAM", "thread_id must be 'main' or an event ID")
+        event_stream = await self._check_event(requester.user_id, room_id, event_id)
+        if receipt_type == FULLY_READ:
+            await self._account_data.put_internal(requester.user_id, room_id, FULLY_READ, {"event_id": event_id})
+            return
+        position = await self._receipts.put(
+            room_id, receipt_type, requester.user_id, thread_id or "", event_id, event_stream, self._clock.time_ms()
+        )
+        if position is None:
+            return
+        if receipt_type == PRIVATE:
+            audience = [requester.user_id]
+        else:
+            audience = [m for m in await self._rooms.members(room_id) if get_domain_from_id(m) == self._server_name]
+        self._notifier.notify(RECEIPTS_STREAM, position, audience)
+
+    async def set_read_markers(self, requester: Requester, room_id: str, markers: dict[str, Any]) -> None:
+        """``POST /rooms/{roomId}/read_markers``."""
+        for key in (FULLY_READ, PUBLIC, PRIVATE):
+            value = markers.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise MatrixError("M_BAD_JSON", f"{key} must be an event ID")
+            await self.send_receipt(requester, room_id, key, value, None)
+
+    async def for_sync(self, user_id: str, room_ids: list[str], since: int, up_to: int) -> dict[str, dict[str, Any]]:
+        """The ``m.receipt`` event per room for receipts after ``since`` (private ones only the user's own)."""
+        by_room: dict[str, dict[str, Any]] = {}
+        for receipt in await self._receipts.changed_since(room_ids, since, up_to):
+            if receipt.receipt_type == PRIVATE and receipt.user_id != user_id:
+                continue
+            content = by_room.setdefault(receipt.room_id, {})
+            entry: dict[str, Any] = {"ts": receipt.ts}
+            if receipt.thread_id:
+                entry["thread_id"] = receipt.thread_id
+            content.setdefault(receipt.event_id, {}).setdefault(receipt.receipt_type, {})[receipt.user_id] = entry
+        return {room_id: {"type": "m.receipt", "content": content} for room_id, content in by_room.items()}
+
+    async def _check_event(self, user_id: str, room_id: str, event_id: str) -> int:
+        if await self._rooms.membership(room_id, user_id) != "join":
+            raise MatrixError("M_FORBIDDEN", "You are not joined to this room")
+        stored = await self._events.get_event(event_id)
+        if stored is None or stored.event.room_id != room_id:
+            raise MatrixError("M_NOT_FOUND", "Unknown event")
+        return stored.stream_ordering
