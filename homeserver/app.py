@@ -24,6 +24,7 @@ from client_api.admin.users import UserAdminRoutes
 from client_api.auth import Authenticator
 from client_api.capabilities import CapabilitiesRoutes
 from client_api.devices import DeviceRoutes
+from client_api.directory import DirectoryRoutes
 from client_api.discovery import DiscoveryRoutes
 from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
@@ -41,6 +42,7 @@ from homeserver.services.account_data import AccountDataService
 from homeserver.services.accounts import AccountService
 from homeserver.services.auth import AuthService
 from homeserver.services.devices import DeviceService
+from homeserver.services.directory import DirectoryService
 from homeserver.services.filters import FilterService
 from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
@@ -55,6 +57,7 @@ from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.sync.service import SyncService
@@ -106,6 +109,8 @@ class Hearth:
     typing: TypingService
     receipts: ReceiptService
     presence: PresenceService
+    directory: DirectoryService
+    summaries: RoomSummaries
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -185,6 +190,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
         server_name=config.server_name,
     )
+    summaries = RoomSummaries(room_store, state_store, event_store)
     return Hearth(
         config=config,
         clock=clock,
@@ -249,6 +255,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         typing=typing,
         receipts=receipts,
         presence=presence,
+        summaries=summaries,
+        directory=DirectoryService(
+            aliases=alias_store,
+            rooms=room_store,
+            state=state_store,
+            events=event_store,
+            summaries=summaries,
+            clock=clock,
+            server_name=config.server_name,
+        ),
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -281,6 +297,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         ),
         SyncRoutes(authenticator, hearth.sync, hearth.filters),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
+        DirectoryRoutes(authenticator, hearth.directory),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

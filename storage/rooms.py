@@ -70,6 +70,21 @@ class RoomStore:
             await self.db.execute("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", room_id)
         return await self.get_room(room_id)
 
+    async def public_rooms(self) -> list[str]:
+        rows = await self.db.fetch("SELECT room_id FROM rooms WHERE is_public ORDER BY room_id")
+        return [r["room_id"] for r in rows]
+
+    async def joined_counts(self, room_ids: list[str]) -> dict[str, int]:
+        if not room_ids:
+            return {}
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(room_ids)))
+        rows = await self.db.fetch(
+            "SELECT room_id, COUNT(*) AS n FROM current_memberships WHERE membership = 'join'"
+            f" AND room_id IN ({placeholders}) GROUP BY room_id",
+            *room_ids,
+        )
+        return {r["room_id"]: int(r["n"]) for r in rows}
+
     async def set_public(self, room_id: str, is_public: bool) -> None:
         await self.db.execute("UPDATE rooms SET is_public = $2 WHERE room_id = $1", room_id, is_public)
 
