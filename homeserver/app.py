@@ -31,6 +31,7 @@ from client_api.filters import FilterRoutes
 from client_api.http import add_routes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
+from client_api.push import PushRoutes
 from client_api.register import RegisterRoutes
 from client_api.rooms import RoomRoutes
 from client_api.session import SessionRoutes
@@ -49,6 +50,7 @@ from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.profiles import ProfileService
+from homeserver.services.push import PushService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
@@ -70,6 +72,7 @@ from storage.database import Database, connect
 from storage.devices import DeviceStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.migrations import migrate
+from storage.push import PushStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
 from storage.registration import RegistrationStore
 from storage.rooms import AliasStore, RoomStore
@@ -111,6 +114,8 @@ class Hearth:
     presence: PresenceService
     directory: DirectoryService
     summaries: RoomSummaries
+    push: PushService
+    event_store: EventStore
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -154,10 +159,20 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
     )
     signing_key = load_signing_key(config.path(config.signing_key_path))
+    account_data = AccountDataService(account_data_store, notifier)
+    receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
     state_store = StateStore(db)
     room_store = RoomStore(db)
     alias_store = AliasStore(db)
+    push = PushService(
+        store=PushStore(db),
+        rooms=room_store,
+        receipts=receipt_store,
+        account_data=account_data,
+        clock=clock,
+        server_name=config.server_name,
+    )
     event_sender = EventSender(
         db=db,
         events=event_store,
@@ -165,16 +180,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rooms=room_store,
         notifier=notifier,
         federation=NoFederation(),
+        push=push,
         clock=clock,
         server_name=config.server_name,
         signing_key=signing_key,
     )
     serializer = EventSerializer(event_store, room_store, clock)
     timeline = TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer)
-    account_data = AccountDataService(account_data_store, notifier)
     typing = TypingService(room_store, notifier, clock, config.server_name)
     receipts = ReceiptService(
-        receipts=ReceiptStore(db),
+        receipts=receipt_store,
         events=event_store,
         rooms=room_store,
         account_data=account_data,
@@ -251,11 +266,14 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             typing=typing,
             receipts=receipts,
             presence=presence,
+            push=push,
         ),
         typing=typing,
         receipts=receipts,
         presence=presence,
         summaries=summaries,
+        push=push,
+        event_store=event_store,
         directory=DirectoryService(
             aliases=alias_store,
             rooms=room_store,
@@ -298,6 +316,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SyncRoutes(authenticator, hearth.sync, hearth.filters),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
+        PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

@@ -34,6 +34,7 @@ from homeserver.core.signing import ServerSigningKey
 from homeserver.errors import MatrixError
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
+from homeserver.services.push import PushService
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
 from storage.rooms import MembershipChange, RoomRecord, RoomStore
@@ -71,6 +72,7 @@ class EventSender:
         rooms: RoomStore,
         notifier: Notifier,
         federation: OutboundFederation,
+        push: PushService,
         clock: Clock,
         server_name: str,
         signing_key: ServerSigningKey,
@@ -81,6 +83,7 @@ class EventSender:
         self._rooms = rooms
         self._notifier = notifier
         self._federation = federation
+        self._push = push
         self._clock = clock
         self._server_name = server_name
         self._signing_key = signing_key
@@ -163,7 +166,9 @@ class EventSender:
             stream = await self._persist(
                 room, event, state_group=room.current_state_group, state=state, txn=txn
             )
-            audience = set(await self._rooms.members(room_id))
+            members = await self._rooms.members(room_id)
+            await self._push.on_event(event, stream, auth_state, members)
+            audience = set(members)
             if event.type == "m.room.member" and event.state_key is not None:
                 audience.add(event.state_key)
             destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}

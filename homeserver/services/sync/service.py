@@ -19,6 +19,7 @@ from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter, Filter
 from homeserver.services.notifier import Notifier, wait_for
 from homeserver.services.presence import PresenceService
+from homeserver.services.push import PushService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import MIN_STREAM, TimelineService, position_token
@@ -61,6 +62,7 @@ class SyncService:
         typing: TypingService,
         receipts: ReceiptService,
         presence: PresenceService,
+        push: PushService,
     ) -> None:
         self._events = events
         self._state = state
@@ -72,6 +74,7 @@ class SyncService:
         self._typing = typing
         self._receipts = receipts
         self._presence = presence
+        self._push = push
 
     def current_token(self) -> SyncToken:
         return SyncToken(
@@ -152,6 +155,9 @@ class SyncService:
                     )
 
         global_data = await self._global_account_data(user_id, since, request.filter.account_data)
+        if since is None and not any(d["type"] == "m.push_rules" for d in global_data):
+            # Push rules nobody has changed yet still belong in a first sync.
+            global_data.append({"type": "m.push_rules", "content": {"global": await self._push.ruleset(user_id)}})
         presence = [
             p for p in await self._presence.for_sync(user_id, since.presence if since else 0, now.presence)
             if request.filter.presence.matches(p["type"], p["sender"])
@@ -228,7 +234,9 @@ class SyncService:
         body["account_data"] = {"events": account_data}
         joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
         body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
-        body["unread_notifications"] = {"notification_count": 0, "highlight_count": 0}
+        body.update(
+            await self._push.unread(requester.user_id, room_id, request.filter.room.timeline.unread_thread_notifications)
+        )
         return body
 
     async def _left_room(

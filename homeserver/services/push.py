@@ -1,0 +1,263 @@
+"""Push rules (CRUD), their evaluation for each new event, unread counts and
+pushers (spec: Client-Server API, "Push Notifications").
+
+Design note: evaluation runs inside the transaction that persists the event,
+for every local member of the room but the sender, and writes one row per
+notified user. Unread counts are those rows after the user's read receipts,
+so a count and the event that raised it become visible in the same /sync.
+Rulesets are cached per user and replaced when the user changes them; the
+merged ruleset is also published as the ``m.push_rules`` account data.
+Delivering notifications to push gateways is not done yet: pushers are stored
+and listed so clients can register them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from homeserver.clock import Clock
+from homeserver.core import power_levels as pl
+from homeserver.core.events import Event
+from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.push_rules import KINDS, PushContext, evaluate, merge_rules
+from homeserver.errors import MatrixError
+from homeserver.services.account_data import AccountDataService
+from homeserver.services.auth import Requester
+from storage.push import PushAction, PushStore
+from storage.receipts import ReceiptStore
+from storage.rooms import RoomStore
+
+StateMap = Mapping[tuple[str, str], Event]
+
+
+class PushService:
+    def __init__(
+        self,
+        *,
+        store: PushStore,
+        rooms: RoomStore,
+        receipts: ReceiptStore,
+        account_data: AccountDataService,
+        clock: Clock,
+        server_name: str,
+    ) -> None:
+        self._store = store
+        self._rooms = rooms
+        self._receipts = receipts
+        self._account_data = account_data
+        self._clock = clock
+        self._server_name = server_name
+        self._cache: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+    # -- rulesets ------------------------------------------------------------------------
+
+    async def ruleset(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        cached = self._cache.get(user_id)
+        if cached is None:
+            cached = merge_rules(user_id, await self._store.get_custom_rules(user_id))
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[user_id] = cached
+        return cached
+
+    async def get_rule(self, user_id: str, kind: str, rule_id: str) -> dict[str, Any]:
+        _check_kind(kind)
+        for rule in (await self.ruleset(user_id))[kind]:
+            if rule["rule_id"] == rule_id:
+                return rule
+        raise MatrixError("M_NOT_FOUND", "No such push rule")
+
+    async def put_rule(
+        self, requester: Requester, kind: str, rule_id: str, body: dict[str, Any], before: str | None, after: str | None
+    ) -> None:
+        """Create or replace one of the user's own rules."""
+        _check_kind(kind)
+        if rule_id.startswith(".") or "/" in rule_id or "\\" in rule_id:
+            raise MatrixError("M_INVALID_PARAM", "Rule IDs may not start with '.' or contain slashes")
+        actions = _check_actions(body.get("actions"))
+        rule: dict[str, Any] = {"rule_id": rule_id, "enabled": True, "actions": actions}
+        if kind in ("override", "underride"):
+            conditions = body.get("conditions", [])
+            if not isinstance(conditions, list) or not all(isinstance(c, dict) and isinstance(c.get("kind"), str) for c in conditions):
+                raise MatrixError("M_BAD_JSON", "conditions must be an array of condition objects")
+            rule["conditions"] = conditions
+        elif kind == "content":
+            if not isinstance(body.get("pattern"), str):
+                raise MatrixError("M_MISSING_PARAM", "Content rules need a pattern")
+            rule["pattern"] = body["pattern"]
+        custom = await self._store.get_custom_rules(requester.user_id)
+        own: list[dict[str, Any]] = custom.setdefault("rules", {}).setdefault(kind, [])
+        existing = next((i for i, r in enumerate(own) if r["rule_id"] == rule_id), None)
+        if existing is not None:
+            rule["enabled"] = own[existing].get("enabled", True)
+            own.pop(existing)
+        anchor = before or after
+        if anchor is not None:
+            position = next((i for i, r in enumerate(own) if r["rule_id"] == anchor), None)
+            if position is None:
+                raise MatrixError("M_UNKNOWN", f"before/after rule not found: {anchor}", status=400)
+            own.insert(position if before else position + 1, rule)
+        elif existing is not None:
+            own.insert(existing, rule)
+        else:
+            own.insert(0, rule)
+        await self._save(requester.user_id, custom)
+
+    async def delete_rule(self, requester: Requester, kind: str, rule_id: str) -> None:
+        _check_kind(kind)
+        custom = await self._store.get_custom_rules(requester.user_id)
+        own = custom.get("rules", {}).get(kind, [])
+        remaining = [r for r in own if r["rule_id"] != rule_id]
+        if len(remaining) == len(own):
+            raise MatrixError("M_NOT_FOUND", "No such push rule")
+        custom["rules"][kind] = remaining
+        await self._save(requester.user_id, custom)
+
+    async def set_attribute(self, requester: Requester, kind: str, rule_id: str, attribute: str, value: Any) -> None:
+        """Set ``enabled`` or ``actions`` of a user or predefined rule."""
+        await self.get_rule(requester.user_id, kind, rule_id)  # 404 if unknown
+        if attribute == "enabled" and not isinstance(value, bool):
+            raise MatrixError("M_BAD_JSON", "enabled must be a boolean")
+        if attribute == "actions":
+            value = _check_actions(value)
+        custom = await self._store.get_custom_rules(requester.user_id)
+        if rule_id.startswith("."):
+            custom.setdefault("defaults", {}).setdefault(rule_id, {})[attribute] = value
+        else:
+            for rule in custom.get("rules", {}).get(kind, []):
+                if rule["rule_id"] == rule_id:
+                    rule[attribute] = value
+        await self._save(requester.user_id, custom)
+
+    async def _save(self, user_id: str, custom: dict[str, Any]) -> None:
+        await self._store.set_custom_rules(user_id, custom)
+        self._cache.pop(user_id, None)
+        merged = await self.ruleset(user_id)
+        await self._account_data.put_internal(user_id, "", "m.push_rules", {"global": copy.deepcopy(merged)})
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    async def on_event(self, event: Event, stream: int, auth_state: StateMap, members: list[str]) -> None:
+        """Record who this new event notifies (inside the event's transaction).
+
+        ``members`` are the room's joined members; an invite also notifies its target.
+        """
+        candidates = list(members)
+        if event.type == "m.room.member" and event.membership == "invite" and event.state_key:
+            candidates.append(event.state_key)
+        local = [u for u in candidates if u != event.sender and get_domain_from_id(u) == self._server_name]
+        if not local:
+            return
+        member_count = len(members)
+        levels = {"room": pl.notification_level("room", auth_state)}
+        sender_level = pl.user_power_level(event.sender, auth_state)
+        client_event = {**event.pdu(), "content": dict(event.content)}
+        thread_id = _thread_of(event)
+        actions: list[PushAction] = []
+        for user_id in local:
+            decision = evaluate(
+                await self.ruleset(user_id),
+                client_event,
+                PushContext(user_id, member_count, None, sender_level, levels),
+            )
+            if decision.notify:
+                actions.append(
+                    PushAction(user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, list(decision.actions))
+                )
+        if actions:
+            await self._store.add_actions(actions)
+
+    async def read_position(self, user_id: str, room_id: str) -> int:
+        """How far the user has read the room (their furthest unthreaded receipt)."""
+        return (await self._read_positions(user_id, room_id))[0]
+
+    async def _read_positions(self, user_id: str, room_id: str) -> tuple[int, dict[str, int]]:
+        unthreaded = 0
+        threaded: dict[str, int] = {}
+        for receipt in await self._receipts.for_user(user_id, room_id):
+            if receipt.thread_id:
+                threaded[receipt.thread_id] = max(threaded.get(receipt.thread_id, 0), receipt.event_stream)
+            else:
+                unthreaded = max(unthreaded, receipt.event_stream)
+        return unthreaded, threaded
+
+    async def unread(self, user_id: str, room_id: str, with_threads: bool) -> dict[str, Any]:
+        """``unread_notifications`` (and ``unread_thread_notifications``) for /sync."""
+        unthreaded, threaded = await self._read_positions(user_id, room_id)
+        counts = await self._store.unread_counts(user_id, room_id, unthreaded, threaded)
+        result: dict[str, Any] = {}
+        if with_threads:
+            main = counts.pop("main", (0, 0))
+            result["unread_notifications"] = {"notification_count": main[0], "highlight_count": main[1]}
+            result["unread_thread_notifications"] = {
+                thread: {"notification_count": n, "highlight_count": h} for thread, (n, h) in counts.items()
+            }
+        else:
+            total_n = sum(n for n, _ in counts.values())
+            total_h = sum(h for _, h in counts.values())
+            result["unread_notifications"] = {"notification_count": total_n, "highlight_count": total_h}
+        return result
+
+    async def notifications(self, user_id: str, since: str | None, limit: int, only: str | None) -> tuple[list[PushAction], str | None]:
+        before = None
+        if since is not None:
+            if not since.isdigit():
+                raise MatrixError("M_INVALID_PARAM", "Invalid from token")
+            before = int(since)
+        rows = await self._store.notifications(user_id, before, limit, only == "highlight")
+        next_token = str(rows[-1].stream_ordering) if len(rows) == limit else None
+        return rows, next_token
+
+    # -- pushers ------------------------------------------------------------------------------
+
+    async def set_pusher(self, requester: Requester, body: dict[str, Any]) -> None:
+        for key in ("pushkey", "kind", "app_id"):
+            if not isinstance(body.get(key), str) and not (key == "kind" and body.get(key) is None):
+                raise MatrixError("M_MISSING_PARAM", f"{key} is required")
+        if body.get("kind") is None:
+            await self._store.delete_pusher(requester.user_id, body["app_id"], body["pushkey"])
+            return
+        if body["kind"] not in ("http", "email"):
+            raise MatrixError("M_INVALID_PARAM", "kind must be http or email (or null to delete)")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise MatrixError("M_MISSING_PARAM", "data is required")
+        if body["kind"] == "http" and not isinstance(data.get("url"), str):
+            raise MatrixError("M_MISSING_PARAM", "data.url is required for http pushers")
+        for key in ("app_display_name", "device_display_name", "lang"):
+            if not isinstance(body.get(key), str):
+                raise MatrixError("M_MISSING_PARAM", f"{key} is required")
+        details = {k: v for k, v in body.items() if k not in ("pushkey", "kind", "app_id", "append")}
+        await self._store.set_pusher(
+            requester.user_id, body["app_id"], body["pushkey"], body["kind"], details, requester.device_id,
+            self._clock.time_ms(), append=body.get("append") is True,
+        )
+
+    async def pushers(self, user_id: str) -> list[dict[str, Any]]:
+        return await self._store.pushers(user_id)
+
+
+def _thread_of(event: Event) -> str:
+    relates = event.content.get("m.relates_to")
+    if isinstance(relates, Mapping) and relates.get("rel_type") == "m.thread" and isinstance(relates.get("event_id"), str):
+        return relates["event_id"]
+    return "main"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise MatrixError("M_INVALID_PARAM", f"Unknown push rule kind {kind!r}")
+
+
+def _check_actions(actions: Any) -> list[Any]:
+    if not isinstance(actions, list):
+        raise MatrixError("M_BAD_JSON", "actions must be an array")
+    for action in actions:
+        if isinstance(action, str):
+            if action not in ("notify", "dont_notify", "coalesce"):
+                raise MatrixError("M_INVALID_PARAM", f"Unknown action {action!r}")
+        elif not (isinstance(action, dict) and isinstance(action.get("set_tweak"), str)):
+            raise MatrixError("M_INVALID_PARAM", "Actions are strings or set_tweak objects")
+    return [a for a in actions if a not in ("dont_notify", "coalesce")]

@@ -1,0 +1,131 @@
+"""Push rules, notification actions and pushers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class PushAction:
+    user_id: str
+    event_id: str
+    room_id: str
+    stream_ordering: int
+    thread_id: str
+    highlight: bool
+    actions: list[Any]
+
+
+class PushStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- rules --------------------------------------------------------------------------
+
+    async def get_custom_rules(self, user_id: str) -> dict[str, Any]:
+        raw = await self.db.fetchval("SELECT rules FROM push_rules WHERE user_id = $1", user_id)
+        return json.loads(raw) if raw else {}
+
+    async def set_custom_rules(self, user_id: str, rules: dict[str, Any]) -> None:
+        await self.db.execute(
+            "INSERT INTO push_rules (user_id, rules) VALUES ($1, $2)"
+            " ON CONFLICT (user_id) DO UPDATE SET rules = EXCLUDED.rules",
+            user_id,
+            json.dumps(rules),
+        )
+
+    # -- notifications ------------------------------------------------------------------
+
+    async def add_actions(self, actions: Sequence[PushAction]) -> None:
+        await self.db.executemany(
+            "INSERT INTO event_push_actions"
+            " (event_id, user_id, room_id, stream_ordering, thread_id, highlight, actions)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            [
+                (a.event_id, a.user_id, a.room_id, a.stream_ordering, a.thread_id, a.highlight, json.dumps(a.actions))
+                for a in actions
+            ],
+        )
+
+    async def unread_counts(
+        self, user_id: str, room_id: str, after: int, thread_after: dict[str, int]
+    ) -> dict[str, tuple[int, int]]:
+        """``thread_id -> (notifications, highlights)`` after the read position.
+
+        ``after`` is the unthreaded read-up-to position; ``thread_after`` the
+        threaded receipts' positions, which can only move a thread further on.
+        """
+        rows = await self.db.fetch(
+            "SELECT thread_id, stream_ordering, highlight FROM event_push_actions"
+            " WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3",
+            user_id,
+            room_id,
+            after,
+        )
+        counts: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            if row["stream_ordering"] <= thread_after.get(row["thread_id"], after):
+                continue
+            notifications, highlights = counts.get(row["thread_id"], (0, 0))
+            counts[row["thread_id"]] = (notifications + 1, highlights + (1 if row["highlight"] else 0))
+        return counts
+
+    async def notifications(self, user_id: str, before: int | None, limit: int, only_highlight: bool) -> list[PushAction]:
+        conditions = ["user_id = $1"]
+        args: list[Any] = [user_id]
+        if before is not None:
+            args.append(before)
+            conditions.append(f"stream_ordering < ${len(args)}")
+        if only_highlight:
+            conditions.append("highlight")
+        args.append(limit)
+        rows = await self.db.fetch(
+            "SELECT user_id, event_id, room_id, stream_ordering, thread_id, highlight, actions"
+            f" FROM event_push_actions WHERE {' AND '.join(conditions)}"
+            f" ORDER BY stream_ordering DESC LIMIT ${len(args)}",
+            *args,
+        )
+        return [
+            PushAction(
+                user_id=r["user_id"], event_id=r["event_id"], room_id=r["room_id"],
+                stream_ordering=r["stream_ordering"], thread_id=r["thread_id"],
+                highlight=bool(r["highlight"]), actions=json.loads(r["actions"]),
+            )
+            for r in rows
+        ]
+
+    # -- pushers ---------------------------------------------------------------------------
+
+    async def set_pusher(
+        self, user_id: str, app_id: str, pushkey: str, kind: str, data: dict[str, Any], device_id: str, now_ms: int,
+        *, append: bool,
+    ) -> None:
+        async with self.db.transaction("set_pusher"):
+            if not append:
+                # Without append, a pushkey belongs to one user only.
+                await self.db.execute(
+                    "DELETE FROM pushers WHERE app_id = $1 AND pushkey = $2 AND user_id != $3",
+                    app_id, pushkey, user_id,
+                )
+            await self.db.execute(
+                "INSERT INTO pushers (user_id, app_id, pushkey, kind, data, device_id, created_ts)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (app_id, pushkey, user_id)"
+                " DO UPDATE SET kind = EXCLUDED.kind, data = EXCLUDED.data, device_id = EXCLUDED.device_id",
+                user_id, app_id, pushkey, kind, json.dumps(data), device_id, now_ms,
+            )
+
+    async def delete_pusher(self, user_id: str, app_id: str, pushkey: str) -> None:
+        await self.db.execute(
+            "DELETE FROM pushers WHERE user_id = $1 AND app_id = $2 AND pushkey = $3", user_id, app_id, pushkey
+        )
+
+    async def pushers(self, user_id: str) -> list[dict[str, Any]]:
+        rows = await self.db.fetch(
+            "SELECT app_id, pushkey, kind, data, device_id FROM pushers WHERE user_id = $1 ORDER BY created_ts", user_id
+        )
+        return [{**json.loads(r["data"]), "app_id": r["app_id"], "pushkey": r["pushkey"], "kind": r["kind"]} for r in rows]

@@ -1,0 +1,127 @@
+"""Push rules API, unread counts in /sync, notifications list and pushers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+SYNC = "/_matrix/client/v3/sync"
+P = "/_matrix/client/v3/pushrules"
+
+
+async def _setup(client):
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    room_id = (await alice.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"})).body["room_id"]
+    await bob.post(f"/_matrix/client/v3/join/{room_id}", {})
+    return alice, bob, room_id
+
+
+async def _send(user, room_id, content):
+    resp = await user.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t{time.monotonic_ns()}", content)
+    assert resp.status == 200, resp.body
+    return resp.body["event_id"]
+
+
+def _unread(body, room_id):
+    return body["rooms"]["join"][room_id]["unread_notifications"]
+
+
+async def test_unread_counts_and_receipts(client):
+    alice, bob, room_id = await _setup(client)
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "one"})
+    last = await _send(alice, room_id, {"msgtype": "m.text", "body": "hey bob", "m.mentions": {"user_ids": [bob.user_id]}})
+    await _send(alice, room_id, {"msgtype": "m.notice", "body": "a notice"})
+    synced = await bob.get(SYNC)
+    assert _unread(synced.body, room_id) == {"notification_count": 2, "highlight_count": 1}
+    # Alice's own messages never notify her.
+    assert _unread((await alice.get(SYNC)).body, room_id) == {"notification_count": 0, "highlight_count": 0}
+    await bob.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read.private/{last}", {})
+    after = await bob.get(SYNC, params={"since": synced.body["next_batch"]})
+    assert _unread(after.body, room_id) == {"notification_count": 0, "highlight_count": 0}
+
+
+async def test_thread_notification_counts(client):
+    alice, bob, room_id = await _setup(client)
+    root = await _send(alice, room_id, {"msgtype": "m.text", "body": "root"})
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+    flt = json.dumps({"room": {"timeline": {"unread_thread_notifications": True}}})
+    body = (await bob.get(SYNC, params={"filter": flt})).body["rooms"]["join"][room_id]
+    assert body["unread_notifications"]["notification_count"] == 1
+    assert body["unread_thread_notifications"] == {root: {"notification_count": 1, "highlight_count": 0}}
+
+
+async def test_push_rules_crud(client):
+    alice, bob, room_id = await _setup(client)
+    rules = (await bob.get(f"{P}/")).body["global"]
+    assert rules["override"][0]["rule_id"] == ".m.rule.master"
+    assert any(r["rule_id"] == ".m.rule.message" for r in rules["underride"])
+    assert (await bob.put(f"{P}/global/room/{room_id}", {"actions": []})).status == 200
+    assert (await bob.get(f"{P}/global/room/{room_id}")).body["actions"] == []
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "muted"})
+    assert _unread((await bob.get(SYNC)).body, room_id)["notification_count"] == 0
+    assert (await bob.put(f"{P}/global/room/{room_id}/enabled", {"enabled": False})).status == 200
+    assert (await bob.get(f"{P}/global/room/{room_id}/enabled")).body == {"enabled": False}
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "audible"})
+    assert _unread((await bob.get(SYNC)).body, room_id)["notification_count"] == 1
+    assert (await bob.delete(f"{P}/global/room/{room_id}")).status == 200
+    assert (await bob.get(f"{P}/global/room/{room_id}")).errcode == "M_NOT_FOUND"
+
+
+async def test_push_rule_ordering_and_defaults(client):
+    alice = await client.register("alice")
+    for rule_id in ("a", "b"):
+        await alice.put(f"{P}/global/override/{rule_id}", {"actions": ["notify"], "conditions": [{"kind": "event_match", "key": "type", "pattern": rule_id}]})
+    await alice.put(f"{P}/global/override/c", {"actions": ["notify"], "conditions": []}, params={"after": "b"})
+    overrides = [r["rule_id"] for r in (await alice.get(f"{P}/global/")).body["override"]]
+    assert overrides[:4] == [".m.rule.master", "b", "c", "a"]
+    assert (await alice.put(f"{P}/global/override/.m.rule.master/enabled", {"enabled": True})).status == 200
+    master = (await alice.get(f"{P}/global/override/.m.rule.master")).body
+    assert master["enabled"] is True and master["default"] is True
+    synced = await alice.get(SYNC)
+    push_data = [e for e in synced.body["account_data"]["events"] if e["type"] == "m.push_rules"]
+    assert push_data and push_data[0]["content"]["global"]["override"][0]["enabled"] is True
+
+
+async def test_push_rule_errors(client):
+    alice = await client.register("alice")
+    assert (await alice.put(f"{P}/global/override/.mine", {"actions": []})).errcode == "M_INVALID_PARAM"
+    assert (await alice.put(f"{P}/global/weird/x", {"actions": []})).errcode == "M_INVALID_PARAM"
+    assert (await alice.put(f"{P}/global/override/x", {"conditions": []})).errcode == "M_BAD_JSON"
+    assert (await alice.put(f"{P}/global/content/x", {"actions": []})).errcode == "M_MISSING_PARAM"
+    assert (await alice.put(f"{P}/global/override/x", {"actions": ["explode"]})).errcode == "M_INVALID_PARAM"
+    resp = await alice.put(f"{P}/global/override/x", {"actions": []}, params={"before": "nope"})
+    assert (resp.status, resp.errcode) == (400, "M_UNKNOWN")
+    assert (await alice.get(f"{P}/global/override/nope")).errcode == "M_NOT_FOUND"
+    assert (await alice.delete(f"{P}/global/override/.m.rule.master")).errcode == "M_NOT_FOUND"
+    assert (await alice.put(f"{P}/global/override/.m.rule.master/enabled", {"enabled": "yes"})).errcode == "M_BAD_JSON"
+    assert (await client.get(f"{P}/")).errcode == "M_MISSING_TOKEN"
+
+
+async def test_notifications_list(client):
+    alice, bob, room_id = await _setup(client)
+    first = await _send(alice, room_id, {"msgtype": "m.text", "body": "one"})
+    second = await _send(alice, room_id, {"msgtype": "m.text", "body": "two", "m.mentions": {"user_ids": [bob.user_id]}})
+    listed = await bob.get("/_matrix/client/v3/notifications")
+    assert [n["event"]["event_id"] for n in listed.body["notifications"]] == [second, first]
+    assert listed.body["notifications"][0]["read"] is False
+    highlights = await bob.get("/_matrix/client/v3/notifications", params={"only": "highlight"})
+    assert [n["event"]["event_id"] for n in highlights.body["notifications"]] == [second]
+    page = await bob.get("/_matrix/client/v3/notifications", params={"limit": "1"})
+    rest = await bob.get("/_matrix/client/v3/notifications", params={"from": page.body["next_token"]})
+    assert [n["event"]["event_id"] for n in rest.body["notifications"]] == [first]
+
+
+async def test_pushers(client):
+    alice = await client.register("alice")
+    pusher = {
+        "pushkey": "abc", "kind": "http", "app_id": "org.example.app", "app_display_name": "App",
+        "device_display_name": "Phone", "lang": "en", "data": {"url": "https://push.example.org/_matrix/push/v1/notify"},
+    }
+    assert (await alice.post("/_matrix/client/v3/pushers/set", pusher)).status == 200
+    listed = (await alice.get("/_matrix/client/v3/pushers")).body["pushers"]
+    assert listed[0]["pushkey"] == "abc" and listed[0]["data"]["url"].endswith("/notify")
+    assert (await alice.post("/_matrix/client/v3/pushers/set", {**pusher, "kind": None})).status == 200
+    assert (await alice.get("/_matrix/client/v3/pushers")).body["pushers"] == []
+    bad = await alice.post("/_matrix/client/v3/pushers/set", {**pusher, "data": {}})
+    assert bad.errcode == "M_MISSING_PARAM"
