@@ -33,6 +33,7 @@ from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.push import PushRoutes
 from client_api.register import RegisterRoutes
+from client_api.relations import RelationRoutes
 from client_api.rooms import RoomRoutes
 from client_api.session import SessionRoutes
 from client_api.sync import SyncRoutes
@@ -57,6 +58,7 @@ from homeserver.services.registration import RegistrationService
 from homeserver.services.rooms.creation import RoomCreator
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
+from homeserver.services.rooms.relations import RelationsService
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.summary import RoomSummaries
@@ -75,6 +77,7 @@ from storage.migrations import migrate
 from storage.push import PushStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
 from storage.registration import RegistrationStore
+from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.state import StateStore
 from storage.streams import current_position
@@ -116,6 +119,7 @@ class Hearth:
     summaries: RoomSummaries
     push: PushService
     event_store: EventStore
+    relations: RelationsService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -165,6 +169,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     state_store = StateStore(db)
     room_store = RoomStore(db)
     alias_store = AliasStore(db)
+    relation_store = RelationStore(db)
     push = PushService(
         store=PushStore(db),
         rooms=room_store,
@@ -178,6 +183,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         events=event_store,
         state=state_store,
         rooms=room_store,
+        relations=relation_store,
         notifier=notifier,
         federation=NoFederation(),
         push=push,
@@ -185,7 +191,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         signing_key=signing_key,
     )
-    serializer = EventSerializer(event_store, room_store, clock)
+    serializer = EventSerializer(event_store, room_store, relation_store, clock)
     timeline = TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer)
     typing = TypingService(room_store, notifier, clock, config.server_name)
     receipts = ReceiptService(
@@ -252,6 +258,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             state=state_store,
             rooms=room_store,
             aliases=alias_store,
+            relations=relation_store,
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,
@@ -274,6 +281,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         summaries=summaries,
         push=push,
         event_store=event_store,
+        relations=RelationsService(relation_store, event_store, timeline),
         directory=DirectoryService(
             aliases=alias_store,
             rooms=room_store,
@@ -317,6 +325,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
+        RelationRoutes(authenticator, hearth.relations),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

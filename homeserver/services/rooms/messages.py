@@ -14,6 +14,7 @@ from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender, SentEvent, Txn
 from storage.database import Database
 from storage.events import EventStore
+from storage.relations import RelationStore, relation_of
 from storage.rooms import AliasStore, RoomStore
 from storage.state import StateStore
 
@@ -30,6 +31,7 @@ class MessageService:
         state: StateStore,
         rooms: RoomStore,
         aliases: AliasStore,
+        relations: RelationStore,
         rate_limiter: RateLimiter,
     ) -> None:
         self._db = db
@@ -38,6 +40,7 @@ class MessageService:
         self._state = state
         self._rooms = rooms
         self._aliases = aliases
+        self._relations = relations
         self._rate_limiter = rate_limiter
 
     async def send_message(
@@ -56,6 +59,7 @@ class MessageService:
         if existing is not None:
             return existing
         self._rate_limiter.check("message", requester.user_id)
+        await self._check_thread(room_id, content)
         sent = await self._sender.send(room_id, requester.user_id, event_type, content, txn=txn)
         return sent.event.event_id
 
@@ -117,6 +121,19 @@ class MessageService:
             if pl.user_power_level(sender, auth_state) < pl.named_level("redact", auth_state):
                 raise MatrixError("M_FORBIDDEN", "You may not redact other users' events")
         await self._events.set_redacted(target.event_id, redact(target.pdu(), target.room_version), redaction.event.event_id)
+        await self._relations.remove(target.event_id)
+
+    async def _check_thread(self, room_id: str, content: dict[str, Any]) -> None:
+        """Threads may not start from an event that itself relates to another (spec: threading)."""
+        relates = content.get("m.relates_to")
+        if not isinstance(relates, dict) or relates.get("rel_type") != "m.thread":
+            return
+        root_id = relates.get("event_id")
+        root = await self._events.get_event(root_id) if isinstance(root_id, str) else None
+        if root is None or root.event.room_id != room_id:
+            raise MatrixError("M_UNKNOWN", "The thread root is not known in this room", status=400)
+        if relation_of(root.event) is not None:
+            raise MatrixError("M_UNKNOWN", "Cannot start a thread from an event with a relation", status=400)
 
     async def _check_canonical_alias(self, room_id: str, content: dict[str, Any]) -> None:
         aliases = []

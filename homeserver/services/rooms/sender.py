@@ -37,6 +37,7 @@ from homeserver.services.ports import OutboundFederation
 from homeserver.services.push import PushService
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
+from storage.relations import RelationStore
 from storage.rooms import MembershipChange, RoomRecord, RoomStore
 from storage.state import StateStore
 from storage.streams import next_position
@@ -70,6 +71,7 @@ class EventSender:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
+        relations: RelationStore,
         notifier: Notifier,
         federation: OutboundFederation,
         push: PushService,
@@ -81,6 +83,7 @@ class EventSender:
         self._events = events
         self._state = state
         self._rooms = rooms
+        self._relations = relations
         self._notifier = notifier
         self._federation = federation
         self._push = push
@@ -234,6 +237,7 @@ class EventSender:
                     stream_ordering=stream,
                 )
             )
+        await self._relations.add(event, stream)
         if txn is not None:
             await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
         return stream

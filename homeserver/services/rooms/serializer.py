@@ -10,13 +10,18 @@ from typing import Any
 from homeserver.clock import Clock
 from homeserver.services.auth import Requester
 from storage.events import EventStore, StoredEvent
+from storage.relations import Relation, RelationStore
 from storage.rooms import RoomStore
 
 
+BUNDLED = ("m.thread", "m.replace", "m.reference")
+
+
 class EventSerializer:
-    def __init__(self, events: EventStore, rooms: RoomStore, clock: Clock) -> None:
+    def __init__(self, events: EventStore, rooms: RoomStore, relations: RelationStore, clock: Clock) -> None:
         self._events = events
         self._rooms = rooms
+        self._relations = relations
         self._clock = clock
 
     async def serialize(
@@ -25,8 +30,10 @@ class EventSerializer:
         requester: Requester | None,
         *,
         include_room_id: bool = True,
+        bundle: bool = True,
     ) -> list[dict[str, Any]]:
-        """Client-format events, with the related events they mention loaded in bulk."""
+        """Client-format events, with the related events they mention loaded in bulk,
+        and (unless ``bundle`` is false) bundled aggregations of their children."""
         if not stored:
             return []
         related_ids = {s.replaces_state for s in stored if s.replaces_state}
@@ -52,7 +59,62 @@ class EventSerializer:
             if redaction is not None:
                 unsigned["redacted_because"] = client_event(redaction, now, include_room_id=include_room_id)
             result.append(body)
+        if bundle:
+            await self._bundle(stored, result, requester, include_room_id)
         return result
+
+    async def _bundle(
+        self,
+        stored: Sequence[StoredEvent],
+        bodies: list[dict[str, Any]],
+        requester: Requester | None,
+        include_room_id: bool,
+    ) -> None:
+        """Add ``unsigned.m.relations`` (threads, edits, references) to parent events."""
+        parents = {s.event_id: s for s in stored if not s.event.is_state}
+        children = await self._relations.children(parents, rel_types=BUNDLED)
+        if not children:
+            return
+        by_parent: dict[str, list[Relation]] = {}
+        for relation in children:
+            by_parent.setdefault(relation.relates_to_id, []).append(relation)
+        wanted: set[str] = set()
+        for parent_id, relations in by_parent.items():
+            threads = [r for r in relations if r.rel_type == "m.thread"]
+            if threads:
+                wanted.add(threads[-1].event_id)
+            wanted |= {r.event_id for r in relations if r.rel_type == "m.replace"}
+        related = await self._events.get_events(wanted)
+        serialized = {
+            e["event_id"]: e
+            for e in await self.serialize(list(related.values()), requester, include_room_id=include_room_id, bundle=False)
+        }
+        for body in bodies:
+            relations = by_parent.get(body["event_id"])
+            if not relations:
+                continue
+            parent = parents[body["event_id"]]
+            aggregations: dict[str, Any] = {}
+            threads = [r for r in relations if r.rel_type == "m.thread"]
+            if threads and threads[-1].event_id in serialized:
+                aggregations["m.thread"] = {
+                    "latest_event": serialized[threads[-1].event_id],
+                    "count": len(threads),
+                    "current_user_participated": requester is not None and (
+                        parent.event.sender == requester.user_id or any(r.sender == requester.user_id for r in threads)
+                    ),
+                }
+            edits = [
+                serialized[r.event_id] for r in relations
+                if r.rel_type == "m.replace" and r.sender == parent.event.sender and r.event_id in serialized
+            ]
+            if edits and parent.redacted_by is None:
+                aggregations["m.replace"] = max(edits, key=lambda e: (e["origin_server_ts"], e["event_id"]))
+            references = [{"event_id": r.event_id} for r in relations if r.rel_type == "m.reference"]
+            if references:
+                aggregations["m.reference"] = {"chunk": references}
+            if aggregations:
+                body["unsigned"]["m.relations"] = aggregations
 
 
 def client_event(item: StoredEvent, now_ms: int, *, include_room_id: bool = True) -> dict[str, Any]:
