@@ -35,6 +35,7 @@ from client_api.push import PushRoutes
 from client_api.register import RegisterRoutes
 from client_api.relations import RelationRoutes
 from client_api.rooms import RoomRoutes
+from client_api.search import SearchRoutes
 from client_api.session import SessionRoutes
 from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
@@ -63,6 +64,7 @@ from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
+from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
@@ -79,6 +81,7 @@ from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, Re
 from storage.registration import RegistrationStore
 from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
+from storage.search import SearchStore
 from storage.state import StateStore
 from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
@@ -120,6 +123,8 @@ class Hearth:
     push: PushService
     event_store: EventStore
     relations: RelationsService
+    search: SearchService
+    user_directory: UserDirectoryService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -170,6 +175,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     room_store = RoomStore(db)
     alias_store = AliasStore(db)
     relation_store = RelationStore(db)
+    search_store = SearchStore(db)
     push = PushService(
         store=PushStore(db),
         rooms=room_store,
@@ -184,6 +190,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         state=state_store,
         rooms=room_store,
         relations=relation_store,
+        search=search_store,
         notifier=notifier,
         federation=NoFederation(),
         push=push,
@@ -259,6 +266,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             rooms=room_store,
             aliases=alias_store,
             relations=relation_store,
+            search=search_store,
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,
@@ -282,6 +290,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         push=push,
         event_store=event_store,
         relations=RelationsService(relation_store, event_store, timeline),
+        search=SearchService(search=search_store, events=event_store, rooms=room_store, timeline=timeline),
+        user_directory=UserDirectoryService(rooms=room_store, accounts=account_store),
         directory=DirectoryService(
             aliases=alias_store,
             rooms=room_store,
@@ -326,6 +336,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
         RelationRoutes(authenticator, hearth.relations),
+        SearchRoutes(authenticator, hearth.search, hearth.user_directory),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

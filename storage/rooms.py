@@ -70,6 +70,9 @@ class RoomStore:
             await self.db.execute("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", room_id)
         return await self.get_room(room_id)
 
+    async def set_join_rule(self, room_id: str, join_rule: str | None) -> None:
+        await self.db.execute("UPDATE rooms SET join_rule = $2 WHERE room_id = $1", room_id, join_rule)
+
     async def public_rooms(self) -> list[str]:
         rows = await self.db.fetch("SELECT room_id FROM rooms WHERE is_public ORDER BY room_id")
         return [r["room_id"] for r in rows]
@@ -159,6 +162,14 @@ class RoomStore:
             user_id,
         )
         return {r["user_id"] for r in rows} | {user_id}
+
+    async def users_in_public_rooms(self) -> set[str]:
+        """Users joined to rooms whose join rule is public."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT m.user_id FROM current_memberships m JOIN rooms r ON r.room_id = m.room_id"
+            " WHERE m.membership = 'join' AND r.join_rule = 'public'"
+        )
+        return {r["user_id"] for r in rows}
 
     async def member_summary(self, room_id: str, exclude: str, limit: int = 5) -> tuple[int, int, list[str]]:
         """``(joined, invited, heroes)``: member counts and up to ``limit`` other members

@@ -16,6 +16,7 @@ from storage.database import Database
 from storage.events import EventStore
 from storage.relations import RelationStore, relation_of
 from storage.rooms import AliasStore, RoomStore
+from storage.search import SearchStore
 from storage.state import StateStore
 
 MAX_TYPE_BYTES = 255
@@ -32,6 +33,7 @@ class MessageService:
         rooms: RoomStore,
         aliases: AliasStore,
         relations: RelationStore,
+        search: SearchStore,
         rate_limiter: RateLimiter,
     ) -> None:
         self._db = db
@@ -41,6 +43,7 @@ class MessageService:
         self._rooms = rooms
         self._aliases = aliases
         self._relations = relations
+        self._search = search
         self._rate_limiter = rate_limiter
 
     async def send_message(
@@ -122,6 +125,7 @@ class MessageService:
                 raise MatrixError("M_FORBIDDEN", "You may not redact other users' events")
         await self._events.set_redacted(target.event_id, redact(target.pdu(), target.room_version), redaction.event.event_id)
         await self._relations.remove(target.event_id)
+        await self._search.forget(target.event_id)
 
     async def _check_thread(self, room_id: str, content: dict[str, Any]) -> None:
         """Threads may not start from an event that itself relates to another (spec: threading)."""

@@ -39,6 +39,7 @@ from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
 from storage.relations import RelationStore
 from storage.rooms import MembershipChange, RoomRecord, RoomStore
+from storage.search import SearchStore
 from storage.state import StateStore
 from storage.streams import next_position
 
@@ -72,6 +73,7 @@ class EventSender:
         state: StateStore,
         rooms: RoomStore,
         relations: RelationStore,
+        search: SearchStore,
         notifier: Notifier,
         federation: OutboundFederation,
         push: PushService,
@@ -84,6 +86,7 @@ class EventSender:
         self._state = state
         self._rooms = rooms
         self._relations = relations
+        self._search = search
         self._notifier = notifier
         self._federation = federation
         self._push = push
@@ -238,6 +241,10 @@ class EventSender:
                 )
             )
         await self._relations.add(event, stream)
+        await self._search.index(event, stream)
+        if event.type == "m.room.join_rules" and event.state_key == "":
+            rule = event.content.get("join_rule")
+            await self._rooms.set_join_rule(room.room_id, rule if isinstance(rule, str) else None)
         if txn is not None:
             await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
         return stream
