@@ -15,7 +15,9 @@ from homeserver.services.filters import EventFilter, FilterService
 from homeserver.services.rooms.creation import CreateRoomRequest, RoomCreator
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
-from homeserver.services.rooms.timeline import TimelineService
+from homeserver.services.rooms.timeline import TimelineService, event_at_timestamp
+from homeserver.services.rooms.upgrade import RoomUpgrader
+from storage.events import EventStore
 
 V3 = "/_matrix/client/v3"
 ROOM = f"{V3}/rooms/{{room_id}}"
@@ -30,6 +32,8 @@ class RoomRoutes:
         messages: MessageService,
         timeline: TimelineService,
         filters: FilterService,
+        upgrader: RoomUpgrader,
+        events: EventStore,
     ) -> None:
         self._auth = authenticator
         self._creator = creator
@@ -37,6 +41,8 @@ class RoomRoutes:
         self._messages = messages
         self._timeline = timeline
         self._filters = filters
+        self._upgrader = upgrader
+        self._events = events
 
     def routes(self) -> list[Route]:
         return [
@@ -63,6 +69,8 @@ class RoomRoutes:
             Route("GET", f"{ROOM}/context/{{event_id}}", self.context),
             Route("GET", f"{ROOM}/members", self.members),
             Route("GET", f"{ROOM}/joined_members", self.joined_members),
+            Route("POST", f"{ROOM}/upgrade", self.upgrade),
+            Route("GET", "/_matrix/client/v1/rooms/{room_id}/timestamp_to_event", self.timestamp_to_event),
         ]
 
     async def create_room(self, request: web.Request) -> web.Response:
@@ -264,6 +272,29 @@ class RoomRoutes:
         """GET /_matrix/client/v3/rooms/{roomId}/joined_members."""
         requester = await self._auth.requester(request, allow_guest=True)
         return json_response({"joined": await self._timeline.joined_members(requester, request.match_info["room_id"])})
+
+    async def upgrade(self, request: web.Request) -> web.Response:
+        """POST /_matrix/client/v3/rooms/{roomId}/upgrade."""
+        requester = await self._auth.requester(request)
+        body = await read_json(request)
+        extra = field(body, "additional_creators", list, required=False, default=[])
+        room_id = await self._upgrader.upgrade(
+            requester, request.match_info["room_id"], field(body, "new_version", str), extra
+        )
+        return json_response({"replacement_room": room_id})
+
+    async def timestamp_to_event(self, request: web.Request) -> web.Response:
+        """GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event?ts=&dir=."""
+        requester = await self._auth.requester(request, allow_guest=True)
+        ts = query_int(request, "ts")
+        if ts is None:
+            raise MatrixError("M_MISSING_PARAM", "ts is required")
+        return json_response(
+            await event_at_timestamp(
+                self._timeline, self._events, requester, request.match_info["room_id"], ts,
+                request.query.get("dir", "f"),
+            )
+        )
 
     async def _target_request(self, request: web.Request) -> tuple[Requester, str, str | None]:
         requester = await self._auth.requester(request)

@@ -37,6 +37,7 @@ from client_api.relations import RelationRoutes
 from client_api.rooms import RoomRoutes
 from client_api.search import SearchRoutes
 from client_api.session import SessionRoutes
+from client_api.spaces import SpaceRoutes
 from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
 from homeserver.clock import Clock
@@ -56,6 +57,7 @@ from homeserver.services.push import PushService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
+from homeserver.services.reports import ReportService
 from homeserver.services.rooms.creation import RoomCreator
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
@@ -64,8 +66,10 @@ from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
+from homeserver.services.rooms.upgrade import RoomUpgrader
 from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.shared_secret import SharedSecretRegistration
+from homeserver.services.spaces import SpaceService
 from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
@@ -79,6 +83,7 @@ from storage.migrations import migrate
 from storage.push import PushStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
 from storage.registration import RegistrationStore
+from storage.reports import ReportStore
 from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
@@ -125,6 +130,9 @@ class Hearth:
     relations: RelationsService
     search: SearchService
     user_directory: UserDirectoryService
+    upgrader: RoomUpgrader
+    spaces: SpaceService
+    reports: ReportService
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -199,7 +207,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         signing_key=signing_key,
     )
     serializer = EventSerializer(event_store, room_store, relation_store, clock)
-    timeline = TimelineService(events=event_store, state=state_store, rooms=room_store, serializer=serializer)
+    timeline = TimelineService(
+        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer
+    )
     typing = TypingService(room_store, notifier, clock, config.server_name)
     receipts = ReceiptService(
         receipts=receipt_store,
@@ -219,6 +229,25 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
     )
     summaries = RoomSummaries(room_store, state_store, event_store)
+    room_creator = RoomCreator(
+        db=db,
+        sender=event_sender,
+        rooms=room_store,
+        aliases=alias_store,
+        clock=clock,
+        server_name=config.server_name,
+        default_version=config.rooms.default_version,
+    )
+    membership = MembershipService(
+        sender=event_sender,
+        rooms=room_store,
+        aliases=alias_store,
+        state=state_store,
+        events=event_store,
+        accounts=account_store,
+        rate_limiter=rate_limiter,
+        server_name=config.server_name,
+    )
     return Hearth(
         config=config,
         clock=clock,
@@ -239,25 +268,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             clock=clock,
         ),
         user_admin=UserAdminService(accounts, account_store),
-        room_creator=RoomCreator(
-            db=db,
-            sender=event_sender,
-            rooms=room_store,
-            aliases=alias_store,
-            clock=clock,
-            server_name=config.server_name,
-            default_version=config.rooms.default_version,
-        ),
-        membership=MembershipService(
-            sender=event_sender,
-            rooms=room_store,
-            aliases=alias_store,
-            state=state_store,
-            events=event_store,
-            accounts=account_store,
-            rate_limiter=rate_limiter,
-            server_name=config.server_name,
-        ),
+        room_creator=room_creator,
+        membership=membership,
         messages=MessageService(
             db=db,
             sender=event_sender,
@@ -292,6 +304,17 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         relations=RelationsService(relation_store, event_store, timeline),
         search=SearchService(search=search_store, events=event_store, rooms=room_store, timeline=timeline),
         user_directory=UserDirectoryService(rooms=room_store, accounts=account_store),
+        upgrader=RoomUpgrader(
+            db=db, creator=room_creator, sender=event_sender, rooms=room_store, aliases=alias_store,
+            state=state_store, events=event_store,
+        ),
+        spaces=SpaceService(
+            rooms=room_store, state=state_store, events=event_store, summaries=summaries, membership=membership
+        ),
+        reports=ReportService(
+            reports=ReportStore(db), events=event_store, rooms=room_store, accounts=account_store,
+            timeline=timeline, clock=clock, server_name=config.server_name,
+        ),
         directory=DirectoryService(
             aliases=alias_store,
             rooms=room_store,
@@ -329,7 +352,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
         RoomRoutes(
-            authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters
+            authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters,
+            hearth.upgrader, hearth.event_store,
         ),
         SyncRoutes(authenticator, hearth.sync, hearth.filters),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
@@ -337,6 +361,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
         RelationRoutes(authenticator, hearth.relations),
         SearchRoutes(authenticator, hearth.search, hearth.user_directory),
+        SpaceRoutes(authenticator, hearth.spaces, hearth.reports, hearth.account_data),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

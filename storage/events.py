@@ -126,6 +126,19 @@ class EventStore:
         )
         return {r["room_id"] for r in rows}
 
+    async def closest_by_timestamp(self, room_id: str, ts: int, forwards: bool) -> StoredEvent | None:
+        """The timeline event nearest to ``ts``: the first at or after it, or the last at or before it."""
+        comparison, order = (">=", "ASC") if forwards else ("<=", "DESC")
+        row = await self.db.fetchrow(
+            f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+            f" WHERE e.room_id = $1 AND e.origin_server_ts {comparison} $2"
+            " AND NOT e.outlier AND NOT e.soft_failed AND e.rejected IS NULL"
+            f" ORDER BY e.origin_server_ts {order}, e.stream_ordering {order} LIMIT 1",
+            room_id,
+            ts,
+        )
+        return _stored(row, self._versions) if row else None
+
     async def get_extremities(self, room_id: str) -> list[str]:
         rows = await self.db.fetch(
             "SELECT event_id FROM room_extremities WHERE room_id = $1 ORDER BY event_id", room_id

@@ -41,6 +41,27 @@ class AccountDataService:
         self._notifier.notify(ACCOUNT_DATA_STREAM, position, [user_id])
 
 
+    # -- room tags (m.tag) ----------------------------------------------------------------
+
+    async def tags(self, requester_id: str, user_id: str, room_id: str) -> dict[str, Any]:
+        _check_own(requester_id, user_id)
+        content = await self._store.get(user_id, room_id, "m.tag") or {}
+        tags = content.get("tags")
+        return tags if isinstance(tags, dict) else {}
+
+    async def set_tag(self, requester_id: str, user_id: str, room_id: str, tag: str, info: dict[str, Any]) -> None:
+        if len(tag.encode()) > 255:
+            raise MatrixError("M_INVALID_PARAM", "Tags are at most 255 bytes")
+        tags = await self.tags(requester_id, user_id, room_id)
+        tags[tag] = info
+        await self.put_internal(user_id, room_id, "m.tag", {"tags": tags})
+
+    async def delete_tag(self, requester_id: str, user_id: str, room_id: str, tag: str) -> None:
+        tags = await self.tags(requester_id, user_id, room_id)
+        if tags.pop(tag, None) is not None:
+            await self.put_internal(user_id, room_id, "m.tag", {"tags": tags})
+
+
 def _check_own(requester_id: str, user_id: str) -> None:
     if requester_id != user_id:
         raise MatrixError("M_FORBIDDEN", "You cannot access another user's account data")

@@ -14,6 +14,7 @@ from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.sync_token import SyncToken
+from storage.account_data import AccountDataStore
 from storage.events import EventStore, StoredEvent
 from storage.rooms import RoomStore
 from storage.state import StateStore
@@ -54,11 +55,13 @@ class TimelineService:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
+        account_data: AccountDataStore,
         serializer: EventSerializer,
     ) -> None:
         self._events = events
         self._state = state
         self._rooms = rooms
+        self._account_data = account_data
         self._serializer = serializer
 
     # -- access ----------------------------------------------------------------------
@@ -77,10 +80,20 @@ class TimelineService:
             return RoomAccess(None, None)
         raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
 
+    async def ignored_users(self, user_id: str) -> set[str]:
+        """Users this user ignores (``m.ignored_user_list`` account data)."""
+        content = await self._account_data.get(user_id, "", "m.ignored_user_list") or {}
+        ignored = content.get("ignored_users")
+        return set(ignored) if isinstance(ignored, dict) else set()
+
     async def filter_visible(self, user_id: str, items: Sequence[StoredEvent]) -> list[StoredEvent]:
-        """The events the user may see, judged by the state at each event."""
+        """The events the user may see, judged by the state at each event;
+        messages from ignored users are dropped (their state events are kept)."""
         if not items:
             return []
+        ignored = await self.ignored_users(user_id)
+        if ignored:
+            items = [i for i in items if i.event.is_state or i.event.sender not in ignored]
         groups = await self._state.get_event_state_groups([i.event_id for i in items])
         current = await self._rooms.current_memberships_of_user(user_id)
         lookups: dict[int, tuple[str | None, str | None]] = {}
@@ -323,3 +336,16 @@ class TimelineService:
         event_id = await self._state.get_current_state_event_id(room_id, "m.room.history_visibility", "")
         item = await self._events.get_event(event_id) if event_id else None
         return item.event.content.get("history_visibility") if item else None
+
+
+async def event_at_timestamp(
+    timeline: "TimelineService", events: EventStore, requester: Requester, room_id: str, ts: int, direction: str
+) -> dict[str, Any]:
+    """``GET /timestamp_to_event``: the visible event closest to ``ts`` in a direction."""
+    if direction not in ("f", "b"):
+        raise MatrixError("M_INVALID_PARAM", "dir must be 'f' or 'b'")
+    await timeline.access(requester.user_id, room_id)
+    found = await events.closest_by_timestamp(room_id, ts, direction == "f")
+    if found is None or not await timeline.filter_visible(requester.user_id, [found]):
+        raise MatrixError("M_NOT_FOUND", "No event found in that direction")
+    return {"event_id": found.event_id, "origin_server_ts": found.event.origin_server_ts}

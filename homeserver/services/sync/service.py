@@ -124,6 +124,7 @@ class SyncService:
         joined_ids = [r for r, (m, _, _) in memberships.items() if m == "join"]
         ephemeral = await self._ephemeral(user_id, joined_ids, since, now)
 
+        ignored = await self._timeline.ignored_users(user_id)
         join: dict[str, Any] = {}
         invite: dict[str, Any] = {}
         leave: dict[str, Any] = {}
@@ -145,6 +146,9 @@ class SyncService:
                     "events": [e for e in ephemeral.get(room_id, []) if room_filter.ephemeral.matches(e["type"])]
                 }
             elif membership == "invite" and (since_events is None or changed_membership):
+                invite_event = await self._events.get_event(event_id)
+                if invite_event is not None and invite_event.event.sender in ignored:
+                    continue  # invites from ignored users are not shown
                 invite[room_id] = {"invite_state": {"events": await self._stripped(room_id, event_id)}}
             elif membership == "knock" and (since_events is None or changed_membership):
                 knock[room_id] = {"knock_state": {"events": await self._stripped(room_id, event_id)}}

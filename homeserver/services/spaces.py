@@ -1,0 +1,159 @@
+"""Spaces and room previews: ``/hierarchy``, ``/room_summary`` and
+``/mutual_rooms`` (spec: Client-Server API, "Spaces", "Room summary",
+"Mutual rooms")."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.rooms.membership import MembershipService
+from homeserver.services.rooms.summary import RoomSummaries
+from storage.events import EventStore
+from storage.rooms import RoomStore
+from storage.state import StateStore
+
+PEEKABLE_JOIN_RULES = ("public", "knock", "knock_restricted")
+MAX_ROOMS = 50
+
+
+class SpaceService:
+    def __init__(
+        self,
+        *,
+        rooms: RoomStore,
+        state: StateStore,
+        events: EventStore,
+        summaries: RoomSummaries,
+        membership: MembershipService,
+    ) -> None:
+        self._rooms = rooms
+        self._state = state
+        self._events = events
+        self._summaries = summaries
+        self._membership = membership
+
+    async def can_preview(self, user_id: str | None, room_id: str, chunk: dict[str, Any]) -> bool:
+        """Members, and anyone for public/knockable/world-readable rooms or restricted
+        rooms whose allowed rooms they are in, may preview a room."""
+        if chunk["join_rule"] in PEEKABLE_JOIN_RULES or chunk["world_readable"]:
+            return True
+        if user_id is None:
+            return False
+        if await self._rooms.membership(room_id, user_id) in ("join", "invite", "knock", "leave", "ban"):
+            return True
+        if chunk["join_rule"] in ("restricted", "knock_restricted"):
+            for allowed in await self._allowed_rooms(room_id):
+                if await self._rooms.membership(allowed, user_id) == "join":
+                    return True
+        return False
+
+    async def room_summary(self, requester: Requester | None, room_id_or_alias: str) -> dict[str, Any]:
+        """``GET /room_summary/{roomIdOrAlias}``; unknown or private rooms are ``M_NOT_FOUND``."""
+        try:
+            room_id = await self._membership.resolve_room(room_id_or_alias)
+        except MatrixError as e:
+            if e.errcode == "M_INVALID_PARAM":
+                raise
+            raise MatrixError("M_NOT_FOUND", "Room not found") from None
+        chunk = await self._summaries.describe(room_id)
+        user_id = requester.user_id if requester else None
+        if chunk is None or not await self.can_preview(user_id, room_id, chunk):
+            raise MatrixError("M_NOT_FOUND", "Room not found")
+        if user_id is not None:
+            membership = await self._rooms.membership(room_id, user_id)
+            if membership is not None:
+                chunk["membership"] = membership
+            allowed = await self._allowed_rooms(room_id)
+            if allowed:
+                chunk["allowed_room_ids"] = allowed
+        return chunk
+
+    async def hierarchy(
+        self,
+        requester: Requester,
+        room_id: str,
+        *,
+        suggested_only: bool,
+        max_depth: int | None,
+        limit: int | None,
+        from_token: str | None,
+    ) -> dict[str, Any]:
+        """``GET /rooms/{roomId}/hierarchy``: a breadth-first walk of ``m.space.child`` links."""
+        root = await self._summaries.describe(room_id)
+        if root is None or not await self.can_preview(requester.user_id, room_id, root):
+            raise MatrixError("M_FORBIDDEN", "You cannot see this space")
+        skip = 0
+        if from_token is not None:
+            if not from_token.startswith("h") or not from_token[1:].isdigit():
+                raise MatrixError("M_INVALID_PARAM", "Invalid from token")
+            skip = int(from_token[1:])
+        page = min(limit or MAX_ROOMS, MAX_ROOMS)
+        visited: set[str] = set()
+        ordered: list[dict[str, Any]] = []
+        queue: deque[tuple[str, int]] = deque([(room_id, 0)])
+        while queue and len(ordered) < skip + page + 1:
+            current, depth = queue.popleft()
+            if current in visited:
+                continue
+            visited.add(current)
+            chunk = await self._summaries.describe(current)
+            if chunk is None or not await self.can_preview(requester.user_id, current, chunk):
+                continue
+            children = await self._children(current, suggested_only)
+            chunk["children_state"] = [c["event"] for c in children]
+            ordered.append(chunk)
+            if max_depth is None or depth < max_depth:
+                queue.extend((c["room_id"], depth + 1) for c in children)
+        body: dict[str, Any] = {"rooms": ordered[skip : skip + page]}
+        if len(ordered) > skip + page:
+            body["next_batch"] = f"h{skip + page}"
+        return body
+
+    async def mutual_rooms(self, requester: Requester, other: str) -> dict[str, Any]:
+        if other == requester.user_id:
+            raise MatrixError("M_INVALID_PARAM", "You share every room with yourself", status=422)
+        mine = set(await self._rooms.rooms_for_user(requester.user_id, "join"))
+        theirs = set(await self._rooms.rooms_for_user(other, "join"))
+        return {"joined": sorted(mine & theirs)}
+
+    async def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            return []
+        state = await self._state.get_state(room.current_state_group)
+        ids = [eid for (t, _), eid in state.items() if t == "m.space.child"]
+        stored = await self._events.get_events(ids)
+        children = []
+        for eid in ids:
+            item = stored.get(eid)
+            if item is None:
+                continue
+            content = item.event.content
+            via = content.get("via")
+            if not isinstance(via, list) or not via:
+                continue  # a child without servers to reach it is removed
+            if suggested_only and content.get("suggested") is not True:
+                continue
+            children.append({
+                "room_id": item.event.state_key,
+                "order": content.get("order") if isinstance(content.get("order"), str) else "",
+                "event": {
+                    "type": "m.space.child", "state_key": item.event.state_key, "content": dict(content),
+                    "sender": item.event.sender, "origin_server_ts": item.event.origin_server_ts,
+                },
+            })
+        children.sort(key=lambda c: (c["order"] == "", c["order"], c["event"]["origin_server_ts"], c["room_id"]))
+        return children
+
+    async def _allowed_rooms(self, room_id: str) -> list[str]:
+        event_id = await self._state.get_current_state_event_id(room_id, "m.room.join_rules", "")
+        item = await self._events.get_event(event_id) if event_id else None
+        if item is None:
+            return []
+        return [
+            entry["room_id"] for entry in item.event.content.get("allow") or []
+            if isinstance(entry, dict) and entry.get("type") == "m.room_membership" and isinstance(entry.get("room_id"), str)
+        ]
