@@ -6,7 +6,9 @@ act as a user.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from storage.database import Database, Row
 
@@ -60,9 +62,23 @@ _DEVICE_COLUMNS = (
 )
 
 
+_TOKEN_CACHE_SIZE = 10_000
+
+
 class DeviceStore:
+    """Devices and tokens. Access-token lookups are cached in memory (they run on
+    every request); every method that deletes or changes tokens or the flags
+    they carry drops the affected entries."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._tokens: OrderedDict[str, AccessTokenRecord] = OrderedDict()
+
+    def forget_cached_tokens(self, user_id: str) -> None:
+        """Drop cached tokens of a user whose flags (admin, deactivated) changed."""
+        for token_hash, record in list(self._tokens.items()):
+            if record.user_id == user_id:
+                del self._tokens[token_hash]
 
     # -- devices ----------------------------------------------------------------------
 
@@ -123,6 +139,8 @@ class DeviceStore:
 
     async def delete_devices(self, user_id: str, device_ids: list[str]) -> None:
         """Delete devices with their tokens (the foreign keys cascade)."""
+        gone = set(device_ids)
+        self._forget_token_ids(lambda r: r.user_id == user_id and r.device_id in gone)
         for device_id in device_ids:
             await self.db.execute(
                 "DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2", user_id, device_id
@@ -161,6 +179,10 @@ class DeviceStore:
         )
 
     async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None:
+        cached = self._tokens.get(token_hash)
+        if cached is not None:
+            self._tokens.move_to_end(token_hash)
+            return cached
         row = await self.db.fetchrow(
             "SELECT t.id, t.user_id, t.device_id, t.expires_ts, t.refresh_token_id, t.used,"
             " u.is_admin, u.is_guest, u.deactivated"
@@ -170,7 +192,7 @@ class DeviceStore:
         )
         if row is None:
             return None
-        return AccessTokenRecord(
+        record = AccessTokenRecord(
             id=row["id"],
             user_id=row["user_id"],
             device_id=row["device_id"],
@@ -181,12 +203,25 @@ class DeviceStore:
             is_guest=bool(row["is_guest"]),
             deactivated=bool(row["deactivated"]),
         )
+        self._tokens[token_hash] = record
+        if len(self._tokens) > _TOKEN_CACHE_SIZE:
+            self._tokens.popitem(last=False)
+        return record
+
+    def _forget_token_ids(self, predicate: Callable[[AccessTokenRecord], bool]) -> None:
+        for token_hash, record in list(self._tokens.items()):
+            if predicate(record):
+                del self._tokens[token_hash]
 
     async def mark_access_token_used(self, token_id: int) -> None:
         await self.db.execute("UPDATE access_tokens SET used = TRUE WHERE id = $1", token_id)
+        for token_hash, record in list(self._tokens.items()):
+            if record.id == token_id:
+                self._tokens[token_hash] = replace(record, used=True)
 
     async def delete_access_token(self, token_id: int) -> None:
         await self.db.execute("DELETE FROM access_tokens WHERE id = $1", token_id)
+        self._forget_token_ids(lambda r: r.id == token_id)
 
     # -- refresh tokens ---------------------------------------------------------------
 
@@ -235,6 +270,7 @@ class DeviceStore:
 
     async def revoke_refresh_token(self, token_id: int) -> None:
         """Delete a refresh token together with the access tokens issued with it."""
+        self._forget_token_ids(lambda r: r.refresh_token_id == token_id)
         await self.db.execute("DELETE FROM access_tokens WHERE refresh_token_id = $1", token_id)
         await self.db.execute("UPDATE refresh_tokens SET prev_id = NULL WHERE prev_id = $1", token_id)
         await self.db.execute("DELETE FROM refresh_tokens WHERE id = $1", token_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import orjson
 
 from homeserver.core.events import Event
-from homeserver.core.room_versions import RoomVersion
+from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from storage.database import Database, Row
 
 EVENTS_STREAM = "events"
@@ -53,12 +54,17 @@ def _stored(row: Row, versions: dict[str, RoomVersion]) -> StoredEvent:
     )
 
 
-class EventStore:
-    def __init__(self, db: Database) -> None:
-        from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
+_EVENT_CACHE_SIZE = 20_000
 
+
+class EventStore:
+    """Events by ID are cached in memory: they only change when redacted (or
+    when an outlier joins the timeline), and those writes drop the entry."""
+
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._versions = KNOWN_ROOM_VERSIONS
+        self._cache: OrderedDict[str, StoredEvent] = OrderedDict()
 
     # -- reads --------------------------------------------------------------------------
 
@@ -68,18 +74,33 @@ class EventStore:
 
     async def get_events(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
         """The events among ``event_ids`` that are stored, by ID."""
-        ids = list(dict.fromkeys(event_ids))
         found: dict[str, StoredEvent] = {}
-        for chunk in _chunks(ids, 500):
+        missing = []
+        for event_id in dict.fromkeys(event_ids):
+            cached = self._cache.get(event_id)
+            if cached is not None:
+                found[event_id] = cached
+            else:
+                missing.append(event_id)
+        for chunk in _chunks(missing, 500):
             placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
             rows = await self.db.fetch(
                 f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
                 f" WHERE e.event_id IN ({placeholders})",
                 *chunk,
             )
+            cacheable = not self.db.in_transaction  # uncommitted rows could still roll back
             for row in rows:
-                found[row["event_id"]] = _stored(row, self._versions)
+                item = _stored(row, self._versions)
+                found[row["event_id"]] = item
+                if cacheable:
+                    self._remember(item)
         return found
+
+    def _remember(self, item: StoredEvent) -> None:
+        self._cache[item.event_id] = item
+        if len(self._cache) > _EVENT_CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     async def have_events(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(event_ids))
@@ -219,6 +240,9 @@ class EventStore:
             )
 
     async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:
+        self._cache.pop(event_id, None)
+        # A reader may cache the old copy before this commits: drop it again after.
+        self.db.after_commit(lambda: self._cache.pop(event_id, None))
         await self.db.execute(
             "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
             event_id,

@@ -169,6 +169,8 @@ def _condition_matches(condition: Mapping[str, Any], event: Mapping[str, Any], c
             return False
         if key == "content.body":
             return _glob(pattern, word_boundaries=True).search(value) is not None
+        if not _has_wildcards(pattern):
+            return value.lower() == pattern.lower()
         return _glob(pattern, word_boundaries=False).fullmatch(value) is not None
     if kind == "event_property_is":
         value = _property(event, condition.get("key", ""))
@@ -203,7 +205,8 @@ def _property(event: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _split_path(dotted: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _split_path(dotted: str) -> tuple[str, ...]:
     parts, current, i = [], [], 0
     while i < len(dotted):
         char = dotted[i]
@@ -218,7 +221,7 @@ def _split_path(dotted: str) -> list[str]:
             current.append(char)
         i += 1
     parts.append("".join(current))
-    return parts
+    return tuple(parts)
 
 
 def _is_simple(value: Any) -> bool:
@@ -229,6 +232,11 @@ def _is_simple(value: Any) -> bool:
 
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
+
+
+@lru_cache(maxsize=1024)
+def _has_wildcards(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
 
 
 @lru_cache(maxsize=1024)

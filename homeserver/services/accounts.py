@@ -198,6 +198,10 @@ class AccountService:
         self.check_password_strength(new_password)
         await self._accounts.set_password_hash(user_id, await self._passwords.hash(new_password))
 
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        await self._accounts.set_admin(user_id, is_admin)
+        self._devices.forget_cached_tokens(user_id)
+
     async def logout_everywhere(self, user_id: str, *, except_device: str | None = None) -> None:
         """Delete every device (and so every token) of the user, but ``except_device``."""
         async with self._devices.db.transaction("logout_everywhere"):
@@ -212,4 +216,5 @@ class AccountService:
             await self._accounts.clear_profile(user_id)
             if erase:
                 await self._account_data.delete_all(user_id)
+        self._devices.forget_cached_tokens(user_id)
         logger.info("user_deactivated", user_id=user_id, erase=erase)

@@ -49,14 +49,21 @@ class PushService:
         self._account_data = account_data
         self._clock = clock
         self._server_name = server_name
-        self._cache: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        #: user -> (merged ruleset, whether the user changed anything)
+        self._cache: dict[str, tuple[dict[str, list[dict[str, Any]]], bool]] = {}
+        #: The predefined rules of a user who is neither mentioned nor targeted.
+        self._bystander_rules = merge_rules("", {})
 
     # -- rulesets ------------------------------------------------------------------------
 
     async def ruleset(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        return (await self._cached(user_id))[0]
+
+    async def _cached(self, user_id: str) -> tuple[dict[str, list[dict[str, Any]]], bool]:
         cached = self._cache.get(user_id)
         if cached is None:
-            cached = merge_rules(user_id, await self._store.get_custom_rules(user_id))
+            custom = await self._store.get_custom_rules(user_id)
+            cached = (merge_rules(user_id, custom), bool(custom.get("rules") or custom.get("defaults")))
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[user_id] = cached
@@ -155,13 +162,17 @@ class PushService:
         sender_level = pl.user_power_level(event.sender, auth_state)
         client_event = {**event.pdu(), "content": dict(event.content)}
         thread_id = _thread_of(event)
+        # The predefined rules depend on the user only through mentions and the
+        # state key, so users who kept them and are neither share one evaluation.
+        singled_out = _mentioned_users(event)
+        bystander = evaluate(self._bystander_rules, client_event, PushContext("", member_count, None, sender_level, levels))
         actions: list[PushAction] = []
         for user_id in local:
-            decision = evaluate(
-                await self.ruleset(user_id),
-                client_event,
-                PushContext(user_id, member_count, None, sender_level, levels),
-            )
+            ruleset, customised = await self._cached(user_id)
+            if not customised and user_id not in singled_out:
+                decision = bystander
+            else:
+                decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
             if decision.notify:
                 actions.append(
                     PushAction(user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, list(decision.actions))
@@ -237,6 +248,15 @@ class PushService:
 
     async def pushers(self, user_id: str) -> list[dict[str, Any]]:
         return await self._store.pushers(user_id)
+
+
+def _mentioned_users(event: Event) -> set[str]:
+    """Users the predefined rules treat specially for this event."""
+    users = {event.state_key} if event.state_key else set()
+    mentions = event.content.get("m.mentions")
+    if isinstance(mentions, Mapping) and isinstance(mentions.get("user_ids"), list):
+        users.update(u for u in mentions["user_ids"] if isinstance(u, str))
+    return users
 
 
 def _thread_of(event: Event) -> str:

@@ -41,7 +41,7 @@ class UserAdminService:
             if password is not None:
                 await self._accounts.set_password(user_id, password)
             if admin is not None:
-                await self._store.set_admin(user_id, admin)
+                await self._accounts.set_admin(user_id, admin)
         if displayname is not None:
             await self._accounts.set_displayname(user_id, displayname)
         if deactivated:
