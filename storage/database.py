@@ -12,11 +12,21 @@ transaction's connection, found through a :class:`~contextvars.ContextVar`, so
 a store method can be called both alone and as part of a larger unit of work.
 A nested ``transaction()`` joins the outer one. Tasks spawned inside a
 transaction must not touch the database: they would share its connection.
+``after_commit`` callbacks run once the outermost transaction has committed.
 
-SQLite has one writer: a single writer connection serialises transactions and
-writes behind an :class:`asyncio.Lock` (``BEGIN IMMEDIATE``), while reads
-outside transactions go to a small pool of reader connections, which WAL mode
-lets run alongside the writer. PostgreSQL uses an asyncpg pool.
+SQLite has one writer: a single writer connection serialises transactions
+behind an :class:`asyncio.Lock` (``BEGIN IMMEDIATE``), while reads outside
+transactions go to a small pool of reader connections, which WAL mode lets run
+alongside the writer. PostgreSQL uses an asyncpg pool.
+
+Write batching: inside ``async with db.batched():`` (within a transaction),
+``execute``/``executemany`` are queued instead of run. The queue runs before
+the transaction's next read and at its commit. On SQLite every trip to the
+connection's thread carries whatever is pending (``BEGIN``, queued writes, the
+statement itself, ``COMMIT``), through aiosqlite's ``_execute`` (the primitive
+all of its public methods use), so a message's whole write transaction costs
+one trip. Queued statements return ``-1`` as their row count: code that needs
+counts or ``RETURNING`` values must not run batched.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +50,21 @@ import structlog
 logger = structlog.get_logger(__name__)
 
 Row = Mapping[str, Any]
+Statement = tuple[bool, str, Any]  # (executemany?, sql, args)
 
 
 class IntegrityError(Exception):
     """A uniqueness or foreign-key constraint was violated (both backends)."""
+
+
+@dataclass
+class _Txn:
+    """The state of the transaction a task is in."""
+
+    conn: Any
+    queue: list[Statement] = field(default_factory=list)
+    hooks: list[Callable[[], None]] = field(default_factory=list)
+    begun: bool = False
 
 
 class Database(ABC):
@@ -52,38 +74,8 @@ class Database(ABC):
     dialect: str
 
     def __init__(self) -> None:
-        self._current: contextvars.ContextVar[Any] = contextvars.ContextVar(
-            f"db_txn_{id(self)}", default=None
-        )
-        self._hooks: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
-            f"db_hooks_{id(self)}", default=None
-        )
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the outermost transaction commits (now, if none is open).
-
-        Callbacks of a transaction that rolls back are dropped: nobody hears about
-        changes that never happened.
-        """
-        hooks = self._hooks.get()
-        if hooks is None:
-            callback()
-        else:
-            hooks.append(callback)
-
-    @asynccontextmanager
-    async def _hooks_scope(self) -> AsyncIterator[None]:
-        hooks: list[Callable[[], None]] = []
-        token = self._hooks.set(hooks)
-        try:
-            yield
-        finally:
-            self._hooks.reset(token)
-        for callback in hooks:  # only reached when the transaction committed
-            try:
-                callback()
-            except Exception:
-                logger.exception("after_commit_failed")
+        self._txn: contextvars.ContextVar[_Txn | None] = contextvars.ContextVar(f"db_txn_{id(self)}", default=None)
+        self._batching: contextvars.ContextVar[bool] = contextvars.ContextVar(f"db_batch_{id(self)}", default=False)
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -117,7 +109,44 @@ class Database(ABC):
 
     @property
     def in_transaction(self) -> bool:
-        return self._current.get() is not None
+        return self._txn.get() is not None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost transaction commits (now, if none is open).
+
+        Callbacks of a transaction that rolls back are dropped: nobody hears about
+        changes that never happened.
+        """
+        txn = self._txn.get()
+        if txn is None:
+            callback()
+        else:
+            txn.hooks.append(callback)
+
+    @asynccontextmanager
+    async def batched(self) -> AsyncIterator[None]:
+        """Queue writes until the transaction's next read or its commit."""
+        assert self.in_transaction, "batched writes need a transaction"
+        token = self._batching.set(True)
+        try:
+            yield
+        finally:
+            self._batching.reset(token)
+
+    def _enqueue(self, many: bool, sql: str, args: Any) -> bool:
+        txn = self._txn.get()
+        if txn is None or not self._batching.get():
+            return False
+        txn.queue.append((many, sql, args))
+        return True
+
+    @staticmethod
+    def _run_hooks(txn: _Txn) -> None:
+        for callback in txn.hooks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("after_commit_failed")
 
 
 def connect(url: str, *, base_dir: Path, pool_size: int = 8) -> Database:
@@ -143,6 +172,19 @@ def _sqlite_sql(sql: str) -> str:
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cursor.description, row)}
+
+
+def _rollback(raw: sqlite3.Connection) -> None:
+    if raw.in_transaction:  # a failed COMMIT may already have ended it
+        raw.execute("ROLLBACK")
+
+
+def _run_statements(raw: sqlite3.Connection, statements: list[Statement]) -> None:
+    for many, sql, args in statements:
+        if many:
+            raw.executemany(_sqlite_sql(sql), args)
+        else:
+            raw.execute(_sqlite_sql(sql), args)
 
 
 class SqliteDatabase(Database):
@@ -184,25 +226,45 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, name: str) -> AsyncIterator[None]:
-        if self._current.get() is not None:
+        if self._txn.get() is not None:
             yield
             return
         assert self._writer is not None, "database is not open"
-        async with self._hooks_scope(), self._write_lock:
-            conn = self._writer
-            token = self._current.set(conn)
+        async with self._write_lock:
+            txn = _Txn(self._writer)
+            token = self._txn.set(txn)
             started = time.monotonic()
-            await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                if txn.begun or txn.queue:
+                    await self._call(txn, lambda raw: raw.execute("COMMIT"))
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if txn.begun:
+                    await txn.conn._execute(lambda: _rollback(txn.conn._conn))
                 raise
-            else:
-                await conn.execute("COMMIT")
             finally:
-                self._current.reset(token)
+                self._txn.reset(token)
                 _log_slow(name, started)
+        self._run_hooks(txn)
+
+    async def _call(self, txn: _Txn, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """One trip to the writer's thread: BEGIN if needed, queued writes, then ``fn``."""
+        pending, txn.queue = txn.queue, []
+        begin = not txn.begun
+        txn.begun = True
+        conn = txn.conn
+
+        def run() -> Any:
+            raw = conn._conn
+            if begin:
+                raw.execute("BEGIN IMMEDIATE")
+            _run_statements(raw, pending)
+            return fn(raw)
+
+        try:
+            return await conn._execute(run)
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(str(e)) from e
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -213,44 +275,34 @@ class SqliteDatabase(Database):
             self._readers.put_nowait(conn)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        conn = self._current.get()
-        if conn is not None:
-            return await self._run(conn, sql, args)
-        async with self.transaction("execute"):
-            return await self._run(self._current.get(), sql, args)
-
-    async def _run(self, conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> int:
-        try:
-            cursor = await conn.execute(_sqlite_sql(sql), args)
-        except sqlite3.IntegrityError as e:
-            raise IntegrityError(str(e)) from e
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        if self._enqueue(False, sql, args):
+            return -1
+        txn = self._txn.get()
+        if txn is None:
+            async with self.transaction("execute"):
+                return await self.execute(sql, *args)
+        return await self._call(txn, lambda raw: raw.execute(_sqlite_sql(sql), args).rowcount)
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
-        conn = self._current.get()
-        if conn is None:
-            async with self.transaction("executemany"):
-                await self.executemany(sql, args)
+        rows = list(args)
+        if self._enqueue(True, sql, rows):
             return
-        try:
-            await conn.executemany(_sqlite_sql(sql), list(args))
-        except sqlite3.IntegrityError as e:
-            raise IntegrityError(str(e)) from e
+        txn = self._txn.get()
+        if txn is None:
+            async with self.transaction("executemany"):
+                await self.executemany(sql, rows)
+            return
+        await self._call(txn, lambda raw: raw.executemany(_sqlite_sql(sql), rows))
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        conn = self._current.get()
-        try:
-            if conn is not None:
-                return list(await conn.execute_fetchall(_sqlite_sql(sql), args))
-            if _is_write(sql):
-                async with self.transaction("fetch"):
-                    return await self.fetch(sql, *args)
-            async with self._reader() as reader:
-                return list(await reader.execute_fetchall(_sqlite_sql(sql), args))
-        except sqlite3.IntegrityError as e:
-            raise IntegrityError(str(e)) from e
+        txn = self._txn.get()
+        if txn is not None:
+            return await self._call(txn, lambda raw: raw.execute(_sqlite_sql(sql), args).fetchall())
+        if _is_write(sql):
+            async with self.transaction("fetch"):
+                return await self.fetch(sql, *args)
+        async with self._reader() as reader:
+            return list(await reader.execute_fetchall(_sqlite_sql(sql), args))
 
 
 def _is_write(sql: str) -> bool:
@@ -284,31 +336,48 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, name: str) -> AsyncIterator[None]:
-        if self._current.get() is not None:
+        if self._txn.get() is not None:
             yield
             return
         assert self._pool is not None, "database is not open"
         started = time.monotonic()
-        async with self._hooks_scope(), self._pool.acquire() as conn:
-            token = self._current.set(conn)
+        async with self._pool.acquire() as conn:
+            txn = _Txn(conn, begun=True)
+            token = self._txn.set(txn)
             try:
                 async with conn.transaction():
                     yield
+                    await self._flush(txn)
             finally:
-                self._current.reset(token)
+                self._txn.reset(token)
                 _log_slow(name, started)
+        self._run_hooks(txn)
+
+    async def _flush(self, txn: _Txn) -> None:
+        pending, txn.queue = txn.queue, []
+        try:
+            for many, sql, args in pending:
+                if many:
+                    await txn.conn.executemany(sql, args)
+                else:
+                    await txn.conn.execute(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        conn = self._current.get()
-        if conn is not None:
-            yield conn
+        txn = self._txn.get()
+        if txn is not None:
+            await self._flush(txn)
+            yield txn.conn
             return
         assert self._pool is not None, "database is not open"
         async with self._pool.acquire() as conn:
             yield conn
 
     async def execute(self, sql: str, *args: Any) -> int:
+        if self._enqueue(False, sql, args):
+            return -1
         async with self._conn() as conn:
             try:
                 status = await conn.execute(sql, *args)
@@ -318,9 +387,12 @@ class PostgresDatabase(Database):
         return int(tail) if tail.isdigit() else 0
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        rows = list(args)
+        if self._enqueue(True, sql, rows):
+            return
         async with self._conn() as conn:
             try:
-                await conn.executemany(sql, list(args))
+                await conn.executemany(sql, rows)
             except asyncpg.IntegrityConstraintViolationError as e:
                 raise IntegrityError(str(e)) from e
 

@@ -221,23 +221,18 @@ class EventStore:
                 [(event.event_id, a) for a in event.auth_event_ids],
             )
 
-    async def update_extremities(self, room_id: str, event: Event) -> None:
-        """``event`` joins the DAG: it replaces its prev events as an extremity."""
-        for prev in event.prev_event_ids:
-            await self.db.execute(
-                "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2", room_id, prev
+    async def replace_extremities(self, room_id: str, prev_event_ids: Sequence[str], event_id: str) -> None:
+        """A new local event replaces its prev events as a forward extremity (write-only, batchable)."""
+        if prev_event_ids:
+            await self.db.executemany(
+                "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2",
+                [(room_id, prev) for prev in prev_event_ids],
             )
-        # An event that something already points at (arrived late) is not an extremity.
-        referenced = await self.db.fetchval(
-            "SELECT 1 FROM event_edges WHERE prev_event_id = $1 LIMIT 1", event.event_id
+        await self.db.execute(
+            "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            room_id,
+            event_id,
         )
-        if referenced is None:
-            await self.db.execute(
-                "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING",
-                room_id,
-                event.event_id,
-            )
 
     async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:
         self._cache.pop(event_id, None)

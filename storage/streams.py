@@ -1,18 +1,38 @@
 """Stream positions: the monotonically increasing counters behind sync tokens.
 
-:func:`next_position` must be called inside a write transaction; it increments
-the stream's row, whose lock is held until commit, so positions are handed out
-and become visible in order.
+:func:`next_position` must be called inside a write transaction. On
+PostgreSQL it increments the stream's row, whose lock is held until commit, so
+positions are handed out and become visible in order. On SQLite, where one
+writer connection already serialises every write transaction, positions are
+counted in memory (seeded from the table) and written back in the same
+transaction, which saves a round trip per event.
 """
 
 from __future__ import annotations
 
+import weakref
+
 from storage.database import Database
+
+_counters: "weakref.WeakKeyDictionary[Database, dict[str, int]]" = weakref.WeakKeyDictionary()
 
 
 async def next_position(db: Database, stream: str) -> int:
     """Allocate the next position of ``stream`` (inside the caller's transaction)."""
     assert db.in_transaction, "stream positions are allocated inside a transaction"
+    if db.dialect == "sqlite":
+        counters = _counters.setdefault(db, {})
+        if stream not in counters:
+            counters[stream] = await current_position(db, stream)
+        counters[stream] += 1
+        position = counters[stream]
+        await db.execute(
+            "INSERT INTO stream_positions (stream, position) VALUES ($1, $2)"
+            " ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position",
+            stream,
+            position,
+        )
+        return position
     position = await db.fetchval(
         "UPDATE stream_positions SET position = position + 1 WHERE stream = $1 RETURNING position",
         stream,
@@ -23,9 +43,7 @@ async def next_position(db: Database, stream: str) -> int:
             " ON CONFLICT (stream) DO UPDATE SET position = stream_positions.position + 1",
             stream,
         )
-        position = await db.fetchval(
-            "SELECT position FROM stream_positions WHERE stream = $1", stream
-        )
+        position = await db.fetchval("SELECT position FROM stream_positions WHERE stream = $1", stream)
     return int(position)
 
 

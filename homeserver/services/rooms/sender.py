@@ -13,12 +13,24 @@ Design note (the path of one message):
 4. After commit, wake the ``/sync`` long-polls of the room's local members and
    nudge the federation sender. The order matters: nobody is told about an
    event that might still roll back.
+
+Hot path: a per-room asyncio lock orders the room's local events, and a small
+in-memory "head" per room (version, current state group, forward
+extremities, depth, joined members) saves reading them back for every
+message. This process is the only writer of its rooms' local events, so the
+head stays true; it is updated only after a commit and dropped on any doubt
+(an error, or a send inside a caller's larger transaction, which uses the
+database instead). The writes of a message go to the database in one batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -38,7 +50,7 @@ from homeserver.services.push import PushService
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
 from storage.relations import RelationStore
-from storage.rooms import MembershipChange, RoomRecord, RoomStore
+from storage.rooms import MembershipChange, RoomStore
 from storage.search import SearchStore
 from storage.state import StateStore
 from storage.streams import next_position
@@ -47,6 +59,12 @@ logger = structlog.get_logger(__name__)
 
 #: At most this many forward extremities become one event's prev_events.
 MAX_PREV_EVENTS = 10
+#: Rooms whose head is kept in memory.
+_HEAD_CACHE_SIZE = 10_000
+#: Most events written in one transaction.
+MAX_BATCH = 50
+#: Transaction IDs answered from memory before asking the database.
+_RECENT_TXNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -57,11 +75,60 @@ class SentEvent:
     deduplicated: bool = False
 
 
+@dataclass
+class RoomHead:
+    """What building the next local event of a room needs, kept between sends."""
+
+    version: RoomVersion
+    state_group: int
+    extremities: list[str]
+    depth: int
+    members: set[str]
+
+
 @dataclass(frozen=True)
 class Txn:
     user_id: str
     device_id: str
     txn_id: str
+
+
+@dataclass(eq=False)
+class _Request:
+    sender: str
+    event_type: str
+    content: dict[str, Any]
+    state_key: str | None
+    txn: Txn | None
+    redacts: str | None
+    future: asyncio.Future[SentEvent] | None = None
+    built: _Built | None = None
+    duplicate_of: _Built | None = None
+
+
+@dataclass(eq=False)
+class _Built:
+    request: _Request
+    event: Event
+    state: Mapping[tuple[str, str], str]
+    auth_state: dict[tuple[str, str], Event]
+    state_group: int
+    next_head: RoomHead
+    stream: int = 0
+
+    def result(self, *, deduplicated: bool = False) -> SentEvent:
+        return SentEvent(self.event, self.stream, deduplicated=deduplicated)
+
+
+@dataclass
+class _RoomQueue:
+    pending: list[_Request] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
+
+
+def _fail(request: _Request, error: BaseException) -> None:
+    if request.future is not None and not request.future.done():
+        request.future.set_exception(error)
 
 
 class EventSender:
@@ -93,6 +160,10 @@ class EventSender:
         self._clock = clock
         self._server_name = server_name
         self._signing_key = signing_key
+        self._heads: OrderedDict[str, RoomHead] = OrderedDict()
+        self._locks: dict[str, list[Any]] = {}
+        self._queues: dict[str, _RoomQueue] = {}
+        self._recent_txns: OrderedDict[Txn, SentEvent] = OrderedDict()
 
     async def create_room_event(
         self, room_version: RoomVersion, room_id: str | None, sender: str, content: dict[str, Any]
@@ -117,9 +188,9 @@ class EventSender:
                 event.room_id, room_version.identifier, sender, self._clock.time_ms()
             ):
                 raise MatrixError("M_ROOM_IN_USE", "Room ID already exists")
-            room = await self._rooms.lock_room(event.room_id)
-            assert room is not None
-            stream = await self._persist(room, event, state_group=None, state={}, txn=None)
+            stream, _ = await self._persist(
+                event.room_id, event, state_group=None, state={}, txn=None
+            )
             self._db.after_commit(lambda: self._announce(event, stream, {sender}))
         return SentEvent(event, stream)
 
@@ -135,55 +206,202 @@ class EventSender:
         redacts: str | None = None,
     ) -> SentEvent:
         """Build, authorise and persist a local event in an existing room."""
-        async with self._db.transaction("send_event"):
-            room = await self._rooms.lock_room(room_id)
-            if room is None or room.current_state_group is None:
-                raise MatrixError("M_NOT_FOUND", "Unknown room")
-            if txn is not None:
-                previous = await self._rooms.get_txn_event(txn.user_id, txn.device_id, txn.txn_id)
-                if previous is not None:
-                    stored = await self._events.get_event(previous)
-                    assert stored is not None
-                    return SentEvent(stored.event, stored.stream_ordering, deduplicated=True)
-            version = get_room_version(room.room_version)
-            state = await self._state.get_state(room.current_state_group)
-            extremities = (await self._events.get_extremities(room_id))[:MAX_PREV_EVENTS]
-            depth = await self._events.max_depth(extremities) + 1
-            auth_state = await self._auth_state(version, state, event_type, sender, state_key, content)
+        request = _Request(sender, event_type, content, state_key, txn, redacts)
+        if txn is not None:
+            previous = await self._earlier_send(txn)
+            if previous is not None:
+                return previous
+        if self._db.in_transaction:
+            # Part of a caller's transaction: write now, reading the room as that
+            # transaction sees it, and forget the cached head.
+            async with self._room_lock(room_id):
+                self._heads.pop(room_id, None)
+                built = await self._build(await self._load_head(room_id), room_id, request)
+                await self._rooms.lock_room(room_id)
+                await self._write(room_id, [built])
+                return built.result()
+        queue = self._queues.setdefault(room_id, _RoomQueue())
+        request.future = asyncio.get_running_loop().create_future()
+        queue.pending.append(request)
+        if queue.worker is None:
+            queue.worker = asyncio.create_task(self._drain(room_id, queue), name=f"room-writer {room_id}")
+        return await request.future
+
+    @asynccontextmanager
+    async def _room_lock(self, room_id: str) -> AsyncIterator[None]:
+        """One writer at a time per room; the lock lives while anyone holds or awaits it."""
+        entry = self._locks.get(room_id)
+        if entry is None:
+            entry = self._locks[room_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[room_id]
+
+    async def _earlier_send(self, txn: Txn) -> SentEvent | None:
+        """The event a repeated transaction ID already produced, if any."""
+        recent = self._recent_txns.get(txn)
+        if recent is not None:
+            return recent
+        previous = await self._rooms.get_txn_event(txn.user_id, txn.device_id, txn.txn_id)
+        if previous is None:
+            return None
+        stored = await self._events.get_event(previous)
+        assert stored is not None
+        return SentEvent(stored.event, stored.stream_ordering, deduplicated=True)
+
+    async def _drain(self, room_id: str, queue: _RoomQueue) -> None:
+        """Write a room's queued events in batches until none are left (one task per busy room)."""
+        try:
+            while queue.pending:
+                async with self._room_lock(room_id):
+                    await self._write_batch(room_id, queue)
+        finally:
+            queue.worker = None
+            if not queue.pending:
+                self._queues.pop(room_id, None)
+
+    async def _write_batch(self, room_id: str, queue: _RoomQueue) -> None:
+        """Build queued events one after another on the room's head, then write
+        them in one transaction. A state event ends a batch (the next event
+        needs the state group it creates)."""
+        requests: list[_Request] = []
+        builds: list[_Built] = []
+        try:
+            head = self._heads.get(room_id) or await self._load_head(room_id)
+        except BaseException as e:
+            for request in queue.pending:
+                _fail(request, e)
+            queue.pending.clear()
+            return
+        while queue.pending and len(builds) < MAX_BATCH:
+            request = queue.pending.pop(0)
+            earlier = self._recent_txns.get(request.txn) if request.txn is not None else None
+            if earlier is not None:  # written by an earlier batch while this one waited
+                if request.future is not None and not request.future.done():
+                    request.future.set_result(earlier)
+                continue
+            repeated = self._batch_duplicate(request, builds)
+            if repeated is not None:
+                requests.append(request)
+                request.duplicate_of = repeated
+                continue
             try:
-                event = build_event(
-                    room_version=version,
-                    room_id=room_id,
-                    sender=sender,
-                    event_type=event_type,
-                    state_key=state_key,
-                    content=content,
-                    prev_event_ids=extremities,
-                    depth=depth,
-                    auth_state=auth_state,
-                    origin_server_ts=self._clock.time_ms(),
-                    server_name=self._server_name,
-                    signing_key=self._signing_key,
-                    redacts=redacts,
+                built = await self._build(head, room_id, request)
+            except BaseException as e:
+                _fail(request, e)
+                continue
+            requests.append(request)
+            request.built = built
+            builds.append(built)
+            head = built.next_head
+            if built.event.is_state:
+                break
+        if not builds:
+            return
+        try:
+            await self._write(room_id, builds)
+        except BaseException as e:
+            self._heads.pop(room_id, None)
+            for request in requests:
+                _fail(request, e)
+            return
+        self._remember_head(room_id, builds[-1].next_head)
+        for request in requests:
+            source = request.duplicate_of or request.built
+            assert source is not None
+            result = source.result(deduplicated=request.duplicate_of is not None)
+            if request.txn is not None:
+                self._remember_txn(request.txn, result)
+            if request.future is not None and not request.future.done():
+                request.future.set_result(result)
+
+    @staticmethod
+    def _batch_duplicate(request: _Request, builds: list[_Built]) -> _Built | None:
+        if request.txn is None:
+            return None
+        return next((b for b in builds if b.request.txn == request.txn), None)
+
+    async def _build(self, head: RoomHead, room_id: str, request: _Request) -> _Built:
+        """The next event of the room on top of ``head`` (nothing is written)."""
+        state = await self._state.get_state(head.state_group)
+        auth_state = await self._auth_state(
+            head.version, state, request.event_type, request.sender, request.state_key, request.content
+        )
+        try:
+            event = build_event(
+                room_version=head.version,
+                room_id=room_id,
+                sender=request.sender,
+                event_type=request.event_type,
+                state_key=request.state_key,
+                content=request.content,
+                prev_event_ids=head.extremities[:MAX_PREV_EVENTS],
+                depth=head.depth + 1,
+                auth_state=auth_state,
+                origin_server_ts=self._clock.time_ms(),
+                server_name=self._server_name,
+                signing_key=self._signing_key,
+                redacts=request.redacts,
+            )
+        except auth_rules.AuthError as e:
+            raise MatrixError("M_FORBIDDEN", str(e)) from None
+        _check_format(event)
+        members = set(head.members)
+        if event.membership is not None and event.state_key is not None:
+            if event.membership == "join":
+                members.add(event.state_key)
+            else:
+                members.discard(event.state_key)
+        remaining = [e for e in head.extremities if e not in event.prev_event_ids]
+        next_head = RoomHead(head.version, head.state_group, [*remaining, event.event_id], event.depth, members)
+        return _Built(request, event, state, auth_state, head.state_group, next_head)
+
+    async def _write(self, room_id: str, builds: list[_Built]) -> None:
+        """Persist built events in order, in one transaction (the caller's, if any)."""
+        async with self._db.transaction("send_events"):
+            for built in builds:
+                event = built.event
+                built.stream, group = await self._persist(
+                    room_id, event, state_group=built.state_group, state=built.state, txn=built.request.txn
                 )
-            except auth_rules.AuthError as e:
-                raise MatrixError("M_FORBIDDEN", str(e)) from None
-            _check_format(event)
-            stream = await self._persist(
-                room, event, state_group=room.current_state_group, state=state, txn=txn
-            )
-            members = await self._rooms.members(room_id)
-            await self._push.on_event(event, stream, auth_state, members)
-            audience = set(members)
-            if event.type == "m.room.member" and event.state_key is not None:
-                audience.add(event.state_key)
-            destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}
-            if destinations:
-                await self._federation.enqueue_pdu(event, destinations)
-            self._db.after_commit(
-                lambda: self._announce(event, stream, audience, federate=bool(destinations))
-            )
-        return SentEvent(event, stream)
+                built.next_head.state_group = group
+                members = built.next_head.members
+                audience = set(members)
+                if event.membership is not None and event.state_key:
+                    audience.add(event.state_key)
+                destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}
+                async with self._db.batched():
+                    await self._push.on_event(event, built.stream, built.auth_state, sorted(members))
+                    if destinations:
+                        await self._federation.enqueue_pdu(event, destinations)
+                self._db.after_commit(
+                    partial(self._announce, event, built.stream, audience, federate=bool(destinations))
+                )
+
+    def _remember_txn(self, txn: Txn, result: SentEvent) -> None:
+        self._recent_txns[txn] = SentEvent(result.event, result.stream_ordering, deduplicated=True)
+        if len(self._recent_txns) > _RECENT_TXNS:
+            self._recent_txns.popitem(last=False)
+
+    async def _load_head(self, room_id: str) -> RoomHead:
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            raise MatrixError("M_NOT_FOUND", "Unknown room")
+        extremities = await self._events.get_extremities(room_id)
+        depth = await self._events.max_depth(extremities)
+        members = set(await self._rooms.members(room_id))
+        return RoomHead(get_room_version(room.room_version), room.current_state_group, extremities, depth, members)
+
+    def _remember_head(self, room_id: str, head: RoomHead) -> None:
+        self._heads[room_id] = head
+        self._heads.move_to_end(room_id)
+        if len(self._heads) > _HEAD_CACHE_SIZE:
+            self._heads.popitem(last=False)
 
     async def _auth_state(
         self,
@@ -202,52 +420,52 @@ class EventSender:
 
     async def _persist(
         self,
-        room: RoomRecord,
+        room_id: str,
         event: Event,
         *,
         state_group: int | None,
         state: Mapping[tuple[str, str], str],
         txn: Txn | None,
-    ) -> int:
+    ) -> tuple[int, int]:
+        """Write the event and everything that follows from it (inside a transaction).
+
+        Returns its stream position and the state group after it.
+        """
         now = self._clock.time_ms()
         replaces = state.get(event.state_tuple()) if event.is_state else None
-        stream = await next_position(self._db, EVENTS_STREAM)
-        await self._events.insert_event(
-            event, stream_ordering=stream, received_ts=now, replaces_state=replaces
-        )
-        await self._events.update_extremities(room.room_id, event)
         if event.is_state:
             new_state = dict(state)
             new_state[event.state_tuple()] = event.event_id
-            group = await self._state.create_group(
-                room.room_id, new_state, prev_group=state_group, prev_state=state
-            )
-            await self._state.update_current_state(
-                room.room_id, {event.state_tuple(): event.event_id}, group
-            )
+            group = await self._state.create_group(room_id, new_state, prev_group=state_group, prev_state=state)
         else:
             assert state_group is not None
             group = state_group
-        await self._state.set_event_state_group(event.event_id, group)
-        if event.membership is not None and event.state_key is not None:
-            await self._rooms.record_membership(
-                MembershipChange(
-                    event_id=event.event_id,
-                    room_id=room.room_id,
-                    user_id=event.state_key,
-                    sender=event.sender,
-                    membership=event.membership,
-                    stream_ordering=stream,
+        async with self._db.batched():
+            stream = await next_position(self._db, EVENTS_STREAM)
+            await self._events.insert_event(event, stream_ordering=stream, received_ts=now, replaces_state=replaces)
+            await self._events.replace_extremities(room_id, event.prev_event_ids, event.event_id)
+            if event.is_state:
+                await self._state.update_current_state(room_id, {event.state_tuple(): event.event_id}, group)
+            await self._state.set_event_state_group(event.event_id, group)
+            if event.membership is not None and event.state_key is not None:
+                await self._rooms.record_membership(
+                    MembershipChange(
+                        event_id=event.event_id,
+                        room_id=room_id,
+                        user_id=event.state_key,
+                        sender=event.sender,
+                        membership=event.membership,
+                        stream_ordering=stream,
+                    )
                 )
-            )
-        await self._relations.add(event, stream)
-        await self._search.index(event, stream)
-        if event.type == "m.room.join_rules" and event.state_key == "":
-            rule = event.content.get("join_rule")
-            await self._rooms.set_join_rule(room.room_id, rule if isinstance(rule, str) else None)
-        if txn is not None:
-            await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
-        return stream
+            await self._relations.add(event, stream)
+            await self._search.index(event, stream)
+            if event.type == "m.room.join_rules" and event.state_key == "":
+                rule = event.content.get("join_rule")
+                await self._rooms.set_join_rule(room_id, rule if isinstance(rule, str) else None)
+            if txn is not None:
+                await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
+        return stream, group
 
     def _announce(
         self, event: Event, stream: int, audience: set[str], *, federate: bool = False
