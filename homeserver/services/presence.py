@@ -45,6 +45,8 @@ class PresenceService:
         self._notifier = notifier
         self._clock = clock
         self._server_name = server_name
+        #: user -> (set_presence, when presence was last written for them), to skip reads
+        self._recent: dict[str, tuple[str | None, int]] = {}
 
     async def set_status(self, requester: Requester, user_id: str, state: str, status_msg: str | None) -> None:
         """``PUT /presence/{userId}/status``."""
@@ -55,6 +57,7 @@ class PresenceService:
         if status_msg is not None and len(status_msg) > MAX_STATUS_LENGTH:
             raise MatrixError("M_INVALID_PARAM", "status_msg is too long")
         await self._store(user_id, state, status_msg, self._clock.time_ms())
+        self._recent.pop(user_id, None)
 
     async def get_status(self, requester: Requester, user_id: str) -> dict[str, Any]:
         """``GET /presence/{userId}/status``: for yourself and users you share a room with."""
@@ -70,12 +73,22 @@ class PresenceService:
 
     async def on_activity(self, user_id: str, set_presence: str | None) -> None:
         """A sync (with ``set_presence``) or another action by the user."""
-        record = await self._presence.get(user_id)
         now = self._clock.time_ms()
+        recent = self._recent.get(user_id)
+        if recent is not None and recent[0] == set_presence and now - recent[1] < ACTIVITY_WRITE_MS:
+            return  # written a moment ago: nothing to add
+        record = await self._presence.get(user_id)
         state = set_presence or (record.state if record else "online")
         if record is not None and record.state == state and now - record.last_active_ts < ACTIVITY_WRITE_MS:
+            self._remember(user_id, set_presence, record.last_active_ts)
             return
         await self._store(user_id, state, record.status_msg if record else None, now)
+        self._remember(user_id, set_presence, now)
+
+    def _remember(self, user_id: str, set_presence: str | None, written_at: int) -> None:
+        if len(self._recent) > 100_000:
+            self._recent.clear()
+        self._recent[user_id] = (set_presence, written_at)
 
     async def for_sync(self, user_id: str, since: int, up_to: int) -> list[dict[str, Any]]:
         visible = sorted(await self._rooms.users_sharing_rooms(user_id))

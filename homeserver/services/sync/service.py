@@ -110,21 +110,27 @@ class SyncService:
         user_id = requester.user_id
         room_filter = request.filter.room
         memberships = await self._rooms.current_memberships_of_user(user_id)
-        forgotten = await self._rooms.forgotten_rooms(user_id)
         since_events = since.events if since is not None else None
-        changed_rooms = (
-            await self._events.rooms_with_events_between(since_events, now.events)
-            if since_events is not None else set()
+        events_moved = since_events is None or since_events < now.events
+        changed_rooms: set[str] = set()
+        membership_changes: dict[str, Any] = {}
+        if since_events is not None and events_moved:
+            changed_rooms = await self._events.rooms_with_events_between(since_events, now.events)
+            membership_changes = {
+                c.room_id: c for c in await self._rooms.membership_changes_since(user_id, since_events, now.events)
+            }
+        account_data_moved = since is None or since.account_data < now.account_data
+        changed_data = (
+            await self._account_data.changed_since(user_id, since.account_data if since else 0)
+            if account_data_moved else []
         )
-        membership_changes = (
-            {c.room_id: c for c in await self._rooms.membership_changes_since(user_id, since_events, now.events)}
-            if since_events is not None else {}
-        )
-        room_data = await self._room_account_data(user_id, since)
+        room_data = _room_account_data(changed_data)
         joined_ids = [r for r, (m, _, _) in memberships.items() if m == "join"]
         ephemeral = await self._ephemeral(user_id, joined_ids, since, now)
-
-        ignored = await self._timeline.ignored_users(user_id)
+        leaving = [r for r, (m, _, _) in memberships.items() if m in ("leave", "ban")]
+        forgotten = await self._rooms.forgotten_rooms(user_id) if leaving else set()
+        invited = any(m == "invite" for m, _, _ in memberships.values())
+        ignored = await self._timeline.ignored_users(user_id) if invited else set()
         join: dict[str, Any] = {}
         invite: dict[str, Any] = {}
         leave: dict[str, Any] = {}
@@ -158,14 +164,15 @@ class SyncService:
                         requester, room_id, since_events, stream, request, room_data.get(room_id, [])
                     )
 
-        global_data = await self._global_account_data(user_id, since, request.filter.account_data)
+        global_data = _global_account_data(changed_data, request.filter.account_data)
         if since is None and not any(d["type"] == "m.push_rules" for d in global_data):
             # Push rules nobody has changed yet still belong in a first sync.
             global_data.append({"type": "m.push_rules", "content": {"global": await self._push.ruleset(user_id)}})
+        presence_moved = since is None or since.presence < now.presence
         presence = [
             p for p in await self._presence.for_sync(user_id, since.presence if since else 0, now.presence)
             if request.filter.presence.matches(p["type"], p["sender"])
-        ]
+        ] if presence_moved else []
         rooms: dict[str, Any] = {}
         for name, section in (("join", join), ("invite", invite), ("leave", leave), ("knock", knock)):
             if section:
@@ -187,6 +194,8 @@ class SyncService:
         result: dict[str, list[dict[str, Any]]] = {}
         for room_id, event in self._typing.changes(room_ids, since.typing if since else 0).items():
             result.setdefault(room_id, []).append(event)
+        if since is not None and since.receipts >= now.receipts:
+            return result
         receipts = await self._receipts.for_sync(user_id, room_ids, since.receipts if since else 0, now.receipts)
         for room_id, event in receipts.items():
             result.setdefault(room_id, []).append(event)
@@ -215,29 +224,31 @@ class SyncService:
         start = events[0].stream_ordering - 1 if events else now
         body: dict[str, Any] = {
             "timeline": {
-                "events": await self._serializer.serialize(events, requester, include_room_id=False),
+                # Bundled aggregations are only owed when the timeline has a gap.
+                "events": await self._serializer.serialize(
+                    events, requester, include_room_id=False, bundle=since is None or limited
+                ),
                 "limited": limited,
                 "prev_batch": position_token(start),
             },
         }
         state_key = "state_after" if request.use_state_after else "state"
-        before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
-        if request.use_state_after:
-            target = await self._timeline.state_at_position(room_id, now)
+        include: dict[tuple[str, str], str] = {}
+        if request.use_state_after or since is None or limited:
+            before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
+            target = await self._timeline.state_at_position(room_id, now if request.use_state_after else start)
             include = _delta(before, target)
-        elif since is None or limited:
-            target = await self._timeline.state_at_position(room_id, start)
-            include = _delta(before, target) if since is not None else dict(target)
-            timeline_ids = {e.event_id for e in events}
-            include = {k: v for k, v in include.items() if v not in timeline_ids}
-        else:
-            include = {}
+            if not request.use_state_after:
+                timeline_ids = {e.event_id for e in events}
+                include = {k: v for k, v in include.items() if v not in timeline_ids}
         body[state_key] = {
             "events": await self._state_events(requester, include, events, request.filter.room.state)
         }
         body["account_data"] = {"events": account_data}
-        joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
-        body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
+        # The summary only changes with membership; clients keep the last one they saw.
+        if since is None or limited or any(e.event.type == "m.room.member" for e in events):
+            joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
+            body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
         body.update(
             await self._push.unread(requester.user_id, room_id, request.filter.room.timeline.unread_thread_notifications)
         )
@@ -315,23 +326,23 @@ class SyncService:
         state = await self._state.get_state(room.current_state_group)
         return await stripped_state(self._events, state, membership_event_id)
 
-    async def _room_account_data(self, user_id: str, since: SyncToken | None) -> dict[str, list[dict[str, Any]]]:
-        changed = await self._account_data.changed_since(user_id, since.account_data if since else 0)
-        by_room: dict[str, list[dict[str, Any]]] = {}
-        for room_id, data_type, content in changed:
-            if room_id:
-                by_room.setdefault(room_id, []).append({"type": data_type, "content": content})
-        return by_room
 
-    async def _global_account_data(
-        self, user_id: str, since: SyncToken | None, data_filter: EventFilter
-    ) -> list[dict[str, Any]]:
-        changed = await self._account_data.changed_since(user_id, since.account_data if since else 0)
-        return [
-            {"type": data_type, "content": content}
-            for room_id, data_type, content in changed
-            if not room_id and data_filter.matches(data_type)
-        ][: data_filter.limit if data_filter.limit is not None else None]
+
+def _room_account_data(changed: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    by_room: dict[str, list[dict[str, Any]]] = {}
+    for room_id, data_type, content in changed:
+        if room_id:
+            by_room.setdefault(room_id, []).append({"type": data_type, "content": content})
+    return by_room
+
+
+def _global_account_data(changed: list[tuple[str, str, dict[str, Any]]], data_filter: EventFilter) -> list[dict[str, Any]]:
+    events = [
+        {"type": data_type, "content": content}
+        for room_id, data_type, content in changed
+        if not room_id and data_filter.matches(data_type)
+    ]
+    return events[: data_filter.limit] if data_filter.limit is not None else events
 
 
 def _delta(before: StateMap, after: StateMap) -> dict[tuple[str, str], str]:
