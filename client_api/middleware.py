@@ -5,6 +5,7 @@ and request metrics.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 
@@ -26,10 +27,14 @@ CORS_HEADERS = {
 }
 
 
+_ID_PREFIX = secrets.token_hex(3)
+_request_counter = itertools.count(1)
+
+
 @web.middleware
 async def request_context(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """Bind a request ID for every log line, log the request once, count it."""
-    request_id = secrets.token_hex(6)
+    request_id = f"{_ID_PREFIX}{next(_request_counter):x}"
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.monotonic()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from canonicaljson import encode_canonical_json as _encode
+import orjson
+from canonicaljson import encode_canonical_json as _reference_encode
 
 #: The largest and smallest integers canonical JSON may carry (v6+).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -20,9 +21,18 @@ class InvalidJSON(ValueError):
 
 
 def encode_canonical_json(value: Any) -> bytes:
-    """UTF-8 canonical JSON: sorted keys, no insignificant whitespace."""
+    """UTF-8 canonical JSON: sorted keys, no insignificant whitespace.
+
+    orjson produces the same bytes as the ``canonicaljson`` reference (a test
+    compares them on generated values) many times faster; values it cannot
+    encode (integers beyond 64 bits, floats like NaN) go to the reference.
+    """
     try:
-        return _encode(value)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:
+        return _reference_encode(value)
     except (TypeError, ValueError) as e:
         raise InvalidJSON(str(e)) from None
 

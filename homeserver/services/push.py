@@ -168,7 +168,7 @@ class PushService:
         bystander = evaluate(self._bystander_rules, client_event, PushContext("", member_count, None, sender_level, levels))
         actions: list[PushAction] = []
         for user_id in local:
-            ruleset, customised = await self._cached(user_id)
+            ruleset, customised = self._cache.get(user_id) or await self._cached(user_id)
             if not customised and user_id not in singled_out:
                 decision = bystander
             else:

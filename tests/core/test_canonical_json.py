@@ -62,3 +62,18 @@ def test_stable_under_key_reordering(obj, rnd):
     rnd.shuffle(items)
     assert encode_canonical_json(dict(items)) == encode_canonical_json(obj)
     assert json.loads(encode_canonical_json(obj)) == obj
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=30,
+))
+def test_fast_encoder_matches_the_reference(value):
+    from canonicaljson import encode_canonical_json as reference
+
+    assert encode_canonical_json(value) == reference(value)
+
+
+def test_values_beyond_the_fast_encoder():
+    assert encode_canonical_json({"big": 2**70}) == b'{"big":1180591620717411303424}'

@@ -58,11 +58,9 @@ class MessageService:
             if not isinstance(redacts, str):
                 raise MatrixError("M_BAD_JSON", "redacts must be an event ID")
             return await self.redact(requester, room_id, redacts, content, txn_id)
-        existing = await self._rooms.get_txn_event(txn.user_id, txn.device_id, txn_id)
-        if existing is not None:
-            return existing
         self._rate_limiter.check("message", requester.user_id)
         await self._check_thread(room_id, content)
+        # The sender answers a repeated transaction ID with its first event.
         sent = await self._sender.send(room_id, requester.user_id, event_type, content, txn=txn)
         return sent.event.event_id
 
