@@ -89,3 +89,12 @@ async def test_rooms_with_matrix_nio(server, tmp_path):
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_identical_rooms_created_at_once_get_distinct_ids(client):
+    alice = await client.register("alice")
+    import asyncio as _asyncio
+
+    results = await _asyncio.gather(*(alice.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"}) for _ in range(8)))
+    assert all(r.status == 200 for r in results), [r.body for r in results]
+    assert len({r.body["room_id"] for r in results}) == 8

@@ -63,6 +63,8 @@ MAX_PREV_EVENTS = 10
 _HEAD_CACHE_SIZE = 10_000
 #: Most events written in one transaction.
 MAX_BATCH = 50
+#: Tries to find a free room ID for a new room.
+_CREATE_ATTEMPTS = 20
 #: Transaction IDs answered from memory before asking the database.
 _RECENT_TXNS = 10_000
 
@@ -168,31 +170,38 @@ class EventSender:
     async def create_room_event(
         self, room_version: RoomVersion, room_id: str | None, sender: str, content: dict[str, Any]
     ) -> SentEvent:
-        """Create a room with its ``m.room.create`` event (``room_id`` None in v12)."""
-        event = build_event(
-            room_version=room_version,
-            room_id=room_id,
-            sender=sender,
-            event_type="m.room.create",
-            state_key="",
-            content=content,
-            prev_event_ids=[],
-            depth=1,
-            auth_state={},
-            origin_server_ts=self._clock.time_ms(),
-            server_name=self._server_name,
-            signing_key=self._signing_key,
-        )
-        async with self._db.transaction("create_room"):
-            if not await self._rooms.create_room(
-                event.room_id, room_version.identifier, sender, self._clock.time_ms()
-            ):
-                raise MatrixError("M_ROOM_IN_USE", "Room ID already exists")
-            stream, _ = await self._persist(
-                event.room_id, event, state_group=None, state={}, txn=None
+        """Create a room with its ``m.room.create`` event (``room_id`` None in v12).
+
+        In room version 12 the room ID is the create event's hash, so two
+        identical create events in the same millisecond would name the same
+        room: the timestamp moves on until the ID is free.
+        """
+        timestamp = self._clock.time_ms()
+        for _ in range(_CREATE_ATTEMPTS):
+            event = build_event(
+                room_version=room_version,
+                room_id=room_id,
+                sender=sender,
+                event_type="m.room.create",
+                state_key="",
+                content=content,
+                prev_event_ids=[],
+                depth=1,
+                auth_state={},
+                origin_server_ts=timestamp,
+                server_name=self._server_name,
+                signing_key=self._signing_key,
             )
-            self._db.after_commit(lambda: self._announce(event, stream, {sender}))
-        return SentEvent(event, stream)
+            async with self._db.transaction("create_room"):
+                if not await self._rooms.create_room(
+                    event.room_id, room_version.identifier, sender, self._clock.time_ms()
+                ):
+                    timestamp += 1
+                    continue
+                stream, _ = await self._persist(event.room_id, event, state_group=None, state={}, txn=None)
+                self._db.after_commit(lambda: self._announce(event, stream, {sender}))
+            return SentEvent(event, stream)
+        raise MatrixError("M_ROOM_IN_USE", "Could not find a free room ID")
 
     async def send(
         self,
