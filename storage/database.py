@@ -53,6 +53,10 @@ Row = Mapping[str, Any]
 Statement = tuple[bool, str, Any]  # (executemany?, sql, args)
 
 
+_IN_ORDER = 1
+_REORDER = 2
+
+
 class IntegrityError(Exception):
     """A uniqueness or foreign-key constraint was violated (both backends)."""
 
@@ -63,6 +67,8 @@ class _Txn:
 
     conn: Any
     queue: list[Statement] = field(default_factory=list)
+    #: Queued executemany groups by SQL (reordered batches), until the queue runs.
+    groups: dict[str, Statement] = field(default_factory=dict)
     hooks: list[Callable[[], None]] = field(default_factory=list)
     begun: bool = False
 
@@ -75,7 +81,7 @@ class Database(ABC):
 
     def __init__(self) -> None:
         self._txn: contextvars.ContextVar[_Txn | None] = contextvars.ContextVar(f"db_txn_{id(self)}", default=None)
-        self._batching: contextvars.ContextVar[bool] = contextvars.ContextVar(f"db_batch_{id(self)}", default=False)
+        self._batching: contextvars.ContextVar[int] = contextvars.ContextVar(f"db_batch_{id(self)}", default=0)
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -124,10 +130,15 @@ class Database(ABC):
             txn.hooks.append(callback)
 
     @asynccontextmanager
-    async def batched(self) -> AsyncIterator[None]:
-        """Queue writes until the transaction's next read or its commit."""
+    async def batched(self, *, reorder: bool = False) -> AsyncIterator[None]:
+        """Queue writes until the transaction's next read or its commit.
+
+        With ``reorder``, queued statements with the same SQL are sent together
+        (as one ``executemany``, in their order), which saves round trips; only
+        use it where statements of different kinds are independent of each other.
+        """
         assert self.in_transaction, "batched writes need a transaction"
-        token = self._batching.set(True)
+        token = self._batching.set(_REORDER if reorder else _IN_ORDER)
         try:
             yield
         finally:
@@ -135,9 +146,18 @@ class Database(ABC):
 
     def _enqueue(self, many: bool, sql: str, args: Any) -> bool:
         txn = self._txn.get()
-        if txn is None or not self._batching.get():
+        mode = self._batching.get()
+        if txn is None or not mode:
             return False
-        txn.queue.append((many, sql, args))
+        rows = args if many else [args]
+        if mode == _REORDER:
+            group = txn.groups.get(sql)
+            if group is None:
+                group = txn.groups[sql] = (True, sql, [])
+                txn.queue.append(group)
+            group[2].extend(rows)
+        else:
+            txn.queue.append((many, sql, args))
         return True
 
     @staticmethod
@@ -250,6 +270,7 @@ class SqliteDatabase(Database):
     async def _call(self, txn: _Txn, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """One trip to the writer's thread: BEGIN if needed, queued writes, then ``fn``."""
         pending, txn.queue = txn.queue, []
+        txn.groups.clear()
         begin = not txn.begun
         txn.begun = True
         conn = txn.conn
@@ -355,6 +376,7 @@ class PostgresDatabase(Database):
 
     async def _flush(self, txn: _Txn) -> None:
         pending, txn.queue = txn.queue, []
+        txn.groups.clear()
         try:
             for many, sql, args in pending:
                 if many:

@@ -221,17 +221,14 @@ class EventStore:
                 [(event.event_id, a) for a in event.auth_event_ids],
             )
 
-    async def replace_extremities(self, room_id: str, prev_event_ids: Sequence[str], event_id: str) -> None:
-        """A new local event replaces its prev events as a forward extremity (write-only, batchable)."""
-        if prev_event_ids:
-            await self.db.executemany(
-                "DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2",
-                [(room_id, prev) for prev in prev_event_ids],
-            )
-        await self.db.execute(
+    async def replace_extremities(self, room_id: str, removed: Iterable[str], added: Iterable[str]) -> None:
+        """New local events replace their prev events as forward extremities (write-only, batchable)."""
+        gone = [(room_id, event_id) for event_id in removed]
+        if gone:
+            await self.db.executemany("DELETE FROM room_extremities WHERE room_id = $1 AND event_id = $2", gone)
+        await self.db.executemany(
             "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            room_id,
-            event_id,
+            [(room_id, event_id) for event_id in added],
         )
 
     async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:

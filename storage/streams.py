@@ -19,32 +19,32 @@ _counters: "weakref.WeakKeyDictionary[Database, dict[str, int]]" = weakref.WeakK
 
 async def next_position(db: Database, stream: str) -> int:
     """Allocate the next position of ``stream`` (inside the caller's transaction)."""
+    return (await next_positions(db, stream, 1))[0]
+
+
+async def next_positions(db: Database, stream: str, count: int) -> list[int]:
+    """Allocate ``count`` consecutive positions of ``stream`` (inside a transaction)."""
     assert db.in_transaction, "stream positions are allocated inside a transaction"
     if db.dialect == "sqlite":
         counters = _counters.setdefault(db, {})
         if stream not in counters:
             counters[stream] = await current_position(db, stream)
-        counters[stream] += 1
-        position = counters[stream]
+        first = counters[stream] + 1
+        counters[stream] += count
         await db.execute(
             "INSERT INTO stream_positions (stream, position) VALUES ($1, $2)"
             " ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position",
             stream,
-            position,
+            counters[stream],
         )
-        return position
-    position = await db.fetchval(
-        "UPDATE stream_positions SET position = position + 1 WHERE stream = $1 RETURNING position",
+        return list(range(first, counters[stream] + 1))
+    last = await db.fetchval(
+        "INSERT INTO stream_positions (stream, position) VALUES ($1, $2)"
+        " ON CONFLICT (stream) DO UPDATE SET position = stream_positions.position + $2 RETURNING position",
         stream,
+        count,
     )
-    if position is None:
-        await db.execute(
-            "INSERT INTO stream_positions (stream, position) VALUES ($1, 1)"
-            " ON CONFLICT (stream) DO UPDATE SET position = stream_positions.position + 1",
-            stream,
-        )
-        position = await db.fetchval("SELECT position FROM stream_positions WHERE stream = $1", stream)
-    return int(position)
+    return list(range(int(last) - count + 1, int(last) + 1))
 
 
 async def current_position(db: Database, stream: str) -> int:

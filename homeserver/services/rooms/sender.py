@@ -53,7 +53,7 @@ from storage.relations import RelationStore
 from storage.rooms import MembershipChange, RoomStore
 from storage.search import SearchStore
 from storage.state import StateStore
-from storage.streams import next_position
+from storage.streams import next_positions
 
 logger = structlog.get_logger(__name__)
 
@@ -198,7 +198,10 @@ class EventSender:
                 ):
                     timestamp += 1
                     continue
-                stream, _ = await self._persist(event.room_id, event, state_group=None, state={}, txn=None)
+                [stream] = await next_positions(self._db, EVENTS_STREAM, 1)
+                async with self._db.batched(reorder=True):
+                    await self._persist(event.room_id, event, stream, state_group=None, state={}, txn=None)
+                    await self._events.replace_extremities(event.room_id, (), [event.event_id])
                 self._db.after_commit(lambda: self._announce(event, stream, {sender}))
             return SentEvent(event, stream)
         raise MatrixError("M_ROOM_IN_USE", "Could not find a free room ID")
@@ -371,26 +374,37 @@ class EventSender:
         return _Built(request, event, state, auth_state, head.state_group, next_head)
 
     async def _write(self, room_id: str, builds: list[_Built]) -> None:
-        """Persist built events in order, in one transaction (the caller's, if any)."""
+        """Persist built events in order, in one transaction (the caller's, if any).
+
+        Statements are queued and sent grouped by kind (``batched(reorder=True)``):
+        every statement here is an insert or upsert that is independent of the
+        statements of other kinds, and the forward extremities are written once,
+        for the whole batch, from the head.
+        """
         async with self._db.transaction("send_events"):
-            for built in builds:
-                event = built.event
-                built.stream, group = await self._persist(
-                    room_id, event, state_group=built.state_group, state=built.state, txn=built.request.txn
-                )
-                built.next_head.state_group = group
-                members = built.next_head.members
-                audience = set(members)
-                if event.membership is not None and event.state_key:
-                    audience.add(event.state_key)
-                destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}
-                async with self._db.batched():
-                    await self._push.on_event(event, built.stream, built.auth_state, sorted(members))
+            positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
+            async with self._db.batched(reorder=True):
+                for built, stream in zip(builds, positions):
+                    event = built.event
+                    built.stream = stream
+                    built.next_head.state_group = await self._persist(
+                        room_id, event, stream, state_group=built.state_group, state=built.state,
+                        txn=built.request.txn,
+                    )
+                    members = built.next_head.members
+                    audience = set(members)
+                    if event.membership is not None and event.state_key:
+                        audience.add(event.state_key)
+                    destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}
+                    await self._push.on_event(event, stream, built.auth_state, sorted(members))
                     if destinations:
                         await self._federation.enqueue_pdu(event, destinations)
-                self._db.after_commit(
-                    partial(self._announce, event, built.stream, audience, federate=bool(destinations))
-                )
+                    self._db.after_commit(
+                        partial(self._announce, event, stream, audience, federate=bool(destinations))
+                    )
+                final = builds[-1].next_head.extremities
+                replaced = {p for b in builds for p in b.event.prev_event_ids} - set(final)
+                await self._events.replace_extremities(room_id, replaced, final)
 
     def _remember_txn(self, txn: Txn, result: SentEvent) -> None:
         self._recent_txns[txn] = SentEvent(result.event, result.stream_ordering, deduplicated=True)
@@ -431,15 +445,14 @@ class EventSender:
         self,
         room_id: str,
         event: Event,
+        stream: int,
         *,
         state_group: int | None,
         state: Mapping[tuple[str, str], str],
         txn: Txn | None,
-    ) -> tuple[int, int]:
-        """Write the event and everything that follows from it (inside a transaction).
-
-        Returns its stream position and the state group after it.
-        """
+    ) -> int:
+        """Write the event and what follows from it, but not the extremities (inside
+        a transaction, batched by the caller). Returns the state group after it."""
         now = self._clock.time_ms()
         replaces = state.get(event.state_tuple()) if event.is_state else None
         if event.is_state:
@@ -449,32 +462,29 @@ class EventSender:
         else:
             assert state_group is not None
             group = state_group
-        async with self._db.batched():
-            stream = await next_position(self._db, EVENTS_STREAM)
-            await self._events.insert_event(event, stream_ordering=stream, received_ts=now, replaces_state=replaces)
-            await self._events.replace_extremities(room_id, event.prev_event_ids, event.event_id)
-            if event.is_state:
-                await self._state.update_current_state(room_id, {event.state_tuple(): event.event_id}, group)
-            await self._state.set_event_state_group(event.event_id, group)
-            if event.membership is not None and event.state_key is not None:
-                await self._rooms.record_membership(
-                    MembershipChange(
-                        event_id=event.event_id,
-                        room_id=room_id,
-                        user_id=event.state_key,
-                        sender=event.sender,
-                        membership=event.membership,
-                        stream_ordering=stream,
-                    )
+        await self._events.insert_event(event, stream_ordering=stream, received_ts=now, replaces_state=replaces)
+        if event.is_state:
+            await self._state.update_current_state(room_id, {event.state_tuple(): event.event_id}, group)
+        await self._state.set_event_state_group(event.event_id, group)
+        if event.membership is not None and event.state_key is not None:
+            await self._rooms.record_membership(
+                MembershipChange(
+                    event_id=event.event_id,
+                    room_id=room_id,
+                    user_id=event.state_key,
+                    sender=event.sender,
+                    membership=event.membership,
+                    stream_ordering=stream,
                 )
-            await self._relations.add(event, stream)
-            await self._search.index(event, stream)
-            if event.type == "m.room.join_rules" and event.state_key == "":
-                rule = event.content.get("join_rule")
-                await self._rooms.set_join_rule(room_id, rule if isinstance(rule, str) else None)
-            if txn is not None:
-                await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
-        return stream, group
+            )
+        await self._relations.add(event, stream)
+        await self._search.index(event, stream)
+        if event.type == "m.room.join_rules" and event.state_key == "":
+            rule = event.content.get("join_rule")
+            await self._rooms.set_join_rule(room_id, rule if isinstance(rule, str) else None)
+        if txn is not None:
+            await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
+        return group
 
     def _announce(
         self, event: Event, stream: int, audience: set[str], *, federate: bool = False
