@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import re
 import sqlite3
 import time
@@ -186,6 +187,7 @@ def connect(url: str, *, base_dir: Path, pool_size: int = 8) -> Database:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _sqlite_sql(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 

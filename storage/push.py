@@ -61,19 +61,26 @@ class PushStore:
         threaded receipts' positions, which can only move a thread further on.
         """
         rows = await self.db.fetch(
-            "SELECT thread_id, stream_ordering, highlight FROM event_push_actions"
-            " WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3",
+            "SELECT thread_id, COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h"
+            " FROM event_push_actions WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3"
+            " GROUP BY thread_id",
             user_id,
             room_id,
             after,
         )
-        counts: dict[str, tuple[int, int]] = {}
-        for row in rows:
-            if row["stream_ordering"] <= thread_after.get(row["thread_id"], after):
+        counts = {r["thread_id"]: (int(r["n"]), int(r["h"] or 0)) for r in rows}
+        for thread_id, position in thread_after.items():
+            if position <= after or thread_id not in counts:
                 continue
-            notifications, highlights = counts.get(row["thread_id"], (0, 0))
-            counts[row["thread_id"]] = (notifications + 1, highlights + (1 if row["highlight"] else 0))
-        return counts
+            read = await self.db.fetchrow(
+                "SELECT COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h FROM event_push_actions"
+                " WHERE user_id = $1 AND room_id = $2 AND thread_id = $3 AND stream_ordering > $4"
+                " AND stream_ordering <= $5",
+                user_id, room_id, thread_id, after, position,
+            )
+            n, h = counts[thread_id]
+            counts[thread_id] = (n - int(read["n"]), h - int(read["h"] or 0)) if read else (n, h)
+        return {t: c for t, c in counts.items() if c[0] > 0}
 
     async def notifications(self, user_id: str, before: int | None, limit: int, only_highlight: bool) -> list[PushAction]:
         conditions = ["user_id = $1"]

@@ -86,16 +86,25 @@ class TimelineService:
         ignored = content.get("ignored_users")
         return set(ignored) if isinstance(ignored, dict) else set()
 
-    async def filter_visible(self, user_id: str, items: Sequence[StoredEvent]) -> list[StoredEvent]:
+    async def filter_visible(
+        self,
+        user_id: str,
+        items: Sequence[StoredEvent],
+        *,
+        memberships: Mapping[str, tuple[str, str, int]] | None = None,
+        ignored: set[str] | None = None,
+    ) -> list[StoredEvent]:
         """The events the user may see, judged by the state at each event;
-        messages from ignored users are dropped (their state events are kept)."""
+        messages from ignored users are dropped (their state events are kept).
+        ``memberships`` and ``ignored`` may be passed when the caller has them."""
         if not items:
             return []
-        ignored = await self.ignored_users(user_id)
+        if ignored is None:
+            ignored = await self.ignored_users(user_id)
         if ignored:
             items = [i for i in items if i.event.is_state or i.event.sender not in ignored]
         groups = await self._state.get_event_state_groups([i.event_id for i in items])
-        current = await self._rooms.current_memberships_of_user(user_id)
+        current = memberships if memberships is not None else await self._rooms.current_memberships_of_user(user_id)
         lookups: dict[int, tuple[str | None, str | None]] = {}
         for group in set(groups.values()):
             state = await self._state.get_state(group)

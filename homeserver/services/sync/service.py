@@ -10,6 +10,7 @@ and computes once more: a change that lands in between still wakes it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +34,31 @@ from storage.rooms import RoomStore
 from storage.state import StateStore
 
 DEFAULT_TIMELINE_LIMIT = 10
+#: Rooms of one sync computed at the same time.
+ROOM_CONCURRENCY = 8
 MAX_TIMEOUT_MS = 5 * 60 * 1000
 
 StateMap = Mapping[tuple[str, str], str]
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What one sync reads once and every room reuses."""
+
+    memberships: Mapping[str, tuple[str, str, int]]
+    ignored: set[str]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A room's timeline in a sync response."""
+
+    events: list[StoredEvent]
+    limited: bool
+    #: The position just before the window (its ``prev_batch``).
+    start: int
+    #: The event right before the window, when the window did not reach back to the start.
+    before: StoredEvent | None
 
 
 @dataclass(frozen=True)
@@ -129,9 +152,9 @@ class SyncService:
         ephemeral = await self._ephemeral(user_id, joined_ids, since, now)
         leaving = [r for r, (m, _, _) in memberships.items() if m in ("leave", "ban")]
         forgotten = await self._rooms.forgotten_rooms(user_id) if leaving else set()
-        invited = any(m == "invite" for m, _, _ in memberships.values())
-        ignored = await self._timeline.ignored_users(user_id) if invited else set()
-        join: dict[str, Any] = {}
+        ignored = await self._timeline.ignored_users(user_id)
+        seen = _Seen(memberships, ignored)
+        joined_work: dict[str, Any] = {}
         invite: dict[str, Any] = {}
         leave: dict[str, Any] = {}
         knock: dict[str, Any] = {}
@@ -145,12 +168,10 @@ class SyncService:
                 )
                 if not fresh and room_id not in changed_rooms and room_id not in room_data and room_id not in ephemeral:
                     continue
-                join[room_id] = await self._joined_room(
-                    requester, room_id, None if fresh else since_events, now.events, request, room_data.get(room_id, [])
+                joined_work[room_id] = self._joined_room(
+                    requester, room_id, None if fresh else since_events, now.events, request,
+                    room_data.get(room_id, []), seen,
                 )
-                join[room_id]["ephemeral"] = {
-                    "events": [e for e in ephemeral.get(room_id, []) if room_filter.ephemeral.matches(e["type"])]
-                }
             elif membership == "invite" and (since_events is None or changed_membership):
                 invite_event = await self._events.get_event(event_id)
                 if invite_event is not None and invite_event.event.sender in ignored:
@@ -161,9 +182,15 @@ class SyncService:
             elif membership in ("leave", "ban") and room_id not in forgotten:
                 if (since_events is None and room_filter.include_leave) or changed_membership:
                     leave[room_id] = await self._left_room(
-                        requester, room_id, since_events, stream, request, room_data.get(room_id, [])
+                        requester, room_id, since_events, stream, request, room_data.get(room_id, []), seen
                     )
 
+        # Rooms are independent: their reads overlap instead of queueing one after another.
+        join = dict(zip(joined_work, await _gather_limited(list(joined_work.values()), ROOM_CONCURRENCY)))
+        for room_id, room in join.items():
+            room["ephemeral"] = {
+                "events": [e for e in ephemeral.get(room_id, []) if room_filter.ephemeral.matches(e["type"])]
+            }
         global_data = _global_account_data(changed_data, request.filter.account_data)
         if since is None and not any(d["type"] == "m.push_rules" for d in global_data):
             # Push rules nobody has changed yet still belong in a first sync.
@@ -217,11 +244,12 @@ class SyncService:
         now: int,
         request: SyncRequest,
         account_data: list[dict[str, Any]],
+        seen: _Seen,
     ) -> dict[str, Any]:
         timeline_filter = request.filter.room.timeline
         limit = timeline_filter.limit if timeline_filter.limit is not None else DEFAULT_TIMELINE_LIMIT
-        events, limited = await self._timeline_events(requester, room_id, since, now, limit, timeline_filter)
-        start = events[0].stream_ordering - 1 if events else now
+        window = await self._timeline_events(requester, room_id, since, now, limit, timeline_filter, seen)
+        events, limited, start = window.events, window.limited, window.start
         body: dict[str, Any] = {
             "timeline": {
                 # Bundled aggregations are only owed when the timeline has a gap.
@@ -236,7 +264,10 @@ class SyncService:
         include: dict[tuple[str, str], str] = {}
         if request.use_state_after or since is None or limited:
             before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
-            target = await self._timeline.state_at_position(room_id, now if request.use_state_after else start)
+            if request.use_state_after:
+                target = await self._timeline.state_at_position(room_id, now)
+            else:
+                target = await self._state_before(room_id, window)
             include = _delta(before, target)
             if not request.use_state_after:
                 timeline_ids = {e.event_id for e in events}
@@ -254,6 +285,17 @@ class SyncService:
         )
         return body
 
+    async def _state_before(self, room_id: str, window: _Window) -> Mapping[tuple[str, str], str]:
+        """The state just before a timeline window: after the event that precedes it,
+        or nothing when the window starts at the beginning of the room."""
+        if window.before is None:
+            return {}
+        groups = await self._state.get_event_state_groups([window.before.event_id])
+        group = groups.get(window.before.event_id)
+        if group is None:
+            return await self._timeline.state_at_position(room_id, window.start)
+        return await self._state.get_state(group)
+
     async def _left_room(
         self,
         requester: Requester,
@@ -262,12 +304,13 @@ class SyncService:
         left_at: int,
         request: SyncRequest,
         account_data: list[dict[str, Any]],
+        seen: _Seen,
     ) -> dict[str, Any]:
         timeline_filter = request.filter.room.timeline
         limit = timeline_filter.limit if timeline_filter.limit is not None else DEFAULT_TIMELINE_LIMIT
-        events, limited = await self._timeline_events(requester, room_id, since, left_at, limit, timeline_filter)
-        start = events[0].stream_ordering - 1 if events else left_at
-        state = await self._timeline.state_at_position(room_id, start)
+        window = await self._timeline_events(requester, room_id, since, left_at, limit, timeline_filter, seen)
+        events, limited, start = window.events, window.limited, window.start
+        state = await self._state_before(room_id, window)
         before = await self._timeline.state_at_position(room_id, since) if since is not None else {}
         include = _delta(before, state) if since is not None else dict(state)
         timeline_ids = {e.event_id for e in events}
@@ -290,17 +333,23 @@ class SyncService:
         up_to: int,
         limit: int,
         timeline_filter: EventFilter,
-    ) -> tuple[list[StoredEvent], bool]:
+        seen: _Seen,
+    ) -> _Window:
         batch = await self._events.room_events_between(
             room_id, after=since if since is not None else MIN_STREAM, up_to=up_to, limit=limit + 1, newest_first=True
         )
         limited = len(batch) > limit
-        batch = list(reversed(batch[:limit]))
+        before = batch[limit] if limited else None
+        window = list(reversed(batch[:limit]))
+        start = window[0].stream_ordering - 1 if window else up_to
         wanted = [
-            e for e in batch
+            e for e in window
             if timeline_filter.matches(e.event.type, e.event.sender, room_id, dict(e.event.content))
         ]
-        return await self._timeline.filter_visible(requester.user_id, wanted), limited
+        events = await self._timeline.filter_visible(
+            requester.user_id, wanted, memberships=seen.memberships, ignored=seen.ignored
+        )
+        return _Window(events, limited, start, before)
 
     async def _state_events(
         self,
@@ -326,6 +375,17 @@ class SyncService:
         state = await self._state.get_state(room.current_state_group)
         return await stripped_state(self._events, state, membership_event_id)
 
+
+
+async def _gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
+    """Await coroutines with at most ``limit`` running at once, keeping their order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coroutine: Any) -> Any:
+        async with semaphore:
+            return await coroutine
+
+    return await asyncio.gather(*(run(c) for c in coroutines))
 
 
 def _room_account_data(changed: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
