@@ -383,6 +383,7 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
             logger.info("database_ready", dialect=hearth.db.dialect, migrations_applied=applied)
             for stream in (EVENTS_STREAM, ACCOUNT_DATA_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM):
                 hearth.notifier.advance(stream, await current_position(hearth.db, stream))
+            hearth.notifier.track_room_changes_from(hearth.notifier.position(EVENTS_STREAM))
             if not hearth.config.rate_limits.enabled:
                 logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
             yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 from storage.database import Database
@@ -11,9 +12,26 @@ from storage.streams import next_position
 ACCOUNT_DATA_STREAM = "account_data"
 
 
+_CACHE_SIZE = 50_000
+
+
 class AccountDataStore:
+    """Account data; single entries are cached in memory (sync reads some on every
+    request) and dropped whenever they are written."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._cache: OrderedDict[tuple[str, str, str], dict[str, Any] | None] = OrderedDict()
+
+    def _forget(self, user_id: str, room_id: str | None = None, data_type: str | None = None) -> None:
+        if room_id is not None and data_type is not None:
+            keys = [(user_id, room_id, data_type)]
+        else:
+            keys = [k for k in self._cache if k[0] == user_id]
+        for key in keys:
+            self._cache.pop(key, None)
+        # A reader may cache the old value before the write commits: forget again after.
+        self.db.after_commit(lambda: [self._cache.pop(key, None) for key in keys])
 
     async def put(self, user_id: str, room_id: str, data_type: str, content: dict[str, Any]) -> int:
         """Store account data (``room_id`` ``""`` for global); return its stream position."""
@@ -30,16 +48,27 @@ class AccountDataStore:
                 json.dumps(content),
                 position,
             )
+        self._forget(user_id, room_id, data_type)
         return position
 
     async def get(self, user_id: str, room_id: str, data_type: str) -> dict[str, Any] | None:
+        key = (user_id, room_id, data_type)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            cached = self._cache[key]
+            return dict(cached) if cached is not None else None
         raw = await self.db.fetchval(
             "SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
             user_id,
             room_id,
             data_type,
         )
-        return json.loads(raw) if raw is not None else None
+        value = json.loads(raw) if raw is not None else None
+        if not self.db.in_transaction:
+            self._cache[key] = value
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return dict(value) if value is not None else None
 
     async def changed_since(
         self, user_id: str, since: int
@@ -55,6 +84,7 @@ class AccountDataStore:
 
     async def delete_all(self, user_id: str) -> None:
         await self.db.execute("DELETE FROM account_data WHERE user_id = $1", user_id)
+        self._forget(user_id)
 
 
 class FilterStore:

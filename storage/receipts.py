@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from storage.database import Database
@@ -27,8 +28,12 @@ _RECEIPT_COLUMNS = "room_id, receipt_type, user_id, thread_id, event_id, event_s
 
 
 class ReceiptStore:
+    """Receipts; each user's receipts in a room are cached (unread counts read them
+    on every sync) and dropped when the user sends a new one."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._mine: OrderedDict[tuple[str, str], list[Receipt]] = OrderedDict()
 
     async def put(
         self, room_id: str, receipt_type: str, user_id: str, thread_id: str, event_id: str, event_stream: int, ts: int
@@ -60,6 +65,8 @@ class ReceiptStore:
                 ts,
                 position,
             )
+        self._mine.pop((user_id, room_id), None)
+        self.db.after_commit(lambda: self._mine.pop((user_id, room_id), None))
         return position
 
     async def changed_since(self, room_ids: list[str], since: int, up_to: int) -> list[Receipt]:
@@ -76,10 +83,19 @@ class ReceiptStore:
         return [Receipt(**dict(r)) for r in rows]
 
     async def for_user(self, user_id: str, room_id: str) -> list[Receipt]:
+        key = (user_id, room_id)
+        cached = self._mine.get(key)
+        if cached is not None:
+            return cached
         rows = await self.db.fetch(
             f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE user_id = $1 AND room_id = $2", user_id, room_id
         )
-        return [Receipt(**dict(r)) for r in rows]
+        receipts = [Receipt(**dict(r)) for r in rows]
+        if not self.db.in_transaction:
+            self._mine[key] = receipts
+            if len(self._mine) > 50_000:
+                self._mine.popitem(last=False)
+        return receipts
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from storage.database import Database
@@ -27,9 +28,16 @@ class MembershipChange:
     stream_ordering: int
 
 
+_MEMBERSHIP_CACHE_SIZE = 50_000
+
+
 class RoomStore:
+    """Rooms and memberships. Each user's current memberships are cached in memory
+    (every sync reads them) and dropped whenever one of them changes."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._memberships: OrderedDict[str, dict[str, tuple[str, str, int]]] = OrderedDict()
 
     async def create_room(self, room_id: str, room_version: str, creator: str, now_ms: int) -> bool:
         changed = await self.db.execute(
@@ -118,6 +126,8 @@ class RoomStore:
         )
         if change.membership in ("join", "invite", "knock"):
             await self.unforget(change.user_id, change.room_id)
+        self._memberships.pop(change.user_id, None)
+        self.db.after_commit(lambda: self._memberships.pop(change.user_id, None))
 
     async def rooms_for_user(self, user_id: str, membership: str = "join") -> list[str]:
         rows = await self.db.fetch(
@@ -130,12 +140,21 @@ class RoomStore:
 
     async def current_memberships_of_user(self, user_id: str) -> dict[str, tuple[str, str, int]]:
         """``room_id -> (membership, event_id, stream_ordering)`` for every room the user touched."""
+        cached = self._memberships.get(user_id)
+        if cached is not None:
+            self._memberships.move_to_end(user_id)
+            return dict(cached)
         rows = await self.db.fetch(
             "SELECT room_id, membership, event_id, stream_ordering FROM current_memberships"
             " WHERE user_id = $1",
             user_id,
         )
-        return {r["room_id"]: (r["membership"], r["event_id"], r["stream_ordering"]) for r in rows}
+        result = {r["room_id"]: (r["membership"], r["event_id"], r["stream_ordering"]) for r in rows}
+        if not self.db.in_transaction:
+            self._memberships[user_id] = result
+            if len(self._memberships) > _MEMBERSHIP_CACHE_SIZE:
+                self._memberships.popitem(last=False)
+        return dict(result)
 
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(

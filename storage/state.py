@@ -26,6 +26,8 @@ class StateStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: OrderedDict[int, dict[tuple[str, str], str]] = OrderedDict()
+        #: event ID -> state group (never changes once written)
+        self._event_groups: OrderedDict[str, int] = OrderedDict()
 
     async def get_state(self, state_group: int) -> StateMap:
         """The full state map of a group (read-only: copy it before changing it)."""
@@ -97,6 +99,7 @@ class StateStore:
         return group
 
     async def set_event_state_group(self, event_id: str, state_group: int) -> None:
+        self.db.after_commit(lambda: self._remember_event_group(event_id, state_group))
         await self.db.execute(
             "INSERT INTO event_state_groups (event_id, state_group) VALUES ($1, $2)"
             " ON CONFLICT (event_id) DO UPDATE SET state_group = EXCLUDED.state_group",
@@ -105,14 +108,25 @@ class StateStore:
         )
 
     async def get_event_state_groups(self, event_ids: list[str]) -> dict[str, int]:
-        if not event_ids:
-            return {}
-        placeholders = ", ".join(f"${i + 1}" for i in range(len(event_ids)))
+        found = {e: self._event_groups[e] for e in event_ids if e in self._event_groups}
+        missing = [e for e in event_ids if e not in found]
+        if not missing:
+            return found
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(missing)))
         rows = await self.db.fetch(
             f"SELECT event_id, state_group FROM event_state_groups WHERE event_id IN ({placeholders})",
-            *event_ids,
+            *missing,
         )
-        return {r["event_id"]: r["state_group"] for r in rows}
+        for row in rows:
+            found[row["event_id"]] = row["state_group"]
+            if not self.db.in_transaction:
+                self._remember_event_group(row["event_id"], row["state_group"])
+        return found
+
+    def _remember_event_group(self, event_id: str, state_group: int) -> None:
+        self._event_groups[event_id] = state_group
+        if len(self._event_groups) > 100_000:
+            self._event_groups.popitem(last=False)
 
     # -- current state ----------------------------------------------------------------
 

@@ -23,6 +23,34 @@ class Notifier:
     def __init__(self) -> None:
         self._positions: dict[str, int] = defaultdict(int)
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # Where each room's and user's membership last changed (events stream),
+        # for changes announced since ``_tracked_from``: sync uses them to skip
+        # database reads when nothing changed.
+        self._tracked_from: int | None = None
+        self._room_changes: dict[str, int] = {}
+        self._membership_changes: dict[str, int] = {}
+
+    def track_room_changes_from(self, position: int) -> None:
+        """Start remembering room changes; earlier ones are unknown (startup)."""
+        self._tracked_from = position
+
+    def room_changed(self, room_id: str, position: int, membership_of: str | None) -> None:
+        """An event at ``position`` in ``room_id`` (changing ``membership_of``'s membership)."""
+        self._room_changes[room_id] = max(position, self._room_changes.get(room_id, 0))
+        if membership_of is not None:
+            self._membership_changes[membership_of] = max(position, self._membership_changes.get(membership_of, 0))
+
+    def rooms_changed_since(self, room_ids: Iterable[str], since: int) -> set[str] | None:
+        """Which of ``room_ids`` had events after ``since``; ``None`` if unknown."""
+        if self._tracked_from is None or since < self._tracked_from:
+            return None
+        return {r for r in room_ids if self._room_changes.get(r, 0) > since}
+
+    def membership_changed_since(self, user_id: str, since: int) -> bool | None:
+        """Whether the user's membership changed anywhere after ``since``; ``None`` if unknown."""
+        if self._tracked_from is None or since < self._tracked_from:
+            return None
+        return self._membership_changes.get(user_id, 0) > since
 
     def position(self, stream: str) -> int:
         """The newest position announced on ``stream``."""

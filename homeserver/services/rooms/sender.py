@@ -490,6 +490,7 @@ class EventSender:
         self, event: Event, stream: int, audience: set[str], *, federate: bool = False
     ) -> None:
         local = {u for u in audience if get_domain_from_id(u) == self._server_name}
+        self._notifier.room_changed(event.room_id, stream, event.state_key if event.membership else None)
         self._notifier.notify(EVENTS_STREAM, stream, local)
         if federate:
             self._federation.wake()

@@ -138,10 +138,15 @@ class SyncService:
         changed_rooms: set[str] = set()
         membership_changes: dict[str, Any] = {}
         if since_events is not None and events_moved:
-            changed_rooms = await self._events.rooms_with_events_between(since_events, now.events)
-            membership_changes = {
-                c.room_id: c for c in await self._rooms.membership_changes_since(user_id, since_events, now.events)
-            }
+            rooms = self._notifier.rooms_changed_since(memberships, since_events)
+            changed_rooms = (
+                rooms if rooms is not None
+                else await self._events.rooms_with_events_between(since_events, now.events)
+            )
+            if self._notifier.membership_changed_since(user_id, since_events) is not False:
+                membership_changes = {
+                    c.room_id: c for c in await self._rooms.membership_changes_since(user_id, since_events, now.events)
+                }
         account_data_moved = since is None or since.account_data < now.account_data
         changed_data = (
             await self._account_data.changed_since(user_id, since.account_data if since else 0)
