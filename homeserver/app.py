@@ -29,11 +29,13 @@ from client_api.discovery import DiscoveryRoutes
 from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
 from client_api.http import add_routes
+from client_api.keys import KeyRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.push import PushRoutes
 from client_api.register import RegisterRoutes
 from client_api.relations import RelationRoutes
+from client_api.room_keys import RoomKeyRoutes
 from client_api.rooms import RoomRoutes
 from client_api.search import SearchRoutes
 from client_api.session import SessionRoutes
@@ -47,6 +49,11 @@ from homeserver.services.accounts import AccountService
 from homeserver.services.auth import AuthService
 from homeserver.services.devices import DeviceService
 from homeserver.services.directory import DirectoryService
+from homeserver.services.e2ee.cross_signing import CrossSigningService
+from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.key_backup import KeyBackupService
+from homeserver.services.e2ee.keys import KeyService
+from homeserver.services.e2ee.to_device import ToDeviceService
 from homeserver.services.filters import FilterService
 from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
@@ -77,8 +84,11 @@ from homeserver.services.user_admin import UserAdminService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
+from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
 from storage.devices import DeviceStore
+from storage.e2e_keys import KeyStore
 from storage.events import EVENTS_STREAM, EventStore
+from storage.key_backup import KeyBackupStore
 from storage.migrations import migrate
 from storage.push import PushStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
@@ -88,6 +98,7 @@ from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
 from storage.state import StateStore
+from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
 from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
 
@@ -137,6 +148,11 @@ class Hearth:
     account_data_store: AccountDataStore
     filter_store: FilterStore
     registration_store: RegistrationStore
+    keys: KeyService
+    cross_signing: CrossSigningService
+    device_lists: DeviceListService
+    to_device: ToDeviceService
+    key_backups: KeyBackupService
 
 
 def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> Hearth:
@@ -152,6 +168,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     filter_store = FilterStore(db)
 
     notifier = Notifier()
+    room_store = RoomStore(db)
+    key_store = KeyStore(db)
+    device_lists = DeviceListService(db, DeviceListStore(db), room_store, notifier)
     rate_limiter = RateLimiter(config.rate_limits, clock)
     passwords = PasswordHasher(config.auth.password_hashing)
     auth = AuthService(device_store, config.auth, clock)
@@ -163,10 +182,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         auth=auth,
         passwords=passwords,
         rate_limiter=rate_limiter,
+        device_lists=device_lists,
         config=config,
         clock=clock,
     )
-    devices = DeviceService(device_store, uia)
+    devices = DeviceService(device_store, uia, device_lists)
     registration = RegistrationService(
         accounts=accounts,
         uia=uia,
@@ -180,7 +200,6 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
     state_store = StateStore(db)
-    room_store = RoomStore(db)
     alias_store = AliasStore(db)
     relation_store = RelationStore(db)
     search_store = SearchStore(db)
@@ -238,6 +257,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         default_version=config.rooms.default_version,
     )
+    to_device = ToDeviceService(
+        db, ToDeviceStore(db), device_store, key_store, notifier, clock, config.server_name
+    )
     membership = MembershipService(
         sender=event_sender,
         rooms=room_store,
@@ -294,6 +316,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             receipts=receipts,
             presence=presence,
             push=push,
+            to_device=to_device,
+            device_lists=device_lists,
         ),
         typing=typing,
         receipts=receipts,
@@ -328,6 +352,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         account_data_store=account_data_store,
         filter_store=filter_store,
         registration_store=registration_store,
+        keys=KeyService(db, key_store, device_lists, config.server_name),
+        cross_signing=CrossSigningService(db, key_store, device_lists, uia, config.server_name),
+        device_lists=device_lists,
+        to_device=to_device,
+        key_backups=KeyBackupService(db, KeyBackupStore(db)),
     )
 
 
@@ -362,6 +391,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         RelationRoutes(authenticator, hearth.relations),
         SearchRoutes(authenticator, hearth.search, hearth.user_directory),
         SpaceRoutes(authenticator, hearth.spaces, hearth.reports, hearth.account_data),
+        KeyRoutes(authenticator, hearth.keys, hearth.cross_signing, hearth.device_lists, hearth.to_device),
+        RoomKeyRoutes(authenticator, hearth.key_backups),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:
@@ -381,7 +412,10 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
         try:
             applied = await migrate(hearth.db)
             logger.info("database_ready", dialect=hearth.db.dialect, migrations_applied=applied)
-            for stream in (EVENTS_STREAM, ACCOUNT_DATA_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM):
+            for stream in (
+                EVENTS_STREAM, ACCOUNT_DATA_STREAM, RECEIPTS_STREAM, PRESENCE_STREAM, TO_DEVICE_STREAM,
+                DEVICE_LISTS_STREAM,
+            ):
                 hearth.notifier.advance(stream, await current_position(hearth.db, stream))
             hearth.notifier.track_room_changes_from(hearth.notifier.position(EVENTS_STREAM))
             if not hearth.config.rate_limits.enabled:

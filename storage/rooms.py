@@ -215,6 +215,21 @@ class RoomStore:
         )
         return [MembershipChange(**dict(r)) for r in rows]
 
+    async def membership_changes_in_rooms(self, room_ids: list[str], since: int, up_to: int) -> list[MembershipChange]:
+        """Every membership change in the given rooms after ``since`` up to ``up_to``."""
+        if not room_ids:
+            return []
+        placeholders = ", ".join(f"${i + 3}" for i in range(len(room_ids)))
+        rows = await self.db.fetch(
+            "SELECT event_id, room_id, user_id, sender, membership, stream_ordering"
+            " FROM room_memberships WHERE stream_ordering > $1 AND stream_ordering <= $2"
+            f" AND room_id IN ({placeholders}) ORDER BY stream_ordering",
+            since,
+            up_to,
+            *room_ids,
+        )
+        return [MembershipChange(**dict(r)) for r in rows]
+
     async def forget(self, user_id: str, room_id: str) -> None:
         await self.db.execute(
             "INSERT INTO forgotten_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

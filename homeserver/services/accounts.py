@@ -13,6 +13,7 @@ from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.errors import MatrixError
 from homeserver.services.auth import AuthService, IssuedTokens, Requester
+from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.uia import user_id_from_identifier
@@ -47,6 +48,7 @@ class AccountService:
         auth: AuthService,
         passwords: PasswordHasher,
         rate_limiter: RateLimiter,
+        device_lists: DeviceListService,
         config: Config,
         clock: Clock,
     ) -> None:
@@ -56,6 +58,7 @@ class AccountService:
         self._auth = auth
         self._passwords = passwords
         self._rate_limiter = rate_limiter
+        self._device_lists = device_lists
         self._config = config
         self._clock = clock
         self.server_name = config.server_name
@@ -207,12 +210,14 @@ class AccountService:
         async with self._devices.db.transaction("logout_everywhere"):
             devices = [d for d in await self._devices.device_ids(user_id) if d != except_device]
             await self._devices.delete_devices(user_id, devices)
+            await self._device_lists.devices_changed(user_id)
 
     async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         """Deactivate: no password, no devices or tokens, empty profile; the ID stays taken."""
         async with self._accounts.db.transaction("deactivate_user"):
             await self._accounts.mark_deactivated(user_id)
             await self._devices.delete_devices(user_id, await self._devices.device_ids(user_id))
+            await self._device_lists.devices_changed(user_id)
             await self._accounts.clear_profile(user_id)
             if erase:
                 await self._account_data.delete_all(user_id)

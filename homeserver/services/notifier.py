@@ -29,6 +29,7 @@ class Notifier:
         self._tracked_from: int | None = None
         self._room_changes: dict[str, int] = {}
         self._membership_changes: dict[str, int] = {}
+        self._room_membership_changes: dict[str, int] = {}
 
     def track_room_changes_from(self, position: int) -> None:
         """Start remembering room changes; earlier ones are unknown (startup)."""
@@ -39,12 +40,19 @@ class Notifier:
         self._room_changes[room_id] = max(position, self._room_changes.get(room_id, 0))
         if membership_of is not None:
             self._membership_changes[membership_of] = max(position, self._membership_changes.get(membership_of, 0))
+            self._room_membership_changes[room_id] = max(position, self._room_membership_changes.get(room_id, 0))
 
     def rooms_changed_since(self, room_ids: Iterable[str], since: int) -> set[str] | None:
         """Which of ``room_ids`` had events after ``since``; ``None`` if unknown."""
         if self._tracked_from is None or since < self._tracked_from:
             return None
         return {r for r in room_ids if self._room_changes.get(r, 0) > since}
+
+    def rooms_with_membership_changes_since(self, room_ids: Iterable[str], since: int) -> set[str] | None:
+        """Which of ``room_ids`` had membership changes after ``since``; ``None`` if unknown."""
+        if self._tracked_from is None or since < self._tracked_from:
+            return None
+        return {r for r in room_ids if self._room_membership_changes.get(r, 0) > since}
 
     def membership_changed_since(self, user_id: str, since: int) -> bool | None:
         """Whether the user's membership changed anywhere after ``since``; ``None`` if unknown."""

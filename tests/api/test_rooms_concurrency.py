@@ -79,6 +79,7 @@ async def test_rooms_with_matrix_nio(server, tmp_path):
         assert created.room_id in first.rooms.invite
         assert isinstance(await bob.join(created.room_id), JoinResponse)
         await bob.sync(timeout=0)
+        await alice.sync(timeout=0)  # with encryption support, nio sends only to rooms it has synced
         sent = await alice.room_send(created.room_id, "m.room.message", {"msgtype": "m.text", "body": "hello nio"})
         assert isinstance(sent, RoomSendResponse), sent
         received = await bob.sync(timeout=5000, since=bob.next_batch)

@@ -17,6 +17,8 @@ from typing import Any
 
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
+from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.to_device import ToDeviceService
 from homeserver.services.filters import EventFilter, Filter
 from homeserver.services.notifier import Notifier, wait_for
 from homeserver.services.presence import PresenceService
@@ -28,10 +30,12 @@ from homeserver.services.sync.stripped import stripped_state
 from homeserver.services.sync_token import SyncToken
 from homeserver.services.typing import TYPING_STREAM, TypingService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore
+from storage.device_lists import DEVICE_LISTS_STREAM
 from storage.events import EVENTS_STREAM, EventStore, StoredEvent
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM
 from storage.rooms import RoomStore
 from storage.state import StateStore
+from storage.to_device import TO_DEVICE_STREAM
 
 DEFAULT_TIMELINE_LIMIT = 10
 #: Rooms of one sync computed at the same time.
@@ -86,6 +90,8 @@ class SyncService:
         receipts: ReceiptService,
         presence: PresenceService,
         push: PushService,
+        to_device: ToDeviceService,
+        device_lists: DeviceListService,
     ) -> None:
         self._events = events
         self._state = state
@@ -98,6 +104,8 @@ class SyncService:
         self._receipts = receipts
         self._presence = presence
         self._push = push
+        self._to_device = to_device
+        self._device_lists = device_lists
 
     def current_token(self) -> SyncToken:
         return SyncToken(
@@ -106,6 +114,8 @@ class SyncService:
             receipts=self._notifier.position(RECEIPTS_STREAM),
             typing=self._typing.position,
             presence=self._notifier.position(PRESENCE_STREAM),
+            to_device=self._notifier.position(TO_DEVICE_STREAM),
+            device_lists=self._notifier.position(DEVICE_LISTS_STREAM),
         )
 
     async def sync(self, requester: Requester, request: SyncRequest) -> dict[str, Any]:
@@ -127,6 +137,7 @@ class SyncService:
         if since is not None and (
             since.events > now.events or since.account_data > now.account_data
             or since.receipts > now.receipts or since.presence > now.presence
+            or since.to_device > now.to_device or since.device_lists > now.device_lists
         ):
             # A token from the future (e.g. another server's): answer as if it were now.
             since = now.advance(typing=since.typing)
@@ -205,18 +216,32 @@ class SyncService:
             p for p in await self._presence.for_sync(user_id, since.presence if since else 0, now.presence)
             if request.filter.presence.matches(p["type"], p["sender"])
         ] if presence_moved else []
+        to_device, to_device_reached, keys = await self._to_device.for_sync(
+            user_id, requester.device_id, since.to_device if since else 0, now.to_device
+        )
+        device_lists = await self._device_lists.delta(
+            user_id, since, now, joined_rooms=joined_ids, own_changes=membership_changes.values()
+        ) if since is not None else None
         rooms: dict[str, Any] = {}
         for name, section in (("join", join), ("invite", invite), ("leave", leave), ("knock", knock)):
             if section:
                 rooms[name] = section
-        body: dict[str, Any] = {"next_batch": now.encode()}
+        body: dict[str, Any] = {
+            "next_batch": now.advance(to_device=to_device_reached).encode(),
+            "device_one_time_keys_count": keys.one_time_key_counts,
+            "device_unused_fallback_key_types": keys.unused_fallback_key_types,
+        }
+        if to_device:
+            body["to_device"] = {"events": to_device}
+        if device_lists is not None and (device_lists.changed or device_lists.left):
+            body["device_lists"] = {"changed": device_lists.changed, "left": device_lists.left}
         if rooms:
             body["rooms"] = rooms
         if global_data:
             body["account_data"] = {"events": global_data}
         if presence:
             body["presence"] = {"events": presence}
-        has_news = bool(rooms or global_data or presence)
+        has_news = bool(rooms or global_data or presence or to_device or "device_lists" in body)
         return body, has_news
 
     async def _ephemeral(

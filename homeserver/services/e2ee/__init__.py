@@ -1,0 +1,1 @@
+"""End-to-end encryption services: the key directory, the mailbox and the vault."""

@@ -1,0 +1,89 @@
+"""Device-list tracking (spec: "Tracking the device list for a user").
+
+Design note: whenever a user's devices or keys change, a row goes on the
+``device_lists`` stream and everyone sharing a room with the user is woken.
+A client learns whose device lists to refetch from ``device_lists.changed``
+in ``/sync`` (and ``/keys/changes``): users whose lists changed and who share
+a room with it, plus users it newly shares a room with; ``left`` names users
+it no longer shares any room with. Like Synapse, every shared room counts,
+encrypted or not: the spec allows the simpler rule, and a room may become
+encrypted at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from homeserver.services.notifier import Notifier
+from homeserver.services.sync_token import SyncToken
+from storage.database import Database
+from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
+from storage.rooms import MembershipChange, RoomStore
+
+
+@dataclass(frozen=True)
+class DeviceListDelta:
+    changed: list[str]
+    left: list[str]
+
+
+class DeviceListService:
+    def __init__(self, db: Database, store: DeviceListStore, rooms: RoomStore, notifier: Notifier) -> None:
+        self._db = db
+        self._store = store
+        self._rooms = rooms
+        self._notifier = notifier
+
+    async def devices_changed(self, user_id: str) -> None:
+        """Record that ``user_id``'s devices or keys changed (in the caller's transaction, if any)."""
+        audience = await self._rooms.users_sharing_rooms(user_id)
+        async with self._db.transaction("device_list_change"):
+            position = await self._store.record_change(user_id)
+            self._db.after_commit(lambda: self._notifier.notify(DEVICE_LISTS_STREAM, position, audience))
+
+    async def delta(
+        self,
+        user_id: str,
+        since: SyncToken,
+        now: SyncToken,
+        *,
+        joined_rooms: Iterable[str] | None = None,
+        own_changes: Iterable[MembershipChange] | None = None,
+    ) -> DeviceListDelta:
+        """Whose device lists ``user_id`` should refetch or forget between two tokens.
+
+        ``joined_rooms`` and ``own_changes`` (the user's membership changes in
+        that span) are read when not given; sync passes what it has already read.
+        """
+        changed: set[str] = set()
+        former: set[str] = set()  # users the user may no longer share a room with
+        if since.events < now.events:
+            if joined_rooms is None:
+                joined_rooms = await self._rooms.rooms_for_user(user_id)
+            if own_changes is None:
+                own_changes = await self._rooms.membership_changes_since(user_id, since.events, now.events)
+            for change in own_changes:
+                members = await self._rooms.members(change.room_id)
+                if change.membership == "join":
+                    changed.update(members)
+                elif change.membership in ("leave", "ban"):
+                    former.update(members)
+            rooms = self._notifier.rooms_with_membership_changes_since(joined_rooms, since.events)
+            others = await self._rooms.membership_changes_in_rooms(
+                sorted(rooms if rooms is not None else joined_rooms), since.events, now.events
+            )
+            for change in others:
+                if change.user_id == user_id:
+                    continue
+                if change.membership == "join":
+                    changed.add(change.user_id)
+                elif change.membership in ("leave", "ban"):
+                    former.add(change.user_id)
+        updated = await self._store.changed_between(since.device_lists, now.device_lists)
+        if not (changed or former or updated):
+            return DeviceListDelta([], [])
+        sharing = await self._rooms.users_sharing_rooms(user_id)
+        left = former - sharing
+        changed = ((changed | updated) & sharing) - left
+        return DeviceListDelta(sorted(changed), sorted(left))

@@ -1,0 +1,92 @@
+"""Send-to-device messaging (spec: "Send-to-Device messaging").
+
+A message is queued in each target device's inbox in the same transaction as
+its transaction ID, so a retried request never delivers twice. The device
+receives it in ``/sync`` and it is deleted only when a later sync presents a
+``since`` token at or past it: a response lost on the way is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeserver.clock import Clock
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
+from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
+from homeserver.services.notifier import Notifier
+from storage.database import Database
+from storage.devices import DeviceStore
+from storage.e2e_keys import DeviceStatus, KeyStore
+from storage.to_device import TO_DEVICE_STREAM, ToDeviceMessage, ToDeviceStore
+
+#: Messages delivered per sync; the rest follow in the next one.
+MAX_PER_SYNC = 100
+
+
+class ToDeviceService:
+    def __init__(
+        self,
+        db: Database,
+        store: ToDeviceStore,
+        devices: DeviceStore,
+        keys: KeyStore,
+        notifier: Notifier,
+        clock: Clock,
+        server_name: str,
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._devices = devices
+        self._keys = keys
+        self._notifier = notifier
+        self._clock = clock
+        self._server_name = server_name
+
+    async def send(self, requester: Requester, event_type: str, txn_id: str, messages: Any) -> None:
+        """Queue ``messages`` (user -> device or ``*`` -> content) once per transaction ID."""
+        if not isinstance(messages, Mapping):
+            raise MatrixError("M_BAD_JSON", "messages must be an object")
+        for user_id, by_device in messages.items():
+            if not is_valid_user_id(user_id):
+                raise MatrixError("M_INVALID_PARAM", f"Invalid user ID: {user_id}")
+            if not isinstance(by_device, Mapping) or not all(isinstance(c, Mapping) for c in by_device.values()):
+                raise MatrixError("M_BAD_JSON", f"messages.{user_id} must map device IDs to objects")
+        async with self._db.transaction("send_to_device"):
+            if not await self._store.claim_txn(requester.user_id, requester.device_id, txn_id, self._clock.time_ms()):
+                return
+            queued: list[ToDeviceMessage] = []
+            for user_id, by_device in messages.items():
+                if get_domain_from_id(user_id) != self._server_name:
+                    continue  # delivered over federation once Hearth federates
+                existing = set(await self._devices.device_ids(user_id))
+                targets: dict[str, Mapping[str, Any]] = {}
+                if "*" in by_device:
+                    targets = {d: by_device["*"] for d in existing}
+                targets.update({d: c for d, c in by_device.items() if d != "*" and d in existing})
+                queued.extend(
+                    ToDeviceMessage(user_id, d, requester.user_id, event_type, dict(c)) for d, c in targets.items()
+                )
+            if not queued:
+                return
+            position = await self._store.add(queued)
+            recipients = {m.user_id for m in queued}
+            self._db.after_commit(lambda: self._notifier.notify(TO_DEVICE_STREAM, position, recipients))
+
+    async def for_sync(
+        self, user_id: str, device_id: str, since: int, up_to: int
+    ) -> tuple[list[dict[str, Any]], int, DeviceStatus]:
+        """A device's sync: its new messages, the position they reach, and its key status.
+
+        Messages at or before ``since`` were delivered by the sync that
+        returned ``since``: the client has them, so they are deleted now.
+        """
+        status = await self._keys.device_status(user_id, device_id, since)
+        if status.has_acknowledged_messages:
+            await self._store.acknowledge(user_id, device_id, since)
+        if since >= up_to:
+            return [], up_to, status
+        pending = await self._store.pending(user_id, device_id, since, up_to, MAX_PER_SYNC)
+        reached = pending[-1][0] if len(pending) == MAX_PER_SYNC else up_to
+        return [event for _, event in pending], reached, status
