@@ -18,6 +18,7 @@ from aiohttp import web
 
 from client_api.account import AccountRoutes
 from client_api.account_data import AccountDataRoutes
+from client_api.admin.media import MediaAdminRoutes
 from client_api.admin.register import SharedSecretRoutes
 from client_api.admin.registration_tokens import RegistrationTokenRoutes
 from client_api.admin.users import UserAdminRoutes
@@ -30,6 +31,7 @@ from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
 from client_api.http import add_routes
 from client_api.keys import KeyRoutes
+from client_api.media import MediaRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.push import PushRoutes
@@ -55,6 +57,7 @@ from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.e2ee.to_device import ToDeviceService
 from homeserver.services.filters import FilterService
+from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
@@ -89,6 +92,8 @@ from storage.devices import DeviceStore
 from storage.e2e_keys import KeyStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.key_backup import KeyBackupStore
+from storage.media import MediaStore
+from storage.media_files import MediaFiles
 from storage.migrations import migrate
 from storage.push import PushStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
@@ -153,6 +158,7 @@ class Hearth:
     device_lists: DeviceListService
     to_device: ToDeviceService
     key_backups: KeyBackupService
+    media: MediaService
 
 
 def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> Hearth:
@@ -357,6 +363,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         device_lists=device_lists,
         to_device=to_device,
         key_backups=KeyBackupService(db, KeyBackupStore(db)),
+        media=MediaService(
+            db=db, store=MediaStore(db), files=MediaFiles(config.path(config.media.store_path)),
+            rate_limiter=rate_limiter, config=config.media, clock=clock, server_name=config.server_name,
+        ),
     )
 
 
@@ -393,6 +403,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SpaceRoutes(authenticator, hearth.spaces, hearth.reports, hearth.account_data),
         KeyRoutes(authenticator, hearth.keys, hearth.cross_signing, hearth.device_lists, hearth.to_device),
         RoomKeyRoutes(authenticator, hearth.key_backups),
+        MediaRoutes(authenticator, hearth.media, config.media),
+        MediaAdminRoutes(authenticator, hearth.media, config.server_name),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:

@@ -115,12 +115,34 @@ class RateLimitsConfig:
     message: RateLimit = RateLimit(per_second=2.0, burst=30)
     #: Room joins and knocks by a user.
     join: RateLimit = RateLimit(per_second=0.1, burst=10)
+    #: Media uploads and ``/create`` calls by a user.
+    media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
 
 
 @dataclass(frozen=True)
 class RoomsConfig:
     #: Room version for new rooms (advertised in ``/capabilities``).
     default_version: str = "12"
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    #: Directory of uploaded files (stored once per content hash).
+    store_path: str = "media"
+    #: Largest upload in bytes (413 M_TOO_LARGE beyond; advertised in /media/config).
+    max_upload_size: int = 50 * 1024 * 1024
+    #: Total bytes one user may have uploaded; null for no limit.
+    user_quota: int | None = 1024 * 1024 * 1024
+    #: Content types accepted for upload: ``type/subtype``, ``type/*`` or ``*/*``.
+    allowed_content_types: tuple[str, ...] = ("*/*",)
+    #: Serve the deprecated unauthenticated ``/_matrix/media/v3/download|thumbnail`` endpoints.
+    legacy_unauthenticated: bool = False
+    #: Largest image, in pixels, that Hearth decodes to make thumbnails.
+    max_thumbnail_source_pixels: int = 32_000_000
+    #: Seconds a ``/create``d media ID waits for its upload.
+    pending_upload_lifetime_s: int = 24 * 60 * 60
+    #: Media IDs a user may have created and not yet uploaded.
+    max_pending_uploads: int = 10
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
     rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     well_known: WellKnownConfig = field(default_factory=WellKnownConfig)
     #: Directory of the config file; relative paths are resolved against it.
@@ -223,7 +246,13 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(
             "federation: enabled needs tls_certificate_path and tls_private_key_path"
         )
-    for name in ("registration", "login_address", "login_account", "login_failed", "message", "join"):
+    media = config.media
+    if media.max_upload_size < 1 or media.max_thumbnail_source_pixels < 1 or media.max_pending_uploads < 1:
+        raise ConfigError("media: max_upload_size, max_thumbnail_source_pixels and max_pending_uploads must be positive")
+    for pattern in media.allowed_content_types:
+        if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
+            raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")
+    for name in ("registration", "login_address", "login_account", "login_failed", "message", "join", "media_upload"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:
             raise ConfigError(f"rate_limits.{name}: per_second must be > 0 and burst >= 1")

@@ -164,3 +164,52 @@ async def test_matrix_nio_clients_talk_in_an_encrypted_room(server, tmp_path):
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_encrypted_attachment_uploads_downloads_and_decrypts(client):
+    """An m.file in an encrypted room: the file is AES-CTR encrypted client-side (EncryptedFile v2)."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from tests.support.olm import b64
+
+    alice = CryptoDevice(await client.register("alice"))
+    bob = CryptoDevice(await client.register("bob"))
+    await alice.upload_keys()
+    await bob.upload_keys()
+    room_id = await _encrypted_room(alice, bob)
+    await alice.share_room_key(room_id, [alice.user_id, bob.user_id])
+
+    plaintext = os.urandom(100_000)
+    key, iv = os.urandom(32), os.urandom(8) + b"\0" * 8
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+    upload = await alice.client.post(
+        "/_matrix/media/v3/upload", data=ciphertext, headers={"Content-Type": "application/octet-stream"}
+    )
+    file_info = {
+        "v": "v2", "url": upload.body["content_uri"], "iv": b64(iv),
+        "key": {"kty": "oct", "alg": "A256CTR", "ext": True, "key_ops": ["encrypt", "decrypt"],
+                "k": base64.urlsafe_b64encode(key).decode().rstrip("=")},
+        "hashes": {"sha256": b64(hashlib.sha256(ciphertext).digest())},
+    }
+    content = alice.encrypt(room_id, "m.room.message", {"msgtype": "m.file", "body": "secret.bin", "file": file_info})
+    assert (await alice.client.put(f"{V3}/rooms/{room_id}/send/m.room.encrypted/file1", content)).status == 200
+
+    (event,) = [e for e in _timeline(await bob.sync(), room_id) if e["type"] == "m.room.encrypted"]
+    received = bob.decrypt(event)["content"]["file"]
+    mxc = received["url"][len("mxc://"):]
+    async with bob.client.session.get(
+        f"{bob.client.base_url}/_matrix/client/v1/media/download/{mxc}",
+        headers={"Authorization": f"Bearer {bob.client.token}"},
+    ) as resp:
+        assert resp.status == 200
+        downloaded = await resp.read()
+    assert b64(hashlib.sha256(downloaded).digest()) == received["hashes"]["sha256"]
+    k = received["key"]["k"]
+    file_key = base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
+    file_iv = base64.b64decode(received["iv"] + "=" * (-len(received["iv"]) % 4))
+    decryptor = Cipher(algorithms.AES(file_key), modes.CTR(file_iv)).decryptor()
+    assert decryptor.update(downloaded) + decryptor.finalize() == plaintext

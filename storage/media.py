@@ -1,0 +1,129 @@
+"""Media metadata: who uploaded what, its type and name, and where its bytes are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    media_id: str
+    user_id: str
+    content_type: str | None
+    upload_name: str | None
+    size: int | None
+    sha256: str | None
+    created_ts: int
+    pending_expires_ts: int | None
+    quarantined: bool
+
+    @property
+    def uploaded(self) -> bool:
+        return self.sha256 is not None
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    content_type: str
+    size: int
+    sha256: str
+
+
+_COLUMNS = "media_id, user_id, content_type, upload_name, size, sha256, created_ts, pending_expires_ts, quarantined"
+
+
+def _record(row) -> MediaRecord:  # type: ignore[no-untyped-def]
+    return MediaRecord(**{**dict(row), "quarantined": bool(row["quarantined"])})
+
+
+class MediaStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, record: MediaRecord) -> None:
+        await self.db.execute(
+            f"INSERT INTO media ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            record.media_id, record.user_id, record.content_type, record.upload_name, record.size,
+            record.sha256, record.created_ts, record.pending_expires_ts, record.quarantined,
+        )
+
+    async def get(self, media_id: str) -> MediaRecord | None:
+        row = await self.db.fetchrow(f"SELECT {_COLUMNS} FROM media WHERE media_id = $1", media_id)
+        return _record(row) if row is not None else None
+
+    async def fill(self, media_id: str, content_type: str, upload_name: str | None, size: int, sha256: str) -> bool:
+        """Give a created media ID its content; ``False`` if it already had some."""
+        changed = await self.db.execute(
+            "UPDATE media SET content_type = $2, upload_name = $3, size = $4, sha256 = $5, pending_expires_ts = NULL"
+            " WHERE media_id = $1 AND sha256 IS NULL",
+            media_id, content_type, upload_name, size, sha256,
+        )
+        return changed == 1
+
+    async def pending_count(self, user_id: str, now_ms: int) -> int:
+        return int(await self.db.fetchval(
+            "SELECT COUNT(*) FROM media WHERE user_id = $1 AND sha256 IS NULL AND pending_expires_ts > $2",
+            user_id, now_ms,
+        ))
+
+    async def bytes_used(self, user_id: str) -> int:
+        return int(await self.db.fetchval(
+            "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = $1", user_id
+        ))
+
+    async def of_user(self, user_id: str) -> list[MediaRecord]:
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM media WHERE user_id = $1 ORDER BY created_ts, media_id", user_id
+        )
+        return [_record(r) for r in rows]
+
+    async def thumbnail(self, media_id: str, width: int, height: int, method: str, animated: bool) -> Thumbnail | None:
+        row = await self.db.fetchrow(
+            "SELECT content_type, size, sha256 FROM media_thumbnails"
+            " WHERE media_id = $1 AND width = $2 AND height = $3 AND method = $4 AND animated = $5",
+            media_id, width, height, method, animated,
+        )
+        return Thumbnail(row["content_type"], int(row["size"]), row["sha256"]) if row is not None else None
+
+    async def add_thumbnail(
+        self, media_id: str, width: int, height: int, method: str, animated: bool, thumbnail: Thumbnail
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO media_thumbnails (media_id, width, height, method, animated, content_type, size, sha256)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            media_id, width, height, method, animated, thumbnail.content_type, thumbnail.size, thumbnail.sha256,
+        )
+
+    async def set_quarantined(self, media_ids: list[str], quarantined: bool) -> int:
+        count = 0
+        for media_id in media_ids:
+            count += await self.db.execute(
+                "UPDATE media SET quarantined = $2 WHERE media_id = $1 AND quarantined <> $2", media_id, quarantined
+            )
+        return count
+
+    async def delete(self, media_ids: list[str]) -> list[str]:
+        """Delete media rows and their thumbnails (inside a transaction).
+
+        Returns the content hashes no remaining row refers to: their files can go.
+        """
+        hashes: set[str] = set()
+        for media_id in media_ids:
+            rows = await self.db.fetch(
+                "SELECT sha256 FROM media WHERE media_id = $1 AND sha256 IS NOT NULL"
+                " UNION SELECT sha256 FROM media_thumbnails WHERE media_id = $1",
+                media_id,
+            )
+            hashes.update(r["sha256"] for r in rows)
+            await self.db.execute("DELETE FROM media_thumbnails WHERE media_id = $1", media_id)
+            await self.db.execute("DELETE FROM media WHERE media_id = $1", media_id)
+        return [sha256 for sha256 in sorted(hashes) if not await self.is_referenced(sha256)]
+
+    async def is_referenced(self, sha256: str) -> bool:
+        """Whether any media or thumbnail still uses the file with this hash."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM media WHERE sha256 = $1 UNION SELECT 1 FROM media_thumbnails WHERE sha256 = $1", sha256
+        )
+        return found is not None
