@@ -448,6 +448,8 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.registration_store.delete_old_nonces(
                     hearth.clock.time_ms() - 60 * 60 * 1000
                 )
+                await hearth.to_device.forget_old_txns()
+                await hearth.media.expire_pending()
             except Exception:
                 logger.exception("housekeeping_failed")
 

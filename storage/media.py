@@ -68,6 +68,11 @@ class MediaStore:
             user_id, now_ms,
         ))
 
+    async def delete_expired_pending(self, now_ms: int) -> int:
+        return await self.db.execute(
+            "DELETE FROM media WHERE sha256 IS NULL AND pending_expires_ts < $1", now_ms
+        )
+
     async def bytes_used(self, user_id: str) -> int:
         return int(await self.db.fetchval(
             "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = $1", user_id

@@ -220,3 +220,19 @@ async def _raw(user, path: str) -> bytes:
     async with user.session.get(user.base_url + path, headers={"Authorization": f"Bearer {user.token}"}) as resp:
         assert resp.status == 200
         return await resp.read()
+
+
+async def test_expired_pending_uploads_are_forgotten(make_server):
+    from homeserver.clock import FakeClock
+
+    clock = FakeClock()
+    server = await make_server(clock=clock, media={"pending_upload_lifetime_s": 60, "max_pending_uploads": 1})
+    alice = await server.client.register("alice")
+    uri = (await alice.post(CREATE)).body["content_uri"]
+    assert (await alice.post(CREATE)).status == 429
+    clock.advance(61)
+    late = await alice.put(f"{MEDIA}/upload/{_path(uri)}", data=b"late", headers={"Content-Type": "text/plain"})
+    assert (late.status, late.errcode) == (404, "M_NOT_FOUND")
+    await server.hearth.media.expire_pending()
+    assert await server.hearth.media.media_of(alice.user_id) == []
+    assert (await alice.post(CREATE)).status == 200

@@ -83,3 +83,19 @@ async def test_bad_requests(client):
         "@nobody:test.local": {"*": {}}, "@x:elsewhere.example": {"D": {}},
     }})
     assert resp.status == 200
+
+
+async def test_old_transaction_ids_are_forgotten(make_server):
+    from homeserver.clock import FakeClock
+    from homeserver.services.e2ee.to_device import TXN_MEMORY_MS
+
+    clock = FakeClock()
+    server = await make_server(clock=clock)
+    alice = await server.client.register("alice")
+    bob = await server.client.register("bob")
+    message = {"messages": {bob.user_id: {bob.device_id: {"n": 1}}}}
+    await alice.put(f"{V3}/sendToDevice/m.test/same", message)
+    clock.advance(TXN_MEMORY_MS / 1000 + 1)
+    await server.hearth.to_device.forget_old_txns()
+    await alice.put(f"{V3}/sendToDevice/m.test/same", message)  # a new message now
+    assert len(_events((await bob.get(SYNC)).body)) == 2

@@ -23,6 +23,8 @@ from storage.to_device import TO_DEVICE_STREAM, ToDeviceMessage, ToDeviceStore
 
 #: Messages delivered per sync; the rest follow in the next one.
 MAX_PER_SYNC = 100
+#: How long a transaction ID is remembered (a client retries within minutes).
+TXN_MEMORY_MS = 7 * 24 * 60 * 60 * 1000
 
 
 class ToDeviceService:
@@ -73,6 +75,10 @@ class ToDeviceService:
             position = await self._store.add(queued)
             recipients = {m.user_id for m in queued}
             self._db.after_commit(lambda: self._notifier.notify(TO_DEVICE_STREAM, position, recipients))
+
+    async def forget_old_txns(self) -> None:
+        """Housekeeping: drop transaction IDs too old to be retried."""
+        await self._store.delete_old_txns(self._clock.time_ms() - TXN_MEMORY_MS)
 
     async def for_sync(
         self, user_id: str, device_id: str, since: int, up_to: int

@@ -234,6 +234,10 @@ class MediaService:
             raise MatrixError("M_NOT_FOUND", "Not found", status=404)
         return record
 
+    async def expire_pending(self) -> None:
+        """Housekeeping: forget created media IDs whose upload never came."""
+        await self._store.delete_expired_pending(self._clock.time_ms())
+
     # -- moderation (admin API) --------------------------------------------------------
 
     async def media_of(self, user_id: str) -> list[MediaRecord]:
