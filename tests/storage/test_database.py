@@ -72,3 +72,32 @@ async def test_integrity_errors_are_translated(database):
     with pytest.raises(IntegrityError):
         await database.execute("INSERT INTO t (k, v) VALUES ($1, $2)", "i", 2)
     assert await database.fetchval("SELECT v FROM t WHERE k = $1", "i") == 1
+
+
+async def test_long_reads_leave_the_event_loop_thread(database):
+    """On SQLite a quick read runs on the loop's thread; one over budget is moved to a
+    reader thread and still returns the right answer (both backends answer alike)."""
+    big = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT COUNT(*) AS c FROM n"
+    assert await database.fetchval(big) == 200000
+    assert await database.fetchval("SELECT 1 + 1 AS two") == 2
+    if database.dialect == "sqlite":
+        assert database._fetch_inline("SELECT 1 + 1 AS two", ()) == [{"two": 2}]
+        assert database._fetch_inline(big, ()) is None
+
+
+async def test_wal_is_checkpointed_in_the_background(database):
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    import asyncio
+
+    await database.execute("CREATE TABLE filler (x TEXT)")
+    await database.executemany("INSERT INTO filler (x) VALUES ($1)", [("y" * 1000,) for _ in range(2000)])
+    # Committed, but only in the log: writes never wait for a checkpoint...
+    assert database.path.stat().st_size < 1_000_000
+    for _ in range(30):
+        await asyncio.sleep(0.1)
+        if database.path.stat().st_size > 2_000_000:
+            break
+    # ...which the background checkpointer does, copying the log into the database file.
+    assert database.path.stat().st_size > 2_000_000
+    assert await database.fetchval("SELECT COUNT(*) AS c FROM filler") == 2000

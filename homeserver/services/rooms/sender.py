@@ -382,8 +382,8 @@ class EventSender:
         for the whole batch, from the head.
         """
         async with self._db.transaction("send_events"):
-            positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
             async with self._db.batched(reorder=True):
+                positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
                 for built, stream in zip(builds, positions):
                     event = built.event
                     built.stream = stream
