@@ -88,6 +88,8 @@ class _Txn:
     groups: dict[str, Statement] = field(default_factory=dict)
     hooks: list[Callable[[], None]] = field(default_factory=list)
     begun: bool = False
+    #: Whether the queue holds statements whose order matters (``batched()`` without reorder).
+    ordered: bool = False
 
 
 class Database(ABC):
@@ -175,6 +177,7 @@ class Database(ABC):
             group[2].extend(rows)
         else:
             txn.queue.append((many, sql, args))
+            txn.ordered = True
         return True
 
     @staticmethod
@@ -412,7 +415,7 @@ class PostgresDatabase(Database):
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=self.pool_size, command_timeout=60
+            self.dsn, min_size=1, max_size=self.pool_size, command_timeout=60, reset=_keep_session
         )
 
     async def close(self) -> None:
@@ -442,8 +445,12 @@ class PostgresDatabase(Database):
     async def _flush(self, txn: _Txn) -> None:
         pending, txn.queue = txn.queue, []
         txn.groups.clear()
+        ordered, txn.ordered = txn.ordered, False
+        combined, separate = (None, pending) if ordered else _combine(pending)
         try:
-            for many, sql, args in pending:
+            if combined is not None:
+                await txn.conn.execute(*combined)
+            for many, sql, args in separate:
                 if many:
                     await txn.conn.executemany(sql, args)
                 else:
@@ -489,6 +496,55 @@ class PostgresDatabase(Database):
                 return await conn.fetch(sql, *args)
             except asyncpg.IntegrityConstraintViolationError as e:
                 raise IntegrityError(str(e)) from e
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool connections go back as they are: Hearth takes no advisory locks, opens no
+    cursors, LISTENs on no pooled connection and SETs nothing, so asyncpg's default
+    reset (a round trip on every release) has nothing to undo."""
+
+
+def _combine(statements: list[Statement]) -> tuple[tuple[Any, ...] | None, list[Statement]]:
+    """Small batches of queued inserts as one statement of data-modifying CTEs (one round trip).
+
+    Only for reordered batches, whose statement kinds are independent by
+    contract. Only inserts (plain, or ``ON CONFLICT ... DO NOTHING``) whose
+    values are bare parameters combine, each kind as one multi-row ``VALUES``
+    CTE: an insert never changes an existing row, so running the kinds side by
+    side in one statement equals running them in turn (a second row with the
+    same key fails, or is skipped, either way), while two updates or upserts
+    of one row inside one statement would not both take effect. The rest stay
+    separate calls. Big batches (throughput, not latency, matters there) are
+    left alone: their many rows would make large statements of ever-new shapes.
+    Returns ``(sql, *args)`` of the combined statement (``None`` when fewer
+    than two kinds combine) and the statements left to run on their own.
+    """
+    if sum(len(rows) if many else 1 for many, _, rows in statements) > _MAX_COMBINED_ROWS:
+        return None, statements
+    parts: list[str] = []
+    args: list[Any] = []
+    separate: list[Statement] = []
+    for many, sql, raw_rows in statements:
+        rows = list(raw_rows) if many else [raw_rows]
+        shape = _INSERT_VALUES.fullmatch(sql.strip())
+        tail = shape.group(3).upper() if shape else ""
+        if shape is None or ("ON CONFLICT" in tail and not tail.rstrip().endswith("DO NOTHING")):
+            separate.append((many, sql, raw_rows))
+            continue
+        tuples = []
+        for row in rows:
+            tuples.append("(" + ", ".join(f"${len(args) + i + 1}" for i in range(len(row))) + ")")
+            args.extend(row)
+        parts.append(f"q{len(parts)} AS ({shape.group(1)}{', '.join(tuples)}{shape.group(3)})")
+    if len(parts) < 2:
+        return None, statements
+    return ("WITH " + ", ".join(parts) + " SELECT 1", *args), separate
+
+
+#: ``INSERT ... VALUES (<bare parameters>) <tail>``: the inserts :func:`_combine` can merge.
+_INSERT_VALUES = re.compile(r"(INSERT\s.*?\bVALUES\s*)(\((?:\s*\$\d+\s*,)*\s*\$\d+\s*\))(.*)", re.I | re.S)
+#: Rows beyond which a batch is not combined.
+_MAX_COMBINED_ROWS = 64
 
 
 def _log_slow(name: str, started: float) -> None:

@@ -102,7 +102,7 @@ class StateStore:
         self.db.after_commit(lambda: self._remember_event_group(event_id, state_group))
         await self.db.execute(
             "INSERT INTO event_state_groups (event_id, state_group) VALUES ($1, $2)"
-            " ON CONFLICT (event_id) DO UPDATE SET state_group = EXCLUDED.state_group",
+            " ON CONFLICT (event_id) DO NOTHING",
             event_id,
             state_group,
         )

@@ -101,3 +101,44 @@ async def test_wal_is_checkpointed_in_the_background(database):
     # ...which the background checkpointer does, copying the log into the database file.
     assert database.path.stat().st_size > 2_000_000
     assert await database.fetchval("SELECT COUNT(*) AS c FROM filler") == 2000
+
+
+def test_combining_queued_inserts():
+    """PostgreSQL sends a small reordered batch of inserts as one statement; upserts stay apart."""
+    from storage.database import _combine
+
+    statements = [
+        (True, "INSERT INTO a (x, y) VALUES ($1, $2)", [(1, 2), (3, 4)]),
+        (False, "INSERT INTO b (x) VALUES ($1) ON CONFLICT DO NOTHING", (5,)),
+        (True, "INSERT INTO c (x) VALUES ($1) ON CONFLICT (x) DO UPDATE SET x = EXCLUDED.x", [(6,)]),
+        (True, "DELETE FROM d WHERE x = $1", [(7,)]),
+        (True, "INSERT INTO e (x) VALUES (to_tsvector($1))", [("t",)]),
+    ]
+    combined, separate = _combine(statements)
+    assert combined == (
+        "WITH q0 AS (INSERT INTO a (x, y) VALUES ($1, $2), ($3, $4)),"
+        " q1 AS (INSERT INTO b (x) VALUES ($5) ON CONFLICT DO NOTHING) SELECT 1",
+        1, 2, 3, 4, 5,
+    )
+    assert [sql.split()[0] + " " + sql.split()[2] for _, sql, _ in separate] == ["INSERT c", "DELETE d", "INSERT e"]
+    big = [(True, "INSERT INTO a (x) VALUES ($1)", [(i,) for i in range(100)]), (False, "INSERT INTO b (x) VALUES ($1)", (1,))]
+    assert _combine(big) == (None, big)
+
+
+async def test_reordered_batches_write_everything(database):
+    await database.execute("CREATE TABLE one (x INTEGER PRIMARY KEY)")
+    await database.execute("CREATE TABLE two (x INTEGER PRIMARY KEY, y TEXT)")
+    async with database.transaction("t"):
+        async with database.batched(reorder=True):
+            await database.executemany("INSERT INTO one (x) VALUES ($1)", [(1,), (2,)])
+            await database.execute("INSERT INTO two (x, y) VALUES ($1, $2) ON CONFLICT DO NOTHING", 1, "a")
+            await database.execute("INSERT INTO two (x, y) VALUES ($1, $2) ON CONFLICT DO NOTHING", 1, "b")
+            await database.execute("INSERT INTO one (x) VALUES ($1)", 3)
+    assert [r["x"] for r in await database.fetch("SELECT x FROM one ORDER BY x")] == [1, 2, 3]
+    assert [dict(r) for r in await database.fetch("SELECT x, y FROM two")] == [{"x": 1, "y": "a"}]
+    with pytest.raises(IntegrityError):
+        async with database.transaction("t"):
+            async with database.batched(reorder=True):
+                await database.execute("INSERT INTO one (x) VALUES ($1)", 9)
+                await database.execute("INSERT INTO two (x, y) VALUES ($1, $2)", 1, "again")
+    assert await database.fetchval("SELECT COUNT(*) AS n FROM one WHERE x = 9") == 0
