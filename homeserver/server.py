@@ -1,9 +1,8 @@
 """Running Hearth: listeners, signals and graceful shutdown.
 
 Once listening, the objects that live as long as the process (modules, routes,
-config) are moved out of the garbage collector's sight (``gc.freeze``) and
-young-generation collections run less often: full collections then stay
-short, which keeps them out of request tail latency.
+config) are moved out of the garbage collector's sight (``gc.freeze``), so
+full collections stay short and out of request tail latency.
 
 On SIGTERM or SIGINT the listeners stop accepting connections, in-flight
 requests get up to :data:`SHUTDOWN_GRACE` seconds to finish (their database
@@ -61,4 +60,3 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
 def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)

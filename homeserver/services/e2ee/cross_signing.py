@@ -72,8 +72,8 @@ class CrossSigningService:
                     raise MatrixError(
                         "M_INVALID_SIGNATURE", f"The {usage} key is not signed by the master key"
                     ) from None
-        if repeat and uploaded:
-            return
+        if repeat:
+            return  # nothing new (a retried request, or an empty one)
         async with self._db.transaction("upload_cross_signing_keys"):
             for usage, key in uploaded.items():
                 await self._keys.set_cross_signing_key(user_id, usage, public_keys[usage], dict(key))
