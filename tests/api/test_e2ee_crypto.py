@@ -19,6 +19,15 @@ from tests.support.olm import (
 V3 = "/_matrix/client/v3"
 
 
+async def _alice_and_bob(client) -> tuple[CryptoDevice, CryptoDevice, str]:
+    """Two users with published keys, both joined to a new encrypted room."""
+    alice = CryptoDevice(await client.register("alice"))
+    bob = CryptoDevice(await client.register("bob"))
+    await alice.upload_keys()
+    await bob.upload_keys()
+    return alice, bob, await _encrypted_room(alice, bob)
+
+
 async def _encrypted_room(alice: CryptoDevice, bob: CryptoDevice) -> str:
     resp = await alice.client.post(f"{V3}/createRoom", {
         "preset": "private_chat", "invite": [bob.user_id],
@@ -34,11 +43,7 @@ def _timeline(body: dict, room_id: str) -> list[dict]:
 
 
 async def test_two_users_exchange_megolm_messages(client):
-    alice = CryptoDevice(await client.register("alice"))
-    bob = CryptoDevice(await client.register("bob"))
-    await alice.upload_keys()
-    await bob.upload_keys()
-    room_id = await _encrypted_room(alice, bob)
+    alice, bob, room_id = await _alice_and_bob(client)
     await bob.sync()
 
     await alice.share_room_key(room_id, [alice.user_id, bob.user_id])
@@ -56,11 +61,7 @@ async def test_two_users_exchange_megolm_messages(client):
 
 
 async def test_a_device_added_later_receives_keys_by_to_device(client):
-    alice = CryptoDevice(await client.register("alice"))
-    bob = CryptoDevice(await client.register("bob"))
-    await alice.upload_keys()
-    await bob.upload_keys()
-    room_id = await _encrypted_room(alice, bob)
+    alice, bob, room_id = await _alice_and_bob(client)
     await alice.sync()
     await bob.sync()
 
@@ -80,11 +81,7 @@ async def test_a_device_added_later_receives_keys_by_to_device(client):
 
 
 async def test_fresh_login_restores_history_from_backup_with_the_recovery_key(client):
-    alice = CryptoDevice(await client.register("alice"))
-    bob = CryptoDevice(await client.register("bob"))
-    await alice.upload_keys()
-    await bob.upload_keys()
-    room_id = await _encrypted_room(alice, bob)
+    alice, bob, room_id = await _alice_and_bob(client)
     await alice.share_room_key(room_id, [alice.user_id, bob.user_id])
     event_id = await alice.send(room_id, "remember me")
 
@@ -175,11 +172,7 @@ async def test_encrypted_attachment_uploads_downloads_and_decrypts(client):
 
     from tests.support.olm import b64
 
-    alice = CryptoDevice(await client.register("alice"))
-    bob = CryptoDevice(await client.register("bob"))
-    await alice.upload_keys()
-    await bob.upload_keys()
-    room_id = await _encrypted_room(alice, bob)
+    alice, bob, room_id = await _alice_and_bob(client)
     await alice.share_room_key(room_id, [alice.user_id, bob.user_id])
 
     plaintext = os.urandom(100_000)
