@@ -55,6 +55,12 @@ class FederationConfig:
     tls_private_key_path: str | None = None
     #: Verify remote servers' TLS certificates. Turn off only in test setups.
     verify_certificates: bool = True
+    #: Extra CA certificates (PEM) trusted for outbound federation, besides the system store.
+    ca_bundle_path: str | None = None
+    #: Server name -> "host:port" to connect to, skipping discovery (test setups, private networks).
+    server_addresses: dict[str, str] = field(default_factory=dict)
+    #: Notary servers asked for keys a server cannot serve itself (none by default).
+    trusted_key_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,13 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(
             "federation: enabled needs tls_certificate_path and tls_private_key_path"
         )
+    for name, address in config.federation.server_addresses.items():
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"federation.server_addresses.{name}: {address!r} is not host:port")
+    ca_bundle = config.federation.ca_bundle_path
+    if ca_bundle is not None and not config.path(ca_bundle).is_file():
+        raise ConfigError(f"federation.ca_bundle_path: {config.path(ca_bundle)} is not a readable file")
     media = config.media
     if media.max_upload_size < 1 or media.max_thumbnail_source_pixels < 1 or media.max_pending_uploads < 1:
         raise ConfigError("media: max_upload_size, max_thumbnail_source_pixels and max_pending_uploads must be positive")
@@ -288,6 +301,13 @@ def _build(tp: Any, value: Any, path: str) -> Any:
             choices = ", ".join(repr(a) for a in args)
             raise ConfigError(f"{where}: must be one of {choices}, got {value!r}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {_describe(value)}")
+        return {
+            _build(args[0], k, f"{path}[{k!r}]"): _build(args[1], v, _join(path, str(k)))
+            for k, v in value.items()
+        }
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {_describe(value)}")

@@ -87,3 +87,22 @@ def test_unreadable_and_invalid_files(tmp_path):
     bad.write_text("server_name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_federation_addresses_and_ca_bundle_are_checked(tmp_path):
+    from homeserver.config import ConfigError, parse_config
+
+    base = {"server_name": "a.test"}
+    config = parse_config({**base, "federation": {"server_addresses": {"b.test": "127.0.0.1:8449"}}})
+    assert config.federation.server_addresses == {"b.test": "127.0.0.1:8449"}
+    for bad, message in (
+        ({"server_addresses": {"b.test": "127.0.0.1"}}, "federation.server_addresses.b.test"),
+        ({"server_addresses": ["b.test"]}, "federation.server_addresses: expected a mapping"),
+        ({"ca_bundle_path": "missing.pem"}, "federation.ca_bundle_path"),
+    ):
+        try:
+            parse_config({**base, "federation": bad}, config_dir=str(tmp_path))
+        except ConfigError as e:
+            assert message in str(e)
+        else:
+            raise AssertionError(f"accepted {bad}")
