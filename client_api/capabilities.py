@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response
+from homeserver.http import Route, json_response
 from homeserver.config import Config
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, field, json_response, read_json
+from homeserver.http import Route, field, json_response, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.devices import DeviceService
 from storage.devices import DeviceRecord

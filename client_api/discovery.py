@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from client_api.http import Route, json_response
+from homeserver.http import Route, json_response
 from homeserver import __version__
 from homeserver.config import Config
 from homeserver.errors import MatrixError

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, field, json_response, read_json
+from homeserver.http import Route, field, json_response, read_json
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.typing import TypingService

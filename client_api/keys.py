@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, field, json_response, read_json
+from homeserver.http import Route, field, json_response, read_json
 from homeserver.core.identifiers import is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.e2ee.cross_signing import CrossSigningService

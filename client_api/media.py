@@ -13,7 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, query_bool, query_int
+from homeserver.http import Route, json_response, query_bool, query_int
 from homeserver.config import MediaConfig
 from homeserver.errors import MatrixError
 from homeserver.services.media.service import Content, MediaService

@@ -12,7 +12,7 @@ import time
 import structlog
 from aiohttp import web
 
-from client_api.http import json_response
+from homeserver.http import json_response
 from homeserver import metrics
 from homeserver.errors import MatrixError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, read_json
+from homeserver.http import Route, json_response, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.profiles import ProfileService
 

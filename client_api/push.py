@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, query_int, read_json
+from homeserver.http import Route, json_response, query_int, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.push import PushService
 from homeserver.services.rooms.timeline import TimelineService

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, query_bool, query_int
+from homeserver.http import Route, json_response, query_bool, query_int
 from homeserver.services.rooms.relations import RelationsService
 
 V1 = "/_matrix/client/v1/rooms/{room_id}"

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, field, json_response, query_int, read_json
+from homeserver.http import Route, field, json_response, query_int, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter, FilterService

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator, access_token_of
-from client_api.http import Route, field, json_response, query_bool, query_int, read_json
+from homeserver.http import Route, field, json_response, query_bool, query_int, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.reports import ReportService

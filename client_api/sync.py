@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, query_bool, query_int
+from homeserver.http import Route, json_response, query_bool, query_int
 from homeserver.errors import MatrixError
 from homeserver.services.filters import FilterService
 from homeserver.services.sync.service import SyncRequest, SyncService, parse_since

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from client_api.http import Route
+from homeserver.http import Route
 
 DIST = Path(__file__).resolve().parent.parent / "webclient" / "dist"
 

@@ -29,7 +29,7 @@ from client_api.directory import DirectoryRoutes
 from client_api.discovery import DiscoveryRoutes
 from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
-from client_api.http import add_routes
+from homeserver.http import add_routes
 from client_api.keys import KeyRoutes
 from client_api.media import MediaRoutes
 from client_api.middleware import MIDDLEWARES
@@ -44,6 +44,11 @@ from client_api.session import SessionRoutes
 from client_api.spaces import SpaceRoutes
 from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
+from federation.auth import FederationAuthenticator
+from federation.client import FederationClient, tls_context
+from federation.keys import KeyRing
+from federation.routes import KeyRoutes as ServerKeyRoutes
+from federation.routes import QueryRoutes
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.services.account_data import AccountDataService
@@ -102,6 +107,7 @@ from storage.reports import ReportStore
 from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
+from storage.server_keys import ServerKeyStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
 from storage.streams import current_position
@@ -159,6 +165,8 @@ class Hearth:
     to_device: ToDeviceService
     key_backups: KeyBackupService
     media: MediaService
+    federation_client: FederationClient
+    keyring: KeyRing
 
 
 def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> Hearth:
@@ -202,6 +210,17 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
     )
     signing_key = load_signing_key(config.path(config.signing_key_path))
+    federation_config = config.federation
+    federation_client = FederationClient(
+        server_name=config.server_name,
+        signing_key=signing_key,
+        tls=tls_context(
+            verify=federation_config.verify_certificates,
+            ca_bundle=config.path(federation_config.ca_bundle_path) if federation_config.ca_bundle_path else None,
+        ),
+        addresses=federation_config.server_addresses,
+        clock=clock,
+    )
     account_data = AccountDataService(account_data_store, notifier)
     receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
@@ -367,6 +386,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             db=db, store=MediaStore(db), files=MediaFiles(config.path(config.media.store_path)),
             rate_limiter=rate_limiter, config=config.media, clock=clock, server_name=config.server_name,
         ),
+        federation_client=federation_client,
+        keyring=KeyRing(
+            server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
+            client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+        ),
     )
 
 
@@ -416,6 +440,30 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
 
 
 HEARTH_KEY = web.AppKey("hearth", Hearth)
+
+
+def create_federation_app(hearth: Hearth) -> web.Application:
+    """The Server-Server API application (served on the TLS federation listener).
+
+    It shares ``hearth`` with the client application, whose lifecycle opens and
+    closes the database; this one only closes its outbound HTTP client.
+    """
+    config = hearth.config
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
+    app[HEARTH_KEY] = hearth
+    authenticator = FederationAuthenticator(hearth.keyring, config.server_name)
+    for group in (
+        ServerKeyRoutes(hearth.keyring),
+        QueryRoutes(authenticator, hearth.profiles, hearth.directory),
+    ):
+        add_routes(app, group.routes())
+
+    async def close_client(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await hearth.federation_client.close()
+
+    app.cleanup_ctx.append(close_client)
+    return app
 
 
 def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]

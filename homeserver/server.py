@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import ssl
 
 import structlog
 from aiohttp import web
 
-from homeserver.app import create_app
-from homeserver.config import Config
+from homeserver.app import HEARTH_KEY, create_app, create_federation_app
+from homeserver.config import Config, ConfigError
 
 logger = structlog.get_logger(__name__)
 
@@ -29,9 +30,11 @@ SHUTDOWN_GRACE = 10.0
 
 async def serve(config: Config, *, install_signal_handlers: bool = False, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled or signalled."""
+    tls = server_tls_context(config) if config.federation.enabled else None  # bad files stop startup here
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, access_log=None)
     await runner.setup()
+    federation_runner: web.AppRunner | None = None
     stop = asyncio.Event()
     if install_signal_handlers:
         loop = asyncio.get_running_loop()
@@ -41,10 +44,20 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
         for host in config.listen.bind_addresses:
             site = web.TCPSite(runner, host, config.listen.port, reuse_address=True)
             await site.start()
+        if config.federation.enabled:
+            federation_runner = web.AppRunner(
+                create_federation_app(app[HEARTH_KEY]), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE,
+                access_log=None,
+            )
+            await federation_runner.setup()
+            for host in config.federation.bind_addresses:
+                await web.TCPSite(federation_runner, host, config.federation.port, ssl_context=tls, reuse_address=True).start()
         logger.info(
             "hearth_started",
             server_name=config.server_name,
             listen=[f"{h}:{config.listen.port}" for h in config.listen.bind_addresses],
+            federation=[f"{h}:{config.federation.port}" for h in config.federation.bind_addresses]
+            if config.federation.enabled else None,
             database=config.database.url.split(":", 1)[0],
         )
         _tune_garbage_collector()
@@ -53,6 +66,8 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
         await stop.wait()
         logger.info("hearth_stopping")
     finally:
+        if federation_runner is not None:
+            await federation_runner.cleanup()
         await runner.cleanup()
         logger.info("hearth_stopped")
 
@@ -60,3 +75,16 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
 def _tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
+
+
+def server_tls_context(config: Config) -> ssl.SSLContext:
+    """The federation listener's TLS context, from the configured certificate and key."""
+    assert config.federation.tls_certificate_path and config.federation.tls_private_key_path
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(
+            config.path(config.federation.tls_certificate_path), config.path(config.federation.tls_private_key_path)
+        )
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"federation.tls_certificate_path: cannot load the certificate and key: {e}") from None
+    return context

@@ -160,3 +160,38 @@ def test_init_on_postgres(tmp_path):
         assert not (tmp_path / "hearth.db").exists()
     finally:
         databases.drop_pg_database(name)
+
+
+async def test_run_serves_federation_over_tls(tmp_path):
+    port, federation_port = free_port(), free_port()
+    hearth("init", "--server-name", "localhost", "--data-dir", str(tmp_path), "--port", str(port),
+           "--federation-port", str(federation_port))
+    _cheap_hashing(tmp_path / "config.yaml")
+    proc = subprocess.Popen([*HEARTH, "run", "-c", str(tmp_path / "config.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        import ssl
+
+        from homeserver.core.server_keys import parse_key_response
+
+        trust = ssl.create_default_context(cafile=str(tmp_path / "tls.crt"))  # the generated self-signed certificate
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"https://localhost:{federation_port}/_matrix/key/v2/server", ssl=trust) as resp:
+                assert resp.status == 200
+                parse_key_response(await resp.json(), "localhost")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_unreadable_certificate_stops_startup(tmp_path):
+    hearth("init", "--server-name", "example.test", "--data-dir", str(tmp_path), "--federation-port", str(free_port()))
+    (tmp_path / "tls.crt").write_text("not a certificate")
+    result = subprocess.run([*HEARTH, "run", "-c", str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "federation.tls_certificate_path" in result.stderr
+    assert "Traceback" not in result.stderr

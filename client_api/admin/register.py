@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from client_api.http import Route, json_response, read_json
+from homeserver.http import Route, json_response, read_json
 from homeserver.services.shared_secret import SharedSecretRegistration
 
 PATH = "/_synapse/admin/v1/register"

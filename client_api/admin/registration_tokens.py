@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, json_response, read_json
+from homeserver.http import Route, json_response, read_json
 from homeserver.errors import MatrixError
 from homeserver.services.registration import RegistrationService
 from storage.registration import RegistrationToken

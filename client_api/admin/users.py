@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from client_api.http import Route, field, json_response, query_bool, query_int, read_json
+from homeserver.http import Route, field, json_response, query_bool, query_int, read_json
 from homeserver import __version__
 from homeserver.services.user_admin import UserAdminService
 

@@ -1,0 +1,149 @@
+"""Outbound federation requests: discovered, TLS-verified and signed.
+
+Every request carries an ``X-Matrix`` signature over its method, target,
+origin, destination and body. Certificates are verified against the system
+store plus ``federation.ca_bundle_path``; ``federation.verify_certificates:
+false`` turns verification off for test setups (and says so in the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+import structlog
+from yarl import URL
+
+from federation.discovery import ServerResolver, UnresolvableServer
+from homeserver.clock import Clock
+from homeserver.core.federation_auth import authorization_header
+from homeserver.core.signing import ServerSigningKey
+
+logger = structlog.get_logger(__name__)
+
+DEFAULT_TIMEOUT_S = 30.0
+#: Largest response body read from another server.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class FederationError(Exception):
+    """A request to another server failed: unreachable, or an error response."""
+
+    def __init__(self, destination: str, message: str, *, status: int | None = None, errcode: str | None = None) -> None:
+        super().__init__(f"{destination}: {message}")
+        self.destination = destination
+        self.status = status
+        self.errcode = errcode
+
+
+def tls_context(*, verify: bool, ca_bundle: Path | None) -> ssl.SSLContext:
+    """The client TLS context for federation (and well-known lookups)."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    if not verify:
+        logger.warning(
+            "federation_tls_verification_disabled",
+            detail="other servers' certificates are NOT verified (federation.verify_certificates is false)",
+        )
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class FederationClient:
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        signing_key: ServerSigningKey,
+        tls: ssl.SSLContext,
+        addresses: Mapping[str, str],
+        clock: Clock,
+    ) -> None:
+        self.server_name = server_name
+        self._key = signing_key
+        self._tls = tls
+        self._session: aiohttp.ClientSession | None = None
+        self._resolver = ServerResolver(well_known=self.fetch_well_known, overrides=addresses, clock=clock)
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._tls, limit_per_host=20),
+                json_serialize=lambda v: orjson.dumps(v).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        destination: str,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | list[tuple[str, str]] | None = None,
+        body: Any = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> Any:
+        """Send a signed request; its JSON response. :class:`FederationError` on any failure.
+
+        ``path`` must already be percent-encoded (it is signed exactly as sent).
+        """
+        if destination == self.server_name:
+            raise FederationError(destination, "refusing to send a federation request to ourselves")
+        uri = path + (f"?{urlencode(query, doseq=True)}" if query else "")
+        try:
+            endpoint = await self._resolver.resolve(destination)
+        except UnresolvableServer as e:
+            raise FederationError(destination, str(e)) from None
+        headers = {
+            "Authorization": authorization_header(method, uri, self.server_name, destination, body, self._key),
+            "Host": endpoint.host_header,
+        }
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        url = URL(f"https://{endpoint.url_host}:{endpoint.port}{uri}", encoded=True)
+        try:
+            async with self._http().request(
+                method, url, data=data, headers=headers, server_hostname=endpoint.tls_name,
+                timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
+            ) as resp:
+                raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+                status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as e:
+            raise FederationError(destination, f"unreachable: {type(e).__name__}: {e}") from None
+        if len(raw) > MAX_RESPONSE_BYTES:
+            raise FederationError(destination, "response too large", status=status)
+        try:
+            parsed = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        if status >= 300:
+            errcode = parsed.get("errcode") if isinstance(parsed, dict) else None
+            error = parsed.get("error") if isinstance(parsed, dict) else None
+            raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status, errcode=errcode)
+        if parsed is None and raw:
+            raise FederationError(destination, "response is not JSON", status=status)
+        return parsed
+
+    async def fetch_well_known(self, hostname: str) -> Any:
+        """``https://<hostname>/.well-known/matrix/server`` (for discovery): parsed JSON or ``None``."""
+        async with self._http().get(
+            f"https://{hostname}/.well-known/matrix/server", timeout=aiohttp.ClientTimeout(total=10),
+        ) as resp:
+            if resp.status != 200:
+                return None
+            return orjson.loads(await resp.content.read(64 * 1024))

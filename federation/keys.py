@@ -1,0 +1,146 @@
+"""Server keys: publishing ours, fetching and caching others', and the notary API.
+
+Design note: a key is looked up for a moment in time (now, for request
+signatures; an event's timestamp, for events of room versions that require
+it). A cached key serves while its ``valid_until_ts`` covers that moment;
+otherwise the server is asked directly (``/_matrix/key/v2/server``), then each
+configured notary (``/_matrix/key/v2/query``), and whatever verifies is cached.
+A response must be signed by every key it lists as current, and a notary's
+answer must also carry the notary's own signature by a key we already trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from nacl.signing import VerifyKey
+
+from federation.client import FederationClient, FederationError
+from homeserver.clock import Clock
+from homeserver.core.server_keys import (
+    InvalidKeyResponse,
+    check_notary_signature,
+    own_key_response,
+    parse_key_response,
+)
+from homeserver.core.encoding import encode_base64
+from homeserver.core.signing import ServerSigningKey, decode_verify_key, sign_json
+from storage.server_keys import ServerKeyStore
+
+logger = structlog.get_logger(__name__)
+
+#: How long others may cache our key response.
+OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
+
+
+class KeyNotFound(Exception):
+    """No trustworthy key with that ID, valid at that time, could be found."""
+
+
+class KeyRing:
+    def __init__(
+        self,
+        *,
+        server_name: str,
+        signing_key: ServerSigningKey,
+        store: ServerKeyStore,
+        client: FederationClient,
+        notaries: tuple[str, ...],
+        clock: Clock,
+    ) -> None:
+        self._server_name = server_name
+        self._key = signing_key
+        self._store = store
+        self._client = client
+        self._notaries = notaries
+        self._clock = clock
+
+    def own_response(self) -> dict[str, Any]:
+        """``GET /_matrix/key/v2/server``."""
+        return own_key_response(self._server_name, self._key, self._clock.time_ms() + OWN_KEY_VALIDITY_MS)
+
+    async def verify_key(self, server_name: str, key_id: str, *, valid_at_ms: int | None = None) -> VerifyKey:
+        """``server_name``'s key ``key_id``, trusted at ``valid_at_ms`` (default: now)."""
+        if server_name == self._server_name:
+            if key_id != self._key.key_id:
+                raise KeyNotFound(f"this server has no key {key_id}")
+            return self._key.verify_key
+        moment = valid_at_ms if valid_at_ms is not None else self._clock.time_ms()
+        cached = await self._store.get_key(server_name, key_id)
+        if cached is not None and cached.valid_until_ts >= moment:
+            return decode_verify_key(cached.verify_key)
+        await self._fetch(server_name, key_id, moment)
+        fetched = await self._store.get_key(server_name, key_id)
+        if fetched is None or fetched.valid_until_ts < moment:
+            raise KeyNotFound(f"no key {key_id} of {server_name} valid at {moment}")
+        return decode_verify_key(fetched.verify_key)
+
+    async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
+        try:
+            response = await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
+            await self._remember(server_name, response)
+            return
+        except (FederationError, InvalidKeyResponse) as e:
+            logger.info("server_keys_unavailable", server=server_name, error=str(e))
+        for notary in self._notaries:
+            try:
+                answer = await self._client.request(notary, "POST", "/_matrix/key/v2/query", body={
+                    "server_keys": {server_name: {key_id: {"minimum_valid_until_ts": moment}}},
+                })
+                for response in answer.get("server_keys", []) if isinstance(answer, dict) else []:
+                    if isinstance(response, dict) and response.get("server_name") == server_name:
+                        await self._check_notarised(notary, response)
+                        await self._remember(server_name, response)
+                return
+            except (FederationError, InvalidKeyResponse, KeyNotFound) as e:
+                logger.info("notary_failed", notary=notary, server=server_name, error=str(e))
+
+    async def _check_notarised(self, notary: str, response: Mapping[str, Any]) -> None:
+        signatures = response.get("signatures", {}).get(notary, {}) if isinstance(response.get("signatures"), dict) else {}
+        for key_id in signatures:
+            try:
+                key = await self.verify_key(notary, key_id)
+            except KeyNotFound:
+                continue
+            check_notary_signature(response, notary, key_id, encode_base64(bytes(key)))
+            return
+        raise InvalidKeyResponse(f"the answer is not signed by notary {notary}")
+
+    async def _remember(self, server_name: str, response: Any) -> None:
+        keys = parse_key_response(response, server_name)
+        await self._store.store_response(
+            server_name, dict(response), [(k.key_id, k.key, k.valid_until_ts, k.old) for k in keys],
+            self._clock.time_ms(),
+        )
+
+    async def notary_answer(self, wanted: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``/_matrix/key/v2/query``: the key responses of the wanted servers, co-signed by us.
+
+        ``wanted`` maps a server name to ``{key_id: {"minimum_valid_until_ts": ts}}``
+        (an empty mapping: any key). A cached response that is fresh enough is
+        served; otherwise the server is asked.
+        """
+        answers = []
+        for server_name, criteria in wanted.items():
+            if server_name == self._server_name:
+                answers.append(self.own_response())
+                continue
+            minimum = max(
+                [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)] or [0]
+            )
+            minimum = minimum if isinstance(minimum, int) else 0
+            stored = await self._store.get_response(server_name)
+            if stored is None or stored[1] < max(minimum, self._clock.time_ms()):
+                try:
+                    await self._remember(
+                        server_name, await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
+                    )
+                except (FederationError, InvalidKeyResponse) as e:
+                    logger.info("notary_fetch_failed", server=server_name, error=str(e))
+                stored = await self._store.get_response(server_name)
+            if stored is not None:
+                answers.append(sign_json(stored[0], self._server_name, self._key))
+        return answers
+
