@@ -63,7 +63,7 @@ class KeyRoutes:
             _check_user(user_id)
             if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
                 raise MatrixError("M_BAD_JSON", f"device_keys.{user_id} must be an array of device IDs")
-        return json_response(await self._keys.query(requester, wanted))
+        return json_response(await self._keys.query(requester.user_id, wanted))
 
     async def claim(self, request: web.Request) -> web.Response:
         """POST /keys/claim."""

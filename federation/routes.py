@@ -8,9 +8,10 @@ from homeserver.http import Route, json_response, read_json
 from federation.auth import FederationAuthenticator
 from federation.keys import KeyRing
 from homeserver import __version__
-from homeserver.core.identifiers import is_valid_user_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.directory import DirectoryService
+from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.profiles import ProfileService
 
 FED_V1 = "/_matrix/federation/v1"
@@ -74,7 +75,7 @@ class QueryRoutes:
         field_name = request.query.get("field")
         if field_name is not None and field_name not in ("displayname", "avatar_url"):
             raise MatrixError("M_INVALID_PARAM", "field must be displayname or avatar_url")
-        profile = await self._profiles.get_profile(user_id)
+        profile = await self._profiles.get_local_profile(user_id)
         if field_name is not None:
             profile = {k: v for k, v in profile.items() if k == field_name}
         return json_response(profile)
@@ -82,4 +83,48 @@ class QueryRoutes:
     async def directory(self, request: web.Request) -> web.Response:
         """GET /query/directory?room_alias=."""
         await self._authenticator.origin(request)
-        return json_response(await self._directory.resolve_alias(request.query.get("room_alias", "")))
+        return json_response(await self._directory.resolve_local_alias(request.query.get("room_alias", "")))
+
+
+class UserKeyRoutes:
+    """Other servers asking for local users' devices and keys (E2EE across servers)."""
+
+    def __init__(self, authenticator: FederationAuthenticator, keys: KeyService, server_name: str) -> None:
+        self._authenticator = authenticator
+        self._keys = keys
+        self._server_name = server_name
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", f"{FED_V1}/user/devices/{{user_id}}", self.devices),
+            Route("POST", f"{FED_V1}/user/keys/query", self.query),
+            Route("POST", f"{FED_V1}/user/keys/claim", self.claim),
+        ]
+
+    def _local(self, users: dict) -> dict:
+        """Only this server's users: a server is not asked about a third server's."""
+        return {u: v for u, v in users.items() if is_valid_user_id(u) and get_domain_from_id(u) == self._server_name}
+
+    async def devices(self, request: web.Request) -> web.Response:
+        await self._authenticator.origin(request)
+        return json_response(await self._keys.user_devices(request.match_info["user_id"]))
+
+    async def query(self, request: web.Request) -> web.Response:
+        _, body = await self._authenticator.origin(request)
+        wanted = body.get("device_keys") if isinstance(body, dict) else None
+        if not isinstance(wanted, dict) or not all(
+            isinstance(d, list) and all(isinstance(i, str) for i in d) for d in wanted.values()
+        ):
+            raise MatrixError("M_BAD_JSON", "device_keys must map user IDs to lists of device IDs")
+        answer = await self._keys.query(None, self._local(wanted))
+        return json_response({k: answer[k] for k in ("device_keys", "master_keys", "self_signing_keys")})
+
+    async def claim(self, request: web.Request) -> web.Response:
+        _, body = await self._authenticator.origin(request)
+        wanted = body.get("one_time_keys") if isinstance(body, dict) else None
+        if not isinstance(wanted, dict) or not all(
+            isinstance(d, dict) and all(isinstance(a, str) for a in d.values()) for d in wanted.values()
+        ):
+            raise MatrixError("M_BAD_JSON", "one_time_keys must map user IDs to device IDs to algorithms")
+        answer = await self._keys.claim(self._local(wanted))
+        return json_response({"one_time_keys": answer["one_time_keys"]})

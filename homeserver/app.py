@@ -48,7 +48,8 @@ from federation.auth import FederationAuthenticator
 from federation.client import FederationClient, tls_context
 from federation.keys import KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
-from federation.routes import QueryRoutes
+from federation.queries import FederationQueryClient
+from federation.routes import QueryRoutes, UserKeyRoutes
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.services.account_data import AccountDataService
@@ -221,6 +222,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         addresses=federation_config.server_addresses,
         clock=clock,
     )
+    queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
     account_data = AccountDataService(account_data_store, notifier)
     receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
@@ -305,7 +307,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         registration=registration,
         uia=uia,
         notifier=notifier,
-        profiles=ProfileService(account_store, config.server_name),
+        profiles=ProfileService(account_store, queries, config.server_name),
         account_data=account_data,
         filters=FilterService(filter_store),
         shared_secret=SharedSecretRegistration(
@@ -371,13 +373,14 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             events=event_store,
             summaries=summaries,
             clock=clock,
+            federation=queries,
             server_name=config.server_name,
         ),
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
         registration_store=registration_store,
-        keys=KeyService(db, key_store, device_lists, config.server_name),
+        keys=KeyService(db, key_store, device_lists, queries, config.server_name),
         cross_signing=CrossSigningService(db, key_store, device_lists, uia, config.server_name),
         device_lists=device_lists,
         to_device=to_device,
@@ -455,6 +458,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
     for group in (
         ServerKeyRoutes(hearth.keyring),
         QueryRoutes(authenticator, hearth.profiles, hearth.directory),
+        UserKeyRoutes(authenticator, hearth.keys, config.server_name),
     ):
         add_routes(app, group.routes())
 

@@ -29,3 +29,9 @@ class DeviceListStore:
             after, up_to,
         )
         return {r["user_id"] for r in rows}
+
+    async def latest_position(self, user_id: str) -> int:
+        value = await self.db.fetchval(
+            "SELECT MAX(stream_id) FROM device_list_changes WHERE user_id = $1", user_id
+        )
+        return int(value or 0)

@@ -10,6 +10,7 @@ from homeserver.core import power_levels as pl
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
+from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.rooms.summary import RoomSummaries
 from storage.events import EventStore
 from storage.rooms import AliasStore, RoomStore
@@ -28,6 +29,7 @@ class DirectoryService:
         events: EventStore,
         summaries: RoomSummaries,
         clock: Clock,
+        federation: FederationQueries,
         server_name: str,
     ) -> None:
         self._aliases = aliases
@@ -37,6 +39,7 @@ class DirectoryService:
         self._summaries = summaries
         self._clock = clock
         self._server_name = server_name
+        self._federation = federation
 
     # -- aliases ---------------------------------------------------------------------------
 
@@ -50,8 +53,25 @@ class DirectoryService:
             raise MatrixError("M_UNKNOWN", f"Room alias {alias} already exists", status=409)
 
     async def resolve_alias(self, alias: str) -> dict[str, Any]:
+        """An alias's room and servers; aliases of other servers are asked of them."""
         if not is_valid_room_alias(alias):
             raise MatrixError("M_INVALID_PARAM", "Room alias invalid")
+        server = get_domain_from_id(alias)
+        if server == self._server_name:
+            return await self.resolve_local_alias(alias)
+        try:
+            answer = await self._federation.query_directory(server, alias)
+        except RemoteUnavailable as e:
+            raise MatrixError("M_NOT_FOUND", f"Room alias {alias} could not be resolved: {e}") from None
+        room_id, servers = answer.get("room_id"), answer.get("servers")
+        if not isinstance(room_id, str) or not isinstance(servers, list):
+            raise MatrixError("M_NOT_FOUND", f"Room alias {alias} could not be resolved")
+        return {"room_id": room_id, "servers": [s for s in servers if isinstance(s, str)]}
+
+    async def resolve_local_alias(self, alias: str) -> dict[str, Any]:
+        """A local alias's room and the servers in it (what other servers are told)."""
+        if not is_valid_room_alias(alias) or get_domain_from_id(alias) != self._server_name:
+            raise MatrixError("M_NOT_FOUND", f"Room alias {alias} not found")
         found = await self._aliases.get(alias)
         if found is None:
             raise MatrixError("M_NOT_FOUND", f"Room alias {alias} not found")

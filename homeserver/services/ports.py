@@ -4,7 +4,7 @@ the implementations in."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from homeserver.core.events import Event
 
@@ -19,6 +19,22 @@ class OutboundFederation(Protocol):
         """After commit: start delivering what was queued."""
 
 
+class RemoteUnavailable(Exception):
+    """Another server could not be asked, or gave an unusable answer."""
+
+
+class FederationQueries(Protocol):
+    """Questions for other servers on behalf of local users (raising :class:`RemoteUnavailable`)."""
+
+    async def query_keys(self, destination: str, device_keys: dict[str, list[str]]) -> dict[str, Any]: ...
+
+    async def claim_keys(self, destination: str, one_time_keys: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]: ...
+
+    async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]: ...
+
+
 class NoFederation:
     """Used while federation is disabled: events stay on this server."""
 
@@ -27,3 +43,15 @@ class NoFederation:
 
     def wake(self) -> None:
         return None
+
+    async def query_keys(self, destination: str, device_keys: dict[str, list[str]]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def claim_keys(self, destination: str, one_time_keys: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")

@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
+from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
+from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from storage.accounts import AccountStore
 
 #: avatar_url, displayname, m.tz, or a custom field in the common namespaced grammar.
@@ -18,12 +20,23 @@ MAX_KEY_BYTES = 255
 
 
 class ProfileService:
-    def __init__(self, accounts: AccountStore, server_name: str) -> None:
+    def __init__(self, accounts: AccountStore, federation: FederationQueries, server_name: str) -> None:
         self._accounts = accounts
+        self._federation = federation
         self._server_name = server_name
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
-        """The whole public profile; ``M_NOT_FOUND`` for unknown (or remote) users."""
+        """The whole public profile, asked of the user's server for remote users."""
+        if get_domain_from_id(user_id) != self._server_name:
+            try:
+                profile = await self._federation.query_profile(get_domain_from_id(user_id), user_id)
+            except RemoteUnavailable as e:
+                raise MatrixError("M_NOT_FOUND", f"The user's server could not be asked: {e}") from None
+            return {k: v for k, v in profile.items() if isinstance(k, str)}
+        return await self.get_local_profile(user_id)
+
+    async def get_local_profile(self, user_id: str) -> dict[str, Any]:
+        """A local user's profile; ``M_NOT_FOUND`` for unknown or remote users."""
         await self._require_local_user(user_id)
         return await self._accounts.get_profile(user_id)
 

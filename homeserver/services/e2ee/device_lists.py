@@ -42,6 +42,10 @@ class DeviceListService:
             position = await self._store.record_change(user_id)
             self._db.after_commit(lambda: self._notifier.notify(DEVICE_LISTS_STREAM, position, audience))
 
+    async def latest_position(self, user_id: str) -> int:
+        """The device_lists position of the user's latest change (0 if none)."""
+        return await self._store.latest_position(user_id)
+
     async def delta(
         self,
         user_id: str,

@@ -1,0 +1,46 @@
+"""Asking other servers for keys, profiles and aliases (the ``FederationQueries`` port)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from federation.client import FederationClient, FederationError
+from homeserver.errors import MatrixError
+from homeserver.services.ports import RemoteUnavailable
+
+FED_V1 = "/_matrix/federation/v1"
+KEYS_TIMEOUT_S = 10.0
+
+
+class FederationQueryClient:
+    def __init__(self, client: FederationClient) -> None:
+        self._client = client
+
+    async def _ask(self, destination: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            answer = await self._client.request(destination, method, path, **kwargs)
+        except FederationError as e:
+            if e.status == 404:
+                raise MatrixError("M_NOT_FOUND", f"Not found on {destination}") from None
+            raise RemoteUnavailable(str(e)) from None
+        if not isinstance(answer, dict):
+            raise RemoteUnavailable(f"{destination} gave a malformed answer")
+        return answer
+
+    async def query_keys(self, destination: str, device_keys: dict[str, list[str]]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "POST", f"{FED_V1}/user/keys/query", body={"device_keys": device_keys}, timeout=KEYS_TIMEOUT_S
+        )
+
+    async def claim_keys(self, destination: str, one_time_keys: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "POST", f"{FED_V1}/user/keys/claim", body={"one_time_keys": one_time_keys},
+            timeout=KEYS_TIMEOUT_S,
+        )
+
+    async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]:
+        query = {"user_id": user_id} | ({"field": field} if field else {})
+        return await self._ask(destination, "GET", f"{FED_V1}/query/profile", query=query)
+
+    async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]:
+        return await self._ask(destination, "GET", f"{FED_V1}/query/directory", query={"room_alias": room_alias})

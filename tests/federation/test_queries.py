@@ -1,0 +1,74 @@
+"""Profiles, aliases and E2EE keys of users on another server, through the client API."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from tests.support.olm import CryptoDevice
+
+pytestmark = pytest.mark.federation
+
+V3 = "/_matrix/client/v3"
+
+
+async def test_remote_profiles_and_aliases(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    await alice.put(f"{V3}/profile/{alice.user_id}/displayname", {"displayname": "Alice of hs1"})
+    room_id = (await alice.post(f"{V3}/createRoom", {"room_alias_name": "lobby"})).body["room_id"]
+    bob = await hs2.client.register("bob")
+    profile = await bob.get(f"{V3}/profile/{alice.user_id}")
+    assert profile.body == {"displayname": "Alice of hs1"}
+    assert (await bob.get(f"{V3}/profile/{alice.user_id}/displayname")).body == {"displayname": "Alice of hs1"}
+    missing = await bob.get(f"{V3}/profile/@nobody:hs1.test")
+    assert (missing.status, missing.errcode) == (404, "M_NOT_FOUND")
+    alias = await bob.get(f"{V3}/directory/room/{quote('#lobby:hs1.test')}")
+    assert alias.body == {"room_id": room_id, "servers": ["hs1.test"]}
+    assert (await bob.get(f"{V3}/directory/room/{quote('#nope:hs1.test')}")).errcode == "M_NOT_FOUND"
+
+
+async def test_keys_of_remote_users(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test", addresses={"hs9.test": "127.0.0.1:9"})
+    alice = CryptoDevice(await hs1.client.register("alice"))
+    await alice.upload_keys(one_time=2)
+    bob = CryptoDevice(await hs2.client.register("bob"))
+    await bob.upload_keys()
+    query = await bob.client.post(f"{V3}/keys/query", {"device_keys": {alice.user_id: [], "@x:hs9.test": []}})
+    assert query.status == 200
+    device = query.body["device_keys"][alice.user_id][alice.device_id]
+    assert device["keys"][f"ed25519:{alice.device_id}"] == alice.ed25519
+    assert "hs9.test" in query.body["failures"]
+    # Bob claims one of Alice's one-time keys across servers and opens an Olm session with it.
+    claim = await bob.client.post(
+        f"{V3}/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}}
+    )
+    (one_time_key,) = claim.body["one_time_keys"][alice.user_id][alice.device_id].values()
+    import vodozemac as vz
+
+    session = bob.account.create_outbound_session(
+        vz.Curve25519PublicKey.from_base64(device["keys"][f"curve25519:{alice.device_id}"]),
+        vz.Curve25519PublicKey.from_base64(one_time_key["key"]),
+    )
+    message = session.encrypt(b"hello across servers")
+    _, plaintext = alice.account.create_inbound_session(
+        vz.Curve25519PublicKey.from_base64(bob.curve25519), message.to_pre_key()
+    )
+    assert plaintext == b"hello across servers"
+    # The claimed key is gone on hs1.
+    again = await bob.client.post(
+        f"{V3}/keys/claim", {"one_time_keys": {alice.user_id: {alice.device_id: "signed_curve25519"}}}
+    )
+    assert list(again.body["one_time_keys"][alice.user_id][alice.device_id]) != list(claim.body["one_time_keys"][alice.user_id][alice.device_id])
+    # hs1 answers other servers only about its own users.
+    answer = await hs2.hearth.federation_client.request(
+        "hs1.test", "POST", "/_matrix/federation/v1/user/keys/query",
+        body={"device_keys": {alice.user_id: [], bob.user_id: []}},
+    )
+    assert list(answer["device_keys"]) == [alice.user_id]
+    devices = await hs2.hearth.federation_client.request(
+        "hs1.test", "GET", f"/_matrix/federation/v1/user/devices/{quote(alice.user_id)}"
+    )
+    assert devices["user_id"] == alice.user_id and devices["stream_id"] > 0
+    assert [d["device_id"] for d in devices["devices"]] == [alice.device_id]
