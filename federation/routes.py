@@ -12,6 +12,7 @@ from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.directory import DirectoryService
 from homeserver.services.e2ee.keys import KeyService
+from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.profiles import ProfileService
 
 FED_V1 = "/_matrix/federation/v1"
@@ -128,3 +129,18 @@ class UserKeyRoutes:
             raise MatrixError("M_BAD_JSON", "one_time_keys must map user IDs to device IDs to algorithms")
         answer = await self._keys.claim(self._local(wanted))
         return json_response({"one_time_keys": answer["one_time_keys"]})
+
+
+class TransactionRoutes:
+    """``PUT /send/{txnId}``: PDUs and EDUs pushed by another server."""
+
+    def __init__(self, authenticator: FederationAuthenticator, inbox: FederationInbox) -> None:
+        self._authenticator = authenticator
+        self._inbox = inbox
+
+    def routes(self) -> list[Route]:
+        return [Route("PUT", f"{FED_V1}/send/{{txn_id}}", self.send)]
+
+    async def send(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._inbox.receive(origin, request.match_info["txn_id"], body))

@@ -49,7 +49,8 @@ from federation.client import FederationClient, tls_context
 from federation.keys import KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
-from federation.routes import QueryRoutes, UserKeyRoutes
+from federation.routes import QueryRoutes, TransactionRoutes, UserKeyRoutes
+from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.services.account_data import AccountDataService
@@ -62,6 +63,7 @@ from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.e2ee.to_device import ToDeviceService
+from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
 from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
@@ -97,6 +99,7 @@ from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
 from storage.devices import DeviceStore
 from storage.e2e_keys import KeyStore
 from storage.events import EVENTS_STREAM, EventStore
+from storage.federation_queue import FederationQueueStore
 from storage.key_backup import KeyBackupStore
 from storage.media import MediaStore
 from storage.media_files import MediaFiles
@@ -168,6 +171,8 @@ class Hearth:
     media: MediaService
     federation_client: FederationClient
     keyring: KeyRing
+    federation_sender: FederationSender | None
+    federation_inbox: FederationInbox
 
 
 def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> Hearth:
@@ -223,6 +228,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
     )
     queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
+    federation_queue = FederationQueueStore(db)
+    federation_sender = FederationSender(
+        store=federation_queue, client=federation_client, clock=clock, server_name=config.server_name,
+    ) if federation_config.enabled else None
+    outbound = federation_sender or NoFederation()
     account_data = AccountDataService(account_data_store, notifier)
     receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
@@ -246,7 +256,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         relations=relation_store,
         search=search_store,
         notifier=notifier,
-        federation=NoFederation(),
+        federation=outbound,
         push=push,
         clock=clock,
         server_name=config.server_name,
@@ -285,7 +295,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         default_version=config.rooms.default_version,
     )
     to_device = ToDeviceService(
-        db, ToDeviceStore(db), device_store, key_store, notifier, clock, config.server_name
+        db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
     )
     membership = MembershipService(
         sender=event_sender,
@@ -390,6 +400,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             rate_limiter=rate_limiter, config=config.media, clock=clock, server_name=config.server_name,
         ),
         federation_client=federation_client,
+        federation_sender=federation_sender,
+        federation_inbox=FederationInbox(store=federation_queue, to_device=to_device, clock=clock),
         keyring=KeyRing(
             server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
             client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
@@ -448,8 +460,8 @@ HEARTH_KEY = web.AppKey("hearth", Hearth)
 def create_federation_app(hearth: Hearth) -> web.Application:
     """The Server-Server API application (served on the TLS federation listener).
 
-    It shares ``hearth`` with the client application, whose lifecycle opens and
-    closes the database; this one only closes its outbound HTTP client.
+    It shares ``hearth`` with the client application, whose lifecycle opens
+    and closes the database and starts and stops the federation sender.
     """
     config = hearth.config
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
@@ -459,14 +471,9 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         ServerKeyRoutes(hearth.keyring),
         QueryRoutes(authenticator, hearth.profiles, hearth.directory),
         UserKeyRoutes(authenticator, hearth.keys, config.server_name),
+        TransactionRoutes(authenticator, hearth.federation_inbox),
     ):
         add_routes(app, group.routes())
-
-    async def close_client(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await hearth.federation_client.close()
-
-    app.cleanup_ctx.append(close_client)
     return app
 
 
@@ -484,7 +491,14 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
             hearth.notifier.track_room_changes_from(hearth.notifier.position(EVENTS_STREAM))
             if not hearth.config.rate_limits.enabled:
                 logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
-            yield
+            if hearth.federation_sender is not None:
+                await hearth.federation_sender.start()  # resumes deliveries left by the last run
+            try:
+                yield
+            finally:
+                if hearth.federation_sender is not None:
+                    await hearth.federation_sender.stop()
+                await hearth.federation_client.close()
         finally:
             await hearth.db.close()
 

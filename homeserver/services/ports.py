@@ -15,6 +15,9 @@ class OutboundFederation(Protocol):
     async def enqueue_pdu(self, event: Event, destinations: set[str]) -> None:
         """Queue durably, inside the caller's transaction (it commits with the event)."""
 
+    async def enqueue_edu(self, edu_type: str, content: dict[str, Any], destinations: set[str]) -> None:
+        """Queue an EDU durably, inside the caller's transaction."""
+
     def wake(self) -> None:
         """After commit: start delivering what was queued."""
 
@@ -39,6 +42,9 @@ class NoFederation:
     """Used while federation is disabled: events stay on this server."""
 
     async def enqueue_pdu(self, event: Event, destinations: set[str]) -> None:
+        return None
+
+    async def enqueue_edu(self, edu_type: str, content: dict[str, Any], destinations: set[str]) -> None:
         return None
 
     def wake(self) -> None:

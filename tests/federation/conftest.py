@@ -30,7 +30,7 @@ class FederatedServer:
     federation_url: str
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -38,7 +38,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 async def federation(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Awaitable[list[FederatedServer]]]]:
-    """``await federation("hs1.test", "hs2.test", overrides={"hs2.test": {...config...}})``."""
+    """``await federation("hs1.test", "hs2.test", overrides={"hs2.test": {...config...}})``.
+
+    ``addresses`` adds entries to every started server's address map (servers
+    started later, or unreachable ones); ``ports`` fixes federation ports.
+    """
     ca = TestCA(tmp_path / "ca")
     servers: list[TestServer] = []
     dropped: list[str] = []
@@ -52,8 +56,8 @@ async def federation(backend: str, tmp_path: Path, request: pytest.FixtureReques
         return databases.postgres_url(clone)
 
     async def start(*names: str, overrides: dict[str, dict[str, Any]] | None = None,
-                    addresses: dict[str, str] | None = None) -> list[FederatedServer]:
-        ports = {name: _free_port() for name in names}
+                    addresses: dict[str, str] | None = None, ports: dict[str, int] | None = None) -> list[FederatedServer]:
+        ports = {name: (ports or {}).get(name) or free_port() for name in names}
         started = []
         for name in names:
             directory = tmp_path / name

@@ -4,6 +4,8 @@ A message is queued in each target device's inbox in the same transaction as
 its transaction ID, so a retried request never delivers twice. The device
 receives it in ``/sync`` and it is deleted only when a later sync presents a
 ``since`` token at or past it: a response lost on the way is sent again.
+Messages for users of other servers become one ``m.direct_to_device`` EDU per
+server, queued for federation in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
+from homeserver.services.ports import OutboundFederation
 from storage.database import Database
 from storage.devices import DeviceStore
 from storage.e2e_keys import DeviceStatus, KeyStore
@@ -35,6 +38,7 @@ class ToDeviceService:
         devices: DeviceStore,
         keys: KeyStore,
         notifier: Notifier,
+        federation: OutboundFederation,
         clock: Clock,
         server_name: str,
     ) -> None:
@@ -43,6 +47,7 @@ class ToDeviceService:
         self._devices = devices
         self._keys = keys
         self._notifier = notifier
+        self._federation = federation
         self._clock = clock
         self._server_name = server_name
 
@@ -58,23 +63,54 @@ class ToDeviceService:
         async with self._db.transaction("send_to_device"):
             if not await self._store.claim_txn(requester.user_id, requester.device_id, txn_id, self._clock.time_ms()):
                 return
-            queued: list[ToDeviceMessage] = []
+            remote: dict[str, dict[str, Any]] = {}
             for user_id, by_device in messages.items():
-                if get_domain_from_id(user_id) != self._server_name:
-                    continue  # delivered over federation once Hearth federates
-                existing = set(await self._devices.device_ids(user_id))
-                targets: dict[str, Mapping[str, Any]] = {}
-                if "*" in by_device:
-                    targets = {d: by_device["*"] for d in existing}
-                targets.update({d: c for d, c in by_device.items() if d != "*" and d in existing})
-                queued.extend(
-                    ToDeviceMessage(user_id, d, requester.user_id, event_type, dict(c)) for d, c in targets.items()
-                )
-            if not queued:
-                return
-            position = await self._store.add(queued)
-            recipients = {m.user_id for m in queued}
-            self._db.after_commit(lambda: self._notifier.notify(TO_DEVICE_STREAM, position, recipients))
+                server = get_domain_from_id(user_id)
+                if server != self._server_name:
+                    remote.setdefault(server, {})[user_id] = {d: dict(c) for d, c in by_device.items()}
+            for server, users in sorted(remote.items()):
+                await self._federation.enqueue_edu("m.direct_to_device", {
+                    "sender": requester.user_id, "type": event_type, "message_id": f"{requester.device_id}:{txn_id}",
+                    "messages": users,
+                }, {server})
+            if remote:
+                self._db.after_commit(self._federation.wake)
+            local = {u: m for u, m in messages.items() if get_domain_from_id(u) == self._server_name}
+            await self._deliver(requester.user_id, event_type, local)
+
+    async def receive_remote(self, origin: str, content: Any) -> None:
+        """An ``m.direct_to_device`` EDU from ``origin``: deliver it to local devices."""
+        if not isinstance(content, Mapping):
+            return
+        sender, event_type, messages = content.get("sender"), content.get("type"), content.get("messages")
+        if (
+            not isinstance(sender, str) or not is_valid_user_id(sender) or get_domain_from_id(sender) != origin
+            or not isinstance(event_type, str) or not isinstance(messages, Mapping)
+        ):
+            return  # a server speaks only for its own users
+        local = {
+            u: m for u, m in messages.items()
+            if isinstance(u, str) and is_valid_user_id(u) and get_domain_from_id(u) == self._server_name
+            and isinstance(m, Mapping) and all(isinstance(c, Mapping) for c in m.values())
+        }
+        async with self._db.transaction("receive_to_device"):
+            await self._deliver(sender, event_type, local)
+
+    async def _deliver(self, sender: str, event_type: str, messages: Mapping[str, Mapping[str, Any]]) -> None:
+        """Queue messages for local devices (inside a transaction); ``*`` means every device."""
+        queued: list[ToDeviceMessage] = []
+        for user_id, by_device in messages.items():
+            existing = set(await self._devices.device_ids(user_id))
+            targets: dict[str, Mapping[str, Any]] = {}
+            if "*" in by_device:
+                targets = {d: by_device["*"] for d in existing}
+            targets.update({d: c for d, c in by_device.items() if d != "*" and d in existing})
+            queued.extend(ToDeviceMessage(user_id, d, sender, event_type, dict(c)) for d, c in targets.items())
+        if not queued:
+            return
+        position = await self._store.add(queued)
+        recipients = {m.user_id for m in queued}
+        self._db.after_commit(lambda: self._notifier.notify(TO_DEVICE_STREAM, position, recipients))
 
     async def forget_old_txns(self) -> None:
         """Housekeeping: drop transaction IDs too old to be retried."""

@@ -1,0 +1,69 @@
+"""Inbound federation transactions (spec: Server-Server API, "Transactions").
+
+A transaction is handled once: its answer is recorded under (origin, txnId)
+and a retried transaction gets the same answer without being processed again.
+EDUs are dispatched by type to the service they concern; an EDU of an unknown
+type, or one a server sends about users not its own, is ignored, as the spec
+asks. Rooms do not federate yet: PDUs are not processed (and logged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from homeserver.clock import Clock
+from homeserver.errors import MatrixError
+from homeserver.services.e2ee.to_device import ToDeviceService
+from storage.federation_queue import FederationQueueStore
+
+logger = structlog.get_logger(__name__)
+
+MAX_PDUS = 50
+MAX_EDUS = 100
+
+EduHandler = Callable[[str, Any], Awaitable[None]]
+
+
+class FederationInbox:
+    def __init__(self, *, store: FederationQueueStore, to_device: ToDeviceService, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._edu_handlers: dict[str, EduHandler] = {
+            "m.direct_to_device": to_device.receive_remote,
+        }
+
+    async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:
+        """Process one transaction from ``origin``; the ``/send`` response."""
+        if not isinstance(body, dict):
+            raise MatrixError("M_BAD_JSON", "A transaction must be a JSON object")
+        pdus, edus = body.get("pdus", []), body.get("edus", [])
+        if not isinstance(pdus, list) or not isinstance(edus, list):
+            raise MatrixError("M_BAD_JSON", "pdus and edus must be arrays")
+        if len(pdus) > MAX_PDUS or len(edus) > MAX_EDUS:
+            raise MatrixError("M_BAD_JSON", f"A transaction carries at most {MAX_PDUS} PDUs and {MAX_EDUS} EDUs")
+        if body.get("origin", origin) != origin:
+            raise MatrixError("M_FORBIDDEN", "The transaction's origin is not the signing server", status=403)
+        earlier = await self._store.inbound_response(origin, txn_id)
+        if earlier is not None:
+            return earlier
+        for edu in edus:
+            await self._edu(origin, edu)
+        if pdus:
+            logger.info("pdus_ignored", origin=origin, count=len(pdus), reason="rooms do not federate yet")
+        response: dict[str, Any] = {"pdus": {}}
+        await self._store.record_inbound(origin, txn_id, response, self._clock.time_ms())
+        return response
+
+    async def _edu(self, origin: str, edu: Any) -> None:
+        if not isinstance(edu, dict) or not isinstance(edu.get("edu_type"), str):
+            return
+        handler = self._edu_handlers.get(edu["edu_type"])
+        if handler is None:
+            return
+        try:
+            await handler(origin, edu.get("content"))
+        except MatrixError as e:
+            logger.info("edu_refused", origin=origin, edu_type=edu["edu_type"], error=str(e))
