@@ -108,8 +108,9 @@ class RoomRoutes:
         """POST /_matrix/client/v3/join/{roomIdOrAlias}."""
         requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
+        via = request.query.getall("via", []) + request.query.getall("server_name", [])
         room_id = await self._membership.join(
-            requester, request.match_info["room_id_or_alias"], field(body, "reason", str, required=False)
+            requester, request.match_info["room_id_or_alias"], field(body, "reason", str, required=False), via=via
         )
         return json_response({"room_id": room_id})
 
@@ -118,7 +119,8 @@ class RoomRoutes:
         requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         room_id = await self._membership.join(
-            requester, request.match_info["room_id"], field(body, "reason", str, required=False)
+            requester, request.match_info["room_id"], field(body, "reason", str, required=False),
+            via=request.query.getall("via", []),
         )
         return json_response({"room_id": room_id})
 

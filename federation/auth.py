@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from federation.keys import KeyNotFound, KeyRing
+from federation.keys import KeyRing
+from homeserver.services.ports import KeyUnavailable
 from homeserver.core.federation_auth import InvalidAuthorization, parse_authorization, verify_request
 from homeserver.core.identifiers import is_valid_server_name
 from homeserver.core.signing import SignatureError
@@ -50,7 +51,7 @@ class FederationAuthenticator:
         try:
             key = await self._keyring.verify_key(auth.origin, auth.key)
             verify_request(request.method, request.raw_path, auth, self._server_name, body, key)
-        except KeyNotFound as e:
+        except KeyUnavailable as e:
             raise _refuse(f"Cannot verify the request: {e}") from None
         except SignatureError:
             raise _refuse("Invalid request signature") from None

@@ -27,6 +27,7 @@ from homeserver.core.server_keys import (
 )
 from homeserver.core.encoding import encode_base64
 from homeserver.core.signing import ServerSigningKey, decode_verify_key, sign_json
+from homeserver.services.ports import KeyUnavailable
 from storage.server_keys import ServerKeyStore
 
 logger = structlog.get_logger(__name__)
@@ -34,9 +35,6 @@ logger = structlog.get_logger(__name__)
 #: How long others may cache our key response.
 OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
 
-
-class KeyNotFound(Exception):
-    """No trustworthy key with that ID, valid at that time, could be found."""
 
 
 class KeyRing:
@@ -65,7 +63,7 @@ class KeyRing:
         """``server_name``'s key ``key_id``, trusted at ``valid_at_ms`` (default: now)."""
         if server_name == self._server_name:
             if key_id != self._key.key_id:
-                raise KeyNotFound(f"this server has no key {key_id}")
+                raise KeyUnavailable(f"this server has no key {key_id}")
             return self._key.verify_key
         moment = valid_at_ms if valid_at_ms is not None else self._clock.time_ms()
         cached = await self._store.get_key(server_name, key_id)
@@ -74,7 +72,7 @@ class KeyRing:
         await self._fetch(server_name, key_id, moment)
         fetched = await self._store.get_key(server_name, key_id)
         if fetched is None or fetched.valid_until_ts < moment:
-            raise KeyNotFound(f"no key {key_id} of {server_name} valid at {moment}")
+            raise KeyUnavailable(f"no key {key_id} of {server_name} valid at {moment}")
         return decode_verify_key(fetched.verify_key)
 
     async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
@@ -94,7 +92,7 @@ class KeyRing:
                         await self._check_notarised(notary, response)
                         await self._remember(server_name, response)
                 return
-            except (FederationError, InvalidKeyResponse, KeyNotFound) as e:
+            except (FederationError, InvalidKeyResponse, KeyUnavailable) as e:
                 logger.info("notary_failed", notary=notary, server=server_name, error=str(e))
 
     async def _check_notarised(self, notary: str, response: Mapping[str, Any]) -> None:
@@ -102,7 +100,7 @@ class KeyRing:
         for key_id in signatures:
             try:
                 key = await self.verify_key(notary, key_id)
-            except KeyNotFound:
+            except KeyUnavailable:
                 continue
             check_notary_signature(response, notary, key_id, encode_base64(bytes(key)))
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from federation.client import FederationClient, FederationError
 from homeserver.errors import MatrixError
@@ -44,3 +45,15 @@ class FederationQueryClient:
 
     async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]:
         return await self._ask(destination, "GET", f"{FED_V1}/query/directory", query={"room_alias": room_alias})
+
+    async def make_join(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/make_join/{quote(room_id, safe='')}/{quote(user_id, safe='')}",
+            query=[("ver", v) for v in versions],
+        )
+
+    async def send_join(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "PUT", f"/_matrix/federation/v2/send_join/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
+            body=pdu, timeout=120.0,
+        )

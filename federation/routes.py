@@ -14,6 +14,7 @@ from homeserver.services.directory import DirectoryService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.profiles import ProfileService
+from homeserver.services.rooms.remote import RemoteEvents
 
 FED_V1 = "/_matrix/federation/v1"
 KEY_V2 = "/_matrix/key/v2"
@@ -144,3 +145,30 @@ class TransactionRoutes:
     async def send(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._inbox.receive(origin, request.match_info["txn_id"], body))
+
+
+class MembershipRoutes:
+    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2)."""
+
+    def __init__(self, authenticator: FederationAuthenticator, remote: RemoteEvents) -> None:
+        self._authenticator = authenticator
+        self._remote = remote
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", f"{FED_V1}/make_join/{{room_id}}/{{user_id}}", self.make_join),
+            Route("PUT", "/_matrix/federation/v2/send_join/{room_id}/{event_id}", self.send_join),
+        ]
+
+    async def make_join(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        versions = request.query.getall("ver", ["1"])
+        return json_response(await self._remote.make_join(
+            origin, request.match_info["room_id"], request.match_info["user_id"], versions
+        ))
+
+    async def send_join(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.send_join(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))

@@ -49,7 +49,7 @@ from federation.client import FederationClient, tls_context
 from federation.keys import KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
-from federation.routes import QueryRoutes, TransactionRoutes, UserKeyRoutes
+from federation.routes import MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
@@ -80,6 +80,7 @@ from homeserver.services.rooms.creation import RoomCreator
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
+from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.summary import RoomSummaries
@@ -171,6 +172,7 @@ class Hearth:
     media: MediaService
     federation_client: FederationClient
     keyring: KeyRing
+    remote_events: RemoteEvents
     federation_sender: FederationSender | None
     federation_inbox: FederationInbox
 
@@ -297,7 +299,17 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
     )
+    keyring = KeyRing(
+        server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
+        client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+    )
+    remote_events = RemoteEvents(
+        db=db, sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring,
+        federation=queries, clock=clock, server_name=config.server_name, signing_key=signing_key,
+    )
     membership = MembershipService(
+        remote=remote_events,
+        federation=queries,
         sender=event_sender,
         rooms=room_store,
         aliases=alias_store,
@@ -401,11 +413,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         ),
         federation_client=federation_client,
         federation_sender=federation_sender,
-        federation_inbox=FederationInbox(store=federation_queue, to_device=to_device, clock=clock),
-        keyring=KeyRing(
-            server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
-            client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+        federation_inbox=FederationInbox(
+            store=federation_queue, to_device=to_device, remote=remote_events, clock=clock,
         ),
+        keyring=keyring,
+        remote_events=remote_events,
     )
 
 
@@ -472,6 +484,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         QueryRoutes(authenticator, hearth.profiles, hearth.directory),
         UserKeyRoutes(authenticator, hearth.keys, config.server_name),
         TransactionRoutes(authenticator, hearth.federation_inbox),
+        MembershipRoutes(authenticator, hearth.remote_events),
     ):
         add_routes(app, group.routes())
     return app

@@ -4,7 +4,7 @@ A transaction is handled once: its answer is recorded under (origin, txnId)
 and a retried transaction gets the same answer without being processed again.
 EDUs are dispatched by type to the service they concern; an EDU of an unknown
 type, or one a server sends about users not its own, is ignored, as the spec
-asks. Rooms do not federate yet: PDUs are not processed (and logged).
+asks. PDUs go through :class:`RemoteEvents` one by one; each gets a result.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import structlog
 from homeserver.clock import Clock
 from homeserver.errors import MatrixError
 from homeserver.services.e2ee.to_device import ToDeviceService
+from homeserver.services.rooms.remote import RemoteEvents
 from storage.federation_queue import FederationQueueStore
 
 logger = structlog.get_logger(__name__)
@@ -28,8 +29,11 @@ EduHandler = Callable[[str, Any], Awaitable[None]]
 
 
 class FederationInbox:
-    def __init__(self, *, store: FederationQueueStore, to_device: ToDeviceService, clock: Clock) -> None:
+    def __init__(
+        self, *, store: FederationQueueStore, to_device: ToDeviceService, remote: RemoteEvents, clock: Clock
+    ) -> None:
         self._store = store
+        self._remote = remote
         self._clock = clock
         self._edu_handlers: dict[str, EduHandler] = {
             "m.direct_to_device": to_device.receive_remote,
@@ -49,11 +53,14 @@ class FederationInbox:
         earlier = await self._store.inbound_response(origin, txn_id)
         if earlier is not None:
             return earlier
+        results: dict[str, Any] = {}
+        for pdu in pdus:
+            event_id, error = await self._remote.receive_pdu(origin, pdu)
+            if event_id is not None:
+                results[event_id] = {"error": error} if error else {}
         for edu in edus:
             await self._edu(origin, edu)
-        if pdus:
-            logger.info("pdus_ignored", origin=origin, count=len(pdus), reason="rooms do not federate yet")
-        response: dict[str, Any] = {"pdus": {}}
+        response: dict[str, Any] = {"pdus": results}
         await self._store.record_inbound(origin, txn_id, response, self._clock.time_ms())
         return response
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from nacl.signing import VerifyKey
+
 from homeserver.core.events import Event
 
 
@@ -37,6 +39,20 @@ class FederationQueries(Protocol):
 
     async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]: ...
 
+    async def make_join(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]: ...
+
+    async def send_join(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ServerKeys(Protocol):
+    """Other servers' signing keys (raising :class:`KeyUnavailable`)."""
+
+    async def verify_key(self, server_name: str, key_id: str, *, valid_at_ms: int | None = None) -> VerifyKey: ...
+
+
+class KeyUnavailable(Exception):
+    """No trustworthy key with that ID, valid at that time, could be found."""
+
 
 class NoFederation:
     """Used while federation is disabled: events stay on this server."""
@@ -60,4 +76,10 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def make_join(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def send_join(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

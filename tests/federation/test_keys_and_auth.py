@@ -7,7 +7,7 @@ import pytest
 from yarl import URL
 
 from federation.client import FederationError
-from federation.keys import KeyNotFound
+from homeserver.services.ports import KeyUnavailable
 from homeserver.core.federation_auth import authorization_header
 from homeserver.core.server_keys import parse_key_response
 from homeserver.core.signing import signing_key_from_seed
@@ -35,7 +35,7 @@ async def test_keys_are_published_and_fetched(federation):
     assert key.key_id == hs1.hearth.keyring.own_response()["verify_keys"].popitem()[0]
     fetched = await hs2.hearth.keyring.verify_key("hs1.test", key.key_id)
     assert bytes(fetched) == bytes(hs1.hearth.keyring._key.verify_key)
-    with pytest.raises(KeyNotFound):
+    with pytest.raises(KeyUnavailable):
         await hs2.hearth.keyring.verify_key("hs1.test", "ed25519:nope")
     status, version = await _get(hs1, "/_matrix/federation/v1/version")
     assert version["server"]["name"] == "Hearth"

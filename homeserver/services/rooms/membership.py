@@ -9,6 +9,8 @@ from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
+from homeserver.services.ports import FederationQueries, RemoteUnavailable
+from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
@@ -29,8 +31,12 @@ class MembershipService:
         events: EventStore,
         accounts: AccountStore,
         rate_limiter: RateLimiter,
+        remote: RemoteEvents,
+        federation: FederationQueries,
         server_name: str,
     ) -> None:
+        self._remote = remote
+        self._federation = federation
         self._sender = sender
         self._rooms = rooms
         self._aliases = aliases
@@ -53,13 +59,35 @@ class MembershipService:
             raise MatrixError("M_INVALID_PARAM", "Invalid room ID or alias")
         return room_id_or_alias
 
-    async def join(self, requester: Requester, room_id_or_alias: str, reason: str | None = None) -> str:
-        """Join a local room (remote rooms arrive with federation)."""
+    async def join(
+        self, requester: Requester, room_id_or_alias: str, reason: str | None = None, via: list[str] | None = None
+    ) -> str:
+        """Join a room: locally when this server is in it, else through a server that is.
+
+        ``via`` names servers to ask; a remote alias brings its own list, and a
+        room ID that names a server (before room version 12) adds that one.
+        """
         self._rate_limiter.check("join", requester.user_id)
-        room_id = await self.resolve_room(room_id_or_alias)
+        servers = list(via or [])
+        if room_id_or_alias.startswith("#") and get_domain_from_id(room_id_or_alias) != self._server_name:
+            try:
+                answer = await self._federation.query_directory(get_domain_from_id(room_id_or_alias), room_id_or_alias)
+            except RemoteUnavailable as e:
+                raise MatrixError("M_NOT_FOUND", f"Room alias not found: {e}") from None
+            room_id = answer.get("room_id")
+            if not isinstance(room_id, str):
+                raise MatrixError("M_NOT_FOUND", "Room alias not found")
+            servers += [s for s in answer.get("servers", []) if isinstance(s, str)]
+        else:
+            room_id = await self.resolve_room(room_id_or_alias)
         room = await self._rooms.get_room(room_id)
         if room is None:
-            raise MatrixError("M_NOT_FOUND", "No known room with that ID or alias")
+            if ":" in room_id:
+                servers.append(get_domain_from_id(room_id))
+            if not servers:
+                raise MatrixError("M_NOT_FOUND", "No known room with that ID or alias")
+            await self._remote.join(requester.user_id, room_id, list(dict.fromkeys(servers)))
+            return room_id
         if await self._rooms.membership(room_id, requester.user_id) == "join":
             return room_id
         content = await self._profile_content("join", requester.user_id, reason)

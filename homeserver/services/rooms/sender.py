@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -238,6 +238,82 @@ class EventSender:
         if queue.worker is None:
             queue.worker = asyncio.create_task(self._drain(room_id, queue), name=f"room-writer {room_id}")
         return await request.future
+
+    async def persist_remote(
+        self,
+        event: Event,
+        *,
+        state_before: Mapping[tuple[str, str], str],
+        auth_state: dict[tuple[str, str], Event],
+        soft_failed: bool,
+        resolve: Callable[[list[Mapping[tuple[str, str], str]]], Awaitable[dict[tuple[str, str], str]]],
+    ) -> SentEvent:
+        """Persist an event another server created, already checked by the caller.
+
+        Under the room's writer lock: a soft-failed event is kept but changes
+        nothing visible. Otherwise it becomes a forward extremity; when it
+        extends every current extremity its state after is the room's current
+        state, and when it forks the room the current state is ``resolve``d
+        from both sides.
+        """
+        room_id = event.room_id
+        async with self._room_lock(room_id):
+            head = self._heads.pop(room_id, None) or await self._load_head(room_id)
+            async with self._db.transaction("persist_remote"):
+                [stream] = await next_positions(self._db, EVENTS_STREAM, 1)
+                state_after = dict(state_before)
+                if event.is_state:
+                    state_after[event.state_tuple()] = event.event_id
+                linear = set(head.extremities) <= set(event.prev_event_ids)
+                current = await self._state.get_state(head.state_group)
+                if soft_failed or linear:
+                    resolved = state_after
+                else:
+                    resolved = await resolve([current, state_after])
+                async with self._db.batched(reorder=True):
+                    group = await self._state.create_group(room_id, state_after, prev_group=None)
+                    await self._events.insert_event(
+                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), soft_failed=soft_failed,
+                        replaces_state=current.get(event.state_tuple()) if event.is_state else None,
+                    )
+                    await self._state.set_event_state_group(event.event_id, group)
+                    if soft_failed:
+                        return SentEvent(event, stream)
+                    await self._relations.add(event, stream)
+                    await self._search.index(event, stream)
+                    changes = {k: v for k, v in resolved.items() if current.get(k) != v}
+                    current_group = group if resolved == state_after else await self._state.create_group(
+                        room_id, resolved, prev_group=head.state_group, prev_state=current
+                    )
+                    await self._state.update_current_state(room_id, changes, current_group)
+                    await self._apply_membership_changes(room_id, changes, event, stream)
+                    members = sorted(head.members | {k[1] for k, v in changes.items() if k[0] == "m.room.member"})
+                    await self._push.on_event(event, stream, auth_state, members)
+                    remaining = [e for e in head.extremities if e not in event.prev_event_ids]
+                    await self._events.replace_extremities(room_id, set(head.extremities) - set(remaining), [*remaining, event.event_id])
+                audience = set(await self._rooms.members(room_id)) | set(members)
+                self._db.after_commit(partial(self._announce, event, stream, audience))
+            return SentEvent(event, stream)
+
+    async def _apply_membership_changes(
+        self, room_id: str, changes: Mapping[tuple[str, str], str], event: Event, stream: int
+    ) -> None:
+        """Make the members of changed ``m.room.member`` state current (and log the new event's)."""
+        member_ids = [v for k, v in changes.items() if k[0] == "m.room.member"]
+        stored = await self._events.get_events(member_ids) if member_ids else {}
+        for (event_type, user_id), event_id in changes.items():
+            if event_type != "m.room.member":
+                continue
+            member = event if event_id == event.event_id else (stored[event_id].event if event_id in stored else None)
+            if member is None or member.membership is None:
+                continue
+            await self._rooms.record_membership(MembershipChange(
+                event_id=member.event_id, room_id=room_id, user_id=user_id, sender=member.sender,
+                membership=member.membership, stream_ordering=stream,
+            ))
+        if event.type == "m.room.join_rules" and changes.get(("m.room.join_rules", "")) == event.event_id:
+            rule = event.content.get("join_rule")
+            await self._rooms.set_join_rule(room_id, rule if isinstance(rule, str) else None)
 
     @asynccontextmanager
     async def _room_lock(self, room_id: str) -> AsyncIterator[None]:

@@ -1,0 +1,397 @@
+"""Events from other servers, and joins across servers (spec: Server-Server API,
+"Checks performed on receipt of a PDU" and "Joining Rooms").
+
+Design note: every PDU from another server passes the same checks before it
+touches the room: it must be well formed for the room version; a content hash
+that does not match gets the event redacted; the servers that must have
+signed it must have (keys from :class:`~homeserver.services.ports.ServerKeys`);
+its auth events must be the right selection and must authorise it; the state
+before it (from its prev events, resolved when they differ) must authorise it;
+and an event the current state would not allow is kept soft-failed. What
+passes goes to :meth:`EventSender.persist_remote`, the same per-room writer
+local events use. The joining side (``join``) asks a resident server for a
+template, signs the join and takes the room's state and auth chain from
+``send_join`` after checking each event the same way.
+
+Not yet: fetching missing prev events (``/get_missing_events``) and missing
+state (``/state_ids``); such events are refused for now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import structlog
+
+from homeserver.clock import Clock
+from homeserver.core import auth_rules
+from homeserver.core.events import Event
+from homeserver.core.hashing import check_content_hash
+from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.pdu_format import InvalidPDU, validate_pdu
+from homeserver.core.redaction import redact
+from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion, get_room_version
+from homeserver.core.signing import (
+    KnownVerifyKey,
+    ServerSigningKey,
+    SignatureError,
+    hash_and_sign_event,
+    servers_required_to_sign,
+    verify_event_signatures,
+)
+from homeserver.core.state_res import resolve_state
+from homeserver.errors import MatrixError
+from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
+from homeserver.services.rooms.sender import EventSender
+from storage.database import Database
+from storage.events import EVENTS_STREAM, EventStore
+from storage.rooms import MembershipChange, RoomStore
+from storage.state import StateStore
+from storage.streams import next_positions
+
+logger = structlog.get_logger(__name__)
+
+StateMap = Mapping[tuple[str, str], str]
+#: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
+JOINABLE_VERSIONS = [v for v in sorted(KNOWN_ROOM_VERSIONS, key=int) if int(v) >= 3]
+
+
+class Rejected(Exception):
+    """A remote event failed a check; the message says which."""
+
+
+class RemoteEvents:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        sender: EventSender,
+        events: EventStore,
+        state: StateStore,
+        rooms: RoomStore,
+        keys: ServerKeys,
+        federation: FederationQueries,
+        clock: Clock,
+        server_name: str,
+        signing_key: ServerSigningKey,
+    ) -> None:
+        self._db = db
+        self._sender = sender
+        self._events = events
+        self._state = state
+        self._rooms = rooms
+        self._keys = keys
+        self._federation = federation
+        self._clock = clock
+        self._server_name = server_name
+        self._signing_key = signing_key
+
+    # -- the checks ------------------------------------------------------------------------
+
+    def parse(self, pdu: Any, version: RoomVersion) -> Event:
+        """A PDU as an event: well formed, and redacted if its content hash does not match."""
+        if not isinstance(pdu, dict):
+            raise Rejected("a PDU must be an object")
+        try:
+            validate_pdu(pdu, version)
+        except InvalidPDU as e:
+            raise Rejected(f"malformed PDU: {e}") from None
+        if not check_content_hash(pdu):
+            pdu = redact(pdu, version)
+        return Event(pdu, version)
+
+    async def check_signatures(self, event: Event) -> None:
+        signatures = event.signatures if isinstance(event.signatures, Mapping) else {}
+        known: dict[tuple[str, str], KnownVerifyKey] = {}
+        for server in servers_required_to_sign(event):
+            for key_id in signatures.get(server, {}) if isinstance(signatures.get(server), Mapping) else ():
+                try:
+                    key = await self._keys.verify_key(server, key_id, valid_at_ms=event.origin_server_ts)
+                except KeyUnavailable:
+                    continue
+                known[(server, key_id)] = KnownVerifyKey(key, 2**63 - 1)
+        try:
+            verify_event_signatures(event, known)
+        except SignatureError as e:
+            raise Rejected(f"bad signatures: {e}") from None
+
+    async def _check_against_auth_events(self, event: Event, known: Mapping[str, Event]) -> dict[tuple[str, str], Event]:
+        """Rule: the event is allowed by its own auth events (all of which must be known)."""
+        missing = [a for a in event.auth_event_ids if a not in known]
+        if missing:
+            stored = await self._events.get_events(missing)
+            known = {**known, **{k: v.event for k, v in stored.items()}}
+        auth_events = [known[a] for a in event.auth_event_ids if a in known]
+        if len(auth_events) != len(event.auth_event_ids):
+            raise Rejected("some auth events are unknown")
+        auth_state = {e.state_tuple(): e for e in auth_events}
+        create = await self._create_event(event, known)
+        if create is not None:
+            auth_state.setdefault(("m.room.create", ""), create)
+        try:
+            auth_rules.check_auth_events_list(event, auth_events)
+            auth_rules.check_auth_rules(event, auth_state)
+        except auth_rules.AuthError as e:
+            raise Rejected(f"not allowed by its auth events: {e}") from None
+        return auth_state
+
+    async def _create_event(self, event: Event, known: Mapping[str, Event]) -> Event | None:
+        if event.type == "m.room.create":
+            return None
+        if event.room_version.auth.room_create_event_id_as_room_id:
+            create_id = "$" + event.room_id[1:]
+            if create_id in known:
+                return known[create_id]
+            stored = await self._events.get_event(create_id)
+            return stored.event if stored is not None else None
+        return next((e for e in known.values() if e.type == "m.room.create" and e.room_id == event.room_id), None)
+
+    async def _check_against_state(self, event: Event, state: StateMap) -> dict[tuple[str, str], Event]:
+        version = event.room_version
+        wanted = auth_rules.auth_types_for_event(version, event.type, event.sender, event.state_key, event.content)
+        wanted.add(("m.room.create", ""))
+        ids = {k: state[k] for k in wanted if k in state}
+        stored = await self._events.get_events(list(ids.values()))
+        auth_state = {k: stored[v].event for k, v in ids.items() if v in stored}
+        if ("m.room.create", "") not in auth_state:
+            create = await self._create_event(event, {})
+            if create is not None:
+                auth_state[("m.room.create", "")] = create
+        auth_rules.check_auth_rules(event, auth_state)
+        return auth_state
+
+    async def resolve(self, version: RoomVersion, state_sets: list[StateMap]) -> dict[tuple[str, str], str]:
+        """State resolution over stored events (their auth chains are loaded as needed)."""
+        ids = {eid for state in state_sets for eid in state.values()}
+        event_map = await self._with_auth_chains(ids)
+        return resolve_state(version, state_sets, event_map)
+
+    async def _with_auth_chains(self, event_ids: Iterable[str]) -> dict[str, Event]:
+        event_map: dict[str, Event] = {}
+        frontier = set(event_ids)
+        while frontier:
+            stored = await self._events.get_events(list(frontier))
+            found = {k: v.event for k, v in stored.items()}
+            event_map.update(found)
+            frontier = {a for e in found.values() for a in e.auth_event_ids if a not in event_map}
+        return event_map
+
+    async def state_before(self, event: Event) -> dict[tuple[str, str], str]:
+        """The room state before ``event``: after its prev events, resolved when they differ."""
+        groups = await self._state.get_event_state_groups(event.prev_event_ids)
+        if len(groups) != len(event.prev_event_ids):
+            raise Rejected("some prev events are unknown (fetching them is not supported yet)")
+        states = [await self._state.get_state(g) for g in sorted(set(groups.values()))]
+        if len(states) == 1:
+            return dict(states[0])
+        return await self.resolve(event.room_version, states)
+
+    # -- inbound PDUs ------------------------------------------------------------------------
+
+    async def receive_pdu(self, origin: str, pdu: Any) -> tuple[str | None, str | None]:
+        """Check and persist one PDU from ``/send``: its event ID (``None`` when it has
+        none we can tell) and an error message (``None`` when it was taken)."""
+        room_id = pdu.get("room_id") if isinstance(pdu, dict) else None
+        room = await self._rooms.get_room(room_id) if isinstance(room_id, str) else None
+        if room is None:
+            return None, "this server is not in that room"
+        event_id = None
+        try:
+            event = self.parse(pdu, get_room_version(room.room_version))
+            event_id = event.event_id
+            if await self._events.get_event(event.event_id) is not None:
+                return event_id, None  # already have it
+            await self.check_signatures(event)
+            auth_state = await self._check_against_auth_events(event, {})
+            before = await self.state_before(event)
+            try:
+                await self._check_against_state(event, before)
+            except auth_rules.AuthError as e:
+                raise Rejected(f"not allowed by the state before it: {e}") from None
+            soft_failed = False
+            current = await self._rooms.get_room(room.room_id)
+            assert current is not None and current.current_state_group is not None
+            try:
+                await self._check_against_state(event, await self._state.get_state(current.current_state_group))
+            except auth_rules.AuthError:
+                soft_failed = True
+                logger.info("event_soft_failed", event_id=event.event_id, origin=origin)
+        except Rejected as e:
+            logger.info("pdu_rejected", origin=origin, room_id=room_id, event_id=event_id, error=str(e))
+            return event_id, str(e)
+        await self._sender.persist_remote(
+            event, state_before=before, auth_state=auth_state, soft_failed=soft_failed,
+            resolve=lambda sets: self.resolve(event.room_version, sets),
+        )
+        return event_id, None
+
+    # -- joins: the resident side -----------------------------------------------------------
+
+    async def make_join(self, origin: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        """A join event template for ``user_id`` of ``origin``, built on the current room."""
+        if get_domain_from_id(user_id) != origin:
+            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        if room.room_version not in versions:
+            raise MatrixError(
+                "M_INCOMPATIBLE_ROOM_VERSION", "Your server does not support this room's version",
+                status=400, room_version=room.room_version,
+            )
+        version = get_room_version(room.room_version)
+        state = await self._state.get_state(room.current_state_group)
+        content = {"membership": "join"}
+        wanted = auth_rules.auth_types_for_event(version, "m.room.member", user_id, user_id, content)
+        wanted.add(("m.room.create", ""))
+        stored = await self._events.get_events([state[k] for k in wanted if k in state])
+        auth_state = {e.event.state_tuple(): e.event for e in stored.values()}
+        extremities = await self._events.get_extremities(room_id)
+        depth = await self._events.max_depth(extremities)
+        template: dict[str, Any] = {
+            "type": "m.room.member", "room_id": room_id, "sender": user_id, "state_key": user_id,
+            "content": content, "origin_server_ts": self._clock.time_ms(), "depth": depth + 1,
+            "prev_events": sorted(extremities)[:10],
+            "auth_events": sorted(e.event_id for k, e in auth_state.items()
+                                  if not (k == ("m.room.create", "") and version.auth.room_create_event_id_as_room_id)),
+        }
+        try:
+            auth_rules.check_auth_rules(Event(hash_and_sign_event(template, self._server_name, self._signing_key, version), version), auth_state)
+        except auth_rules.AuthError as e:
+            raise MatrixError("M_FORBIDDEN", f"You cannot join this room: {e}", status=403) from None
+        return {"event": template, "room_version": room.room_version}
+
+    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
+        """Take a signed join from ``origin``; answer with the room's state and auth chain."""
+        room = await self._rooms.get_room(room_id)
+        if room is None:
+            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        version = get_room_version(room.room_version)
+        try:
+            event = self.parse(pdu, version)
+        except Rejected as e:
+            raise MatrixError("M_BAD_JSON", str(e)) from None
+        if event.event_id != event_id or event.room_id != room_id:
+            raise MatrixError("M_BAD_JSON", "The event does not match the path")
+        if event.type != "m.room.member" or event.membership != "join" or event.state_key != event.sender:
+            raise MatrixError("M_BAD_JSON", "Not a join event")
+        if get_domain_from_id(event.sender) != origin:
+            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
+        try:
+            await self.check_signatures(event)
+        except Rejected as e:
+            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
+        if await self._events.get_event(event.event_id) is None:
+            _, error = await self.receive_pdu(origin, event.pdu())
+            if error is not None:
+                raise MatrixError("M_FORBIDDEN", f"The join was refused: {error}", status=403)
+        before = await self.state_before(event)
+        state_events = await self._events.get_events(list(before.values()))
+        chain = await self._with_auth_chains(list(before.values()) + event.auth_event_ids)
+        servers = sorted({get_domain_from_id(m) for m in await self._rooms.members(room_id)})
+        return {
+            "origin": self._server_name,
+            "state": [stored.event.pdu() for stored in state_events.values()],
+            "auth_chain": [e.pdu() for e in chain.values()],
+            "event": event.pdu(),
+            "members_omitted": False,
+            "servers_in_room": servers,
+        }
+
+    # -- joins: the joining side ---------------------------------------------------------------
+
+    async def join(self, user_id: str, room_id: str, servers: list[str]) -> str:
+        """Join a local user to a room this server is not in, through one of ``servers``."""
+        errors = []
+        for server in [s for s in servers if s != self._server_name]:
+            try:
+                return await self._join_via(server, user_id, room_id)
+            except (RemoteUnavailable, Rejected) as e:
+                errors.append(f"{server}: {e}")
+            except MatrixError as e:
+                if e.errcode in ("M_FORBIDDEN", "M_INCOMPATIBLE_ROOM_VERSION"):
+                    raise
+                errors.append(f"{server}: {e}")
+        raise MatrixError("M_NOT_FOUND", f"No server could let you join: {'; '.join(errors) or 'none was given'}", status=404)
+
+    async def _join_via(self, server: str, user_id: str, room_id: str) -> str:
+        answer = await self._federation.make_join(server, room_id, user_id, JOINABLE_VERSIONS)
+        version_id, template = answer.get("room_version", "1"), answer.get("event")
+        if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
+            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot join rooms of version {version_id}", status=400)
+        version = get_room_version(version_id)
+        pdu = {
+            k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
+            if k in template
+        }
+        if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
+            raise Rejected("the join template is not for this user and room")
+        pdu["content"] = {**(template.get("content") or {}), "membership": "join"}
+        pdu["origin_server_ts"] = self._clock.time_ms()
+        event = Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
+        result = await self._federation.send_join(server, room_id, event.event_id, event.pdu())
+        # The resident server may have co-signed (restricted joins): keep the event it returns.
+        returned = result.get("event")
+        if isinstance(returned, dict):
+            candidate = self.parse(returned, version)
+            if candidate.event_id == event.event_id:
+                event = candidate
+        state = [self.parse(p, version) for p in result.get("state", [])]
+        chain = [self.parse(p, version) for p in result.get("auth_chain", [])]
+        await self._store_joined_room(version, event, state, chain)
+        return event.event_id
+
+    async def _store_joined_room(self, version: RoomVersion, join: Event, state: list[Event], chain: list[Event]) -> None:
+        """Check the room's state and auth chain, then store them and the join."""
+        known = {e.event_id: e for e in [*chain, *state]}
+        for event in _topological(known):
+            await self.check_signatures(event)
+            await self._check_against_auth_events(event, known)
+        state_map = {e.state_tuple(): e.event_id for e in state if e.is_state}
+        create = next((e for e in state if e.type == "m.room.create"), None)
+        if create is None:
+            raise Rejected("the room state has no create event")
+        before = {k: known[v] for k, v in state_map.items()}
+        try:
+            auth_rules.check_auth_rules(join, {k: v for k, v in before.items()})
+        except auth_rules.AuthError as e:
+            raise Rejected(f"the join is not allowed by the room state: {e}") from None
+        room_id = join.room_id
+        async with self._db.transaction("join_remote_room"):
+            await self._rooms.create_room(room_id, version.identifier, create.sender, self._clock.time_ms())
+            outliers = [e for e in known.values() if await self._events.get_event(e.event_id) is None]
+            positions = await next_positions(self._db, EVENTS_STREAM, len(outliers) + 1)
+            for event, position in zip(outliers, positions):
+                await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
+            group = await self._state.create_group(room_id, state_map, prev_group=None)
+            await self._state.update_current_state(room_id, state_map, group)
+            for (event_type, member), event_id in state_map.items():
+                membership = known[event_id].membership
+                if event_type == "m.room.member" and membership is not None:
+                    await self._rooms.record_membership(MembershipChange(
+                        event_id=event_id, room_id=room_id, user_id=member, sender=known[event_id].sender,
+                        membership=membership, stream_ordering=positions[-1],
+                    ))
+        await self._sender.persist_remote(
+            join, state_before=state_map, auth_state=before, soft_failed=False,
+            resolve=lambda sets: self.resolve(version, sets),
+        )
+
+
+def _topological(events: Mapping[str, Event]) -> list[Event]:
+    """Events ordered so each comes after its auth events (those among ``events``)."""
+    ordered: list[Event] = []
+    seen: set[str] = set()
+
+    def visit(event_id: str) -> None:
+        if event_id in seen or event_id not in events:
+            return
+        seen.add(event_id)
+        for auth_id in events[event_id].auth_event_ids:
+            visit(auth_id)
+        ordered.append(events[event_id])
+
+    for event_id in sorted(events, key=lambda e: events[e].depth):
+        visit(event_id)
+    return ordered
