@@ -21,8 +21,9 @@ class FederationQueryClient:
         try:
             answer = await self._client.request(destination, method, path, **kwargs)
         except FederationError as e:
-            if e.status == 404:
-                raise MatrixError("M_NOT_FOUND", f"Not found on {destination}") from None
+            if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 429):
+                # The other server's answer stands (not found, forbidden, incompatible...).
+                raise MatrixError(e.errcode or "M_UNKNOWN", f"{destination} refused: {e}", status=e.status) from None
             raise RemoteUnavailable(str(e)) from None
         if not isinstance(answer, dict):
             raise RemoteUnavailable(f"{destination} gave a malformed answer")

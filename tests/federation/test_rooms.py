@@ -47,3 +47,104 @@ async def test_a_remote_user_joins_and_messages_flow_both_ways(federation):
     await bob.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/b1", {"msgtype": "m.text", "body": "hi alice"})
     got = await _wait_for_event(alice, room_id, lambda e: e.get("content", {}).get("body") == "hi alice")
     assert got["sender"] == bob.user_id
+
+
+async def _shared_room(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
+    bob = await hs2.client.register("bob")
+    assert (await bob.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    return hs1, hs2, alice, bob, room_id
+
+
+async def _craft(hs1, hs2, room_id: str, sender: str, event_type: str, content: dict, *, state_key=None, server="hs2.test", key=None) -> dict:
+    """A PDU as hs2 would send it (signed with hs2's key), built on hs1's view of the room."""
+    from homeserver.core import auth_rules
+    from homeserver.core.room_versions import get_room_version
+    from homeserver.core.signing import hash_and_sign_event
+
+    hearth = hs1.hearth
+    room = await hearth.event_store.db.fetchrow("SELECT room_version, current_state_group FROM rooms WHERE room_id = $1", room_id)
+    version = get_room_version(room["room_version"])
+    state = await hearth.remote_events._state.get_state(room["current_state_group"])
+    wanted = auth_rules.auth_types_for_event(version, event_type, sender, state_key, content)
+    extremities = await hearth.event_store.get_extremities(room_id)
+    pdu = {
+        "type": event_type, "room_id": room_id, "sender": sender, "content": content,
+        "origin_server_ts": hearth.clock.time_ms(), "depth": await hearth.event_store.max_depth(extremities) + 1,
+        "prev_events": extremities, "auth_events": sorted(state[k] for k in wanted if k in state),
+    }
+    if state_key is not None:
+        pdu["state_key"] = state_key
+    return hash_and_sign_event(pdu, server, key or hs2.hearth.keyring._key, version)
+
+
+async def _push(hs2, pdu: dict, txn: str) -> dict:
+    body = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [pdu], "edus": []}
+    return await hs2.hearth.federation_client.request("hs1.test", "PUT", f"/_matrix/federation/v1/send/{txn}", body=body)
+
+
+async def test_forged_and_unauthorised_pdus_change_nothing(federation):
+    from homeserver.core.events import Event
+    from homeserver.core.room_versions import get_room_version
+    from homeserver.core.signing import signing_key_from_seed
+
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    version = get_room_version((await hs1.hearth.event_store.db.fetchrow(
+        "SELECT room_version FROM rooms WHERE room_id = $1", room_id))["room_version"])
+
+    def event_id(pdu):
+        return Event(pdu, version).event_id
+
+    good = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.message", {"msgtype": "m.text", "body": "fine"})
+    bad_signature = dict(good, signatures={"hs2.test": {k: "A" * 86 for k in good["signatures"]["hs2.test"]}})
+    stranger_key = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.message", {"body": "x"},
+                                key=signing_key_from_seed(b"\x09" * 32, hs2.hearth.keyring._key.key_id.split(":")[1]))
+    other_origin = await _craft(hs1, hs2, room_id, "@mallory:hs3.test", "m.room.message", {"body": "not yours"})
+    takeover = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.power_levels",
+                            {"users": {bob.user_id: 100}}, state_key="")
+    oversize = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.message", {"body": "x" * 70_000})
+    for n, pdu in enumerate((bad_signature, stranger_key, other_origin, takeover, oversize)):
+        answer = await _push(hs2, pdu, f"bad{n}")
+        errors = [r.get("error") for r in answer["pdus"].values()]
+        assert errors and errors[0], (n, answer)
+        assert await hs1.hearth.event_store.get_event(event_id(pdu)) is None
+    power = await alice.get(f"{V3}/rooms/{quote(room_id)}/state/m.room.power_levels")
+    assert bob.user_id not in power.body.get("users", {})
+    # A PDU whose content does not match its hash is kept, redacted (its signature covers the redacted form).
+    tampered = dict(good, content={"msgtype": "m.text", "body": "changed in transit"})
+    answer = await _push(hs2, tampered, "tampered")
+    assert answer["pdus"] == {event_id(good): {}}
+    stored = await hs1.hearth.event_store.get_event(event_id(good))
+    assert stored is not None and "body" not in stored.event.content
+    # The genuine one, in a repeated transaction, changes nothing more.
+    assert (await _push(hs2, good, "tampered")) == answer
+    # PDUs for rooms the server is not in are refused.
+    elsewhere = dict(good, room_id="!unknown:hs2.test")
+    assert (await _push(hs2, elsewhere, "elsewhere"))["pdus"] == {}
+
+
+async def test_join_refusals(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    private = (await alice.post(f"{V3}/createRoom", {"preset": "private_chat"})).body["room_id"]
+    bob = await hs2.client.register("bob")
+    refused = await bob.post(f"{V3}/join/{quote(private)}", {}, params={"via": "hs1.test"})
+    assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
+    unknown = await bob.post(f"{V3}/join/{quote('!nope:hs1.test')}", {})
+    assert (unknown.status, unknown.errcode) == (404, "M_NOT_FOUND")
+    from federation.client import FederationError
+
+    with pytest.raises(FederationError) as old_only:
+        await hs2.hearth.federation_client.request(
+            "hs1.test", "GET", f"/_matrix/federation/v1/make_join/{quote(private)}/{quote(bob.user_id)}",
+            query={"ver": "1"},
+        )
+    assert (old_only.value.status, old_only.value.errcode) == (400, "M_INCOMPATIBLE_ROOM_VERSION")
+    with pytest.raises(FederationError) as someone_else:
+        await hs2.hearth.federation_client.request(
+            "hs1.test", "GET", f"/_matrix/federation/v1/make_join/{quote(private)}/{quote(alice.user_id)}",
+            query={"ver": "12"},
+        )
+    assert someone_else.value.status == 403

@@ -196,9 +196,10 @@ class RemoteEvents:
         room = await self._rooms.get_room(room_id) if isinstance(room_id, str) else None
         if room is None:
             return None, "this server is not in that room"
-        event_id = None
+        version = get_room_version(room.room_version)
+        event_id = _event_id_of(pdu, version)
         try:
-            event = self.parse(pdu, get_room_version(room.room_version))
+            event = self.parse(pdu, version)
             event_id = event.event_id
             if await self._events.get_event(event.event_id) is not None:
                 return event_id, None  # already have it
@@ -377,6 +378,14 @@ class RemoteEvents:
             join, state_before=state_map, auth_state=before, soft_failed=False,
             resolve=lambda sets: self.resolve(version, sets),
         )
+
+
+def _event_id_of(pdu: Mapping[str, Any], version: RoomVersion) -> str | None:
+    """The ID a PDU claims or hashes to, even when it is malformed (for the ``/send`` answer)."""
+    try:
+        return Event(pdu, version).event_id
+    except Exception:  # noqa: BLE001 - too malformed to have one
+        return None
 
 
 def _topological(events: Mapping[str, Event]) -> list[Event]:
