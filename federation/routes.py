@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from homeserver.http import Route, json_response, read_json
+from homeserver.http import Route, json_response, query_int, read_json
 from federation.auth import FederationAuthenticator
 from federation.keys import KeyRing
 from homeserver import __version__
@@ -15,6 +15,7 @@ from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.profiles import ProfileService
 from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.rooms.server_reads import ServerReads
 
 FED_V1 = "/_matrix/federation/v1"
 KEY_V2 = "/_matrix/key/v2"
@@ -172,3 +173,68 @@ class MembershipRoutes:
         return json_response(await self._remote.send_join(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
+
+
+class EventReadRoutes:
+    """Other servers reading events, state and auth chains of rooms they are in."""
+
+    def __init__(self, authenticator: FederationAuthenticator, reads: ServerReads) -> None:
+        self._authenticator = authenticator
+        self._reads = reads
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", f"{FED_V1}/event/{{event_id}}", self.event),
+            Route("GET", f"{FED_V1}/state/{{room_id}}", self.state),
+            Route("GET", f"{FED_V1}/state_ids/{{room_id}}", self.state_ids),
+            Route("GET", f"{FED_V1}/event_auth/{{room_id}}/{{event_id}}", self.event_auth),
+            Route("GET", f"{FED_V1}/backfill/{{room_id}}", self.backfill),
+            Route("POST", f"{FED_V1}/get_missing_events/{{room_id}}", self.missing_events),
+        ]
+
+    async def event(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._reads.event(origin, request.match_info["event_id"]))
+
+    async def state(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._reads.state(origin, request.match_info["room_id"], _event_id(request)))
+
+    async def state_ids(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._reads.state_ids(origin, request.match_info["room_id"], _event_id(request)))
+
+    async def event_auth(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._reads.event_auth(
+            origin, request.match_info["room_id"], request.match_info["event_id"]
+        ))
+
+    async def backfill(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        starts = request.query.getall("v", [])
+        limit = query_int(request, "limit", 10) or 0
+        return json_response(await self._reads.backfill(origin, request.match_info["room_id"], starts, limit))
+
+    async def missing_events(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        if not isinstance(body, dict):
+            raise MatrixError("M_BAD_JSON", "Expected a JSON object")
+        earliest, latest = body.get("earliest_events", []), body.get("latest_events", [])
+        limit, min_depth = body.get("limit", 10), body.get("min_depth", 0)
+        if not (_strings(earliest) and _strings(latest) and isinstance(limit, int) and isinstance(min_depth, int)):
+            raise MatrixError("M_BAD_JSON", "earliest_events and latest_events must be arrays of event IDs")
+        return json_response(await self._reads.missing_events(
+            origin, request.match_info["room_id"], earliest, latest, limit, min_depth
+        ))
+
+
+def _event_id(request: web.Request) -> str:
+    event_id = request.query.get("event_id")
+    if not event_id:
+        raise MatrixError("M_MISSING_PARAM", "Missing query parameter: event_id")
+    return event_id
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)

@@ -49,7 +49,7 @@ from federation.client import FederationClient, tls_context
 from federation.keys import KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
-from federation.routes import MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
+from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
@@ -81,6 +81,7 @@ from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
 from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.rooms.server_reads import ServerReads
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.summary import RoomSummaries
@@ -173,6 +174,7 @@ class Hearth:
     federation_client: FederationClient
     keyring: KeyRing
     remote_events: RemoteEvents
+    server_reads: ServerReads
     federation_sender: FederationSender | None
     federation_inbox: FederationInbox
 
@@ -418,6 +420,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         ),
         keyring=keyring,
         remote_events=remote_events,
+        server_reads=ServerReads(
+            events=event_store, rooms=room_store, remote=remote_events, clock=clock, server_name=config.server_name,
+        ),
     )
 
 
@@ -485,6 +490,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         UserKeyRoutes(authenticator, hearth.keys, config.server_name),
         TransactionRoutes(authenticator, hearth.federation_inbox),
         MembershipRoutes(authenticator, hearth.remote_events),
+        EventReadRoutes(authenticator, hearth.server_reads),
     ):
         add_routes(app, group.routes())
     return app

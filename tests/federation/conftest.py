@@ -45,6 +45,7 @@ async def federation(backend: str, tmp_path: Path, request: pytest.FixtureReques
     """
     ca = TestCA(tmp_path / "ca")
     servers: list[TestServer] = []
+    running: list[FederatedServer] = []
     dropped: list[str] = []
     session = aiohttp.ClientSession()
 
@@ -83,6 +84,11 @@ async def federation(backend: str, tmp_path: Path, request: pytest.FixtureReques
             servers.append(federation_server)
             url = str(client_server.make_url("")).rstrip("/")
             started.append(FederatedServer(name, MatrixClient(url, session), hearth, f"https://127.0.0.1:{ports[name]}"))
+        # Servers started earlier learn where the new ones are (as DNS would tell them).
+        for earlier in running:
+            for server in started:
+                earlier.hearth.federation_client._resolver._overrides[server.name] = f"127.0.0.1:{ports[server.name]}"
+        running.extend(started)
         return started
 
     try:

@@ -148,3 +148,38 @@ async def test_join_refusals(federation):
             query={"ver": "12"},
         )
     assert someone_else.value.status == 403
+
+
+async def test_reading_events_state_and_history(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    sent = []
+    for n in range(5):
+        resp = await alice.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/r{n}", {"msgtype": "m.text", "body": f"m{n}"})
+        sent.append(resp.body["event_id"])
+    client = hs2.hearth.federation_client
+    base = "/_matrix/federation/v1"
+    got = await client.request("hs1.test", "GET", f"{base}/event/{quote(sent[0])}")
+    assert got["pdus"][0]["content"]["body"] == "m0"
+    ids = await client.request("hs1.test", "GET", f"{base}/state_ids/{quote(room_id)}", query={"event_id": sent[-1]})
+    state = await client.request("hs1.test", "GET", f"{base}/state/{quote(room_id)}", query={"event_id": sent[-1]})
+    members = {p["state_key"] for p in state["pdus"] if p["type"] == "m.room.member"}
+    assert members == {alice.user_id, bob.user_id}
+    assert len(ids["pdu_ids"]) == len(state["pdus"])
+    chain = await client.request("hs1.test", "GET", f"{base}/event_auth/{quote(room_id)}/{quote(sent[0])}")
+    assert {p["type"] for p in chain["auth_chain"]} >= {"m.room.create", "m.room.power_levels", "m.room.member"}
+    back = await client.request("hs1.test", "GET", f"{base}/backfill/{quote(room_id)}", query=[("v", sent[-1]), ("limit", "3")])
+    assert [p["content"].get("body") for p in back["pdus"]] == ["m4", "m3", "m2"]
+    missing = await client.request("hs1.test", "POST", f"{base}/get_missing_events/{quote(room_id)}", body={
+        "earliest_events": [sent[0]], "latest_events": [sent[-1]], "limit": 10,
+    })
+    assert [p["content"]["body"] for p in missing["events"]] == ["m1", "m2", "m3"]
+    # A server with nobody in the room reads nothing.
+    (hs3,) = await federation("hs3.test", addresses={"hs1.test": hs1.federation_url.removeprefix("https://")})
+    from federation.client import FederationError
+
+    with pytest.raises(FederationError) as outsider:
+        await hs3.hearth.federation_client.request("hs1.test", "GET", f"{base}/event/{quote(sent[0])}")
+    assert outsider.value.status == 403
+    with pytest.raises(FederationError) as unknown:
+        await client.request("hs1.test", "GET", f"{base}/event/{quote('$nope')}")
+    assert unknown.value.status == 404

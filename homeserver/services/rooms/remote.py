@@ -164,17 +164,22 @@ class RemoteEvents:
     async def resolve(self, version: RoomVersion, state_sets: list[StateMap]) -> dict[tuple[str, str], str]:
         """State resolution over stored events (their auth chains are loaded as needed)."""
         ids = {eid for state in state_sets for eid in state.values()}
-        event_map = await self._with_auth_chains(ids)
+        event_map = await self.auth_closure(ids)
         return resolve_state(version, state_sets, event_map)
 
-    async def _with_auth_chains(self, event_ids: Iterable[str]) -> dict[str, Event]:
+    async def auth_closure(self, event_ids: Iterable[str]) -> dict[str, Event]:
+        """The events and, recursively, their auth events (those stored here).
+
+        From room version 12 the create event is in every auth chain although
+        no event lists it (the room ID names it).
+        """
         event_map: dict[str, Event] = {}
         frontier = set(event_ids)
         while frontier:
             stored = await self._events.get_events(list(frontier))
             found = {k: v.event for k, v in stored.items()}
             event_map.update(found)
-            frontier = {a for e in found.values() for a in e.auth_event_ids if a not in event_map}
+            frontier = {a for e in found.values() for a in _auth_ids(e) if a not in event_map}
         return event_map
 
     async def state_before(self, event: Event) -> dict[tuple[str, str], str]:
@@ -289,7 +294,7 @@ class RemoteEvents:
                 raise MatrixError("M_FORBIDDEN", f"The join was refused: {error}", status=403)
         before = await self.state_before(event)
         state_events = await self._events.get_events(list(before.values()))
-        chain = await self._with_auth_chains(list(before.values()) + event.auth_event_ids)
+        chain = await self.auth_closure(list(before.values()) + event.auth_event_ids)
         servers = sorted({get_domain_from_id(m) for m in await self._rooms.members(room_id)})
         return {
             "origin": self._server_name,
@@ -378,6 +383,12 @@ class RemoteEvents:
             join, state_before=state_map, auth_state=before, soft_failed=False,
             resolve=lambda sets: self.resolve(version, sets),
         )
+
+
+def _auth_ids(event: Event) -> list[str]:
+    if event.room_version.auth.room_create_event_id_as_room_id and event.type != "m.room.create":
+        return [*event.auth_event_ids, "$" + event.room_id[1:]]
+    return event.auth_event_ids
 
 
 def _event_id_of(pdu: Mapping[str, Any], version: RoomVersion) -> str | None:
