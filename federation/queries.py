@@ -58,3 +58,10 @@ class FederationQueryClient:
             destination, "PUT", f"/_matrix/federation/v2/send_join/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
             body=pdu, timeout=120.0,
         )
+
+    async def get_missing_events(
+        self, destination: str, room_id: str, earliest: list[str], latest: list[str], *, limit: int, min_depth: int
+    ) -> dict[str, Any]:
+        return await self._ask(destination, "POST", f"{FED_V1}/get_missing_events/{quote(room_id, safe='')}", body={
+            "earliest_events": earliest, "latest_events": latest, "limit": limit, "min_depth": min_depth,
+        })

@@ -307,7 +307,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     remote_events = RemoteEvents(
         db=db, sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring,
-        federation=queries, clock=clock, server_name=config.server_name, signing_key=signing_key,
+        federation=queries, outbound=outbound, clock=clock, server_name=config.server_name, signing_key=signing_key,
     )
     membership = MembershipService(
         remote=remote_events,

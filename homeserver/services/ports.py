@@ -43,6 +43,10 @@ class FederationQueries(Protocol):
 
     async def send_join(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def get_missing_events(
+        self, destination: str, room_id: str, earliest: list[str], latest: list[str], *, limit: int, min_depth: int
+    ) -> dict[str, Any]: ...
+
 
 class ServerKeys(Protocol):
     """Other servers' signing keys (raising :class:`KeyUnavailable`)."""
@@ -82,4 +86,9 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def send_join(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def get_missing_events(
+        self, destination: str, room_id: str, earliest: list[str], latest: list[str], *, limit: int, min_depth: int
+    ) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

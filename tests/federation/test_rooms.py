@@ -183,3 +183,21 @@ async def test_reading_events_state_and_history(federation):
     with pytest.raises(FederationError) as unknown:
         await client.request("hs1.test", "GET", f"{base}/event/{quote('$nope')}")
     assert unknown.value.status == 404
+
+
+async def test_three_servers_see_every_message(federation):
+    hs1, hs2, hs3 = await federation("hs1.test", "hs2.test", "hs3.test")
+    alice = await hs1.client.register("alice")
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
+    bob = await hs2.client.register("bob")
+    carol = await hs3.client.register("carol")
+    assert (await bob.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    assert (await carol.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    # hs2 hears of carol's join from hs1, the server she joined through.
+    await _wait_for_event(bob, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == carol.user_id)
+    for user, text in ((alice, "from hs1"), (bob, "from hs2"), (carol, "from hs3")):
+        resp = await user.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/{text[-3:]}", {"msgtype": "m.text", "body": text})
+        assert resp.status == 200, resp.body
+    for user in (alice, bob, carol):
+        for text in ("from hs1", "from hs2", "from hs3"):
+            await _wait_for_event(user, room_id, lambda e, t=text: e.get("content", {}).get("body") == t)

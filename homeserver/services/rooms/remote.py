@@ -13,8 +13,9 @@ local events use. The joining side (``join``) asks a resident server for a
 template, signs the join and takes the room's state and auth chain from
 ``send_join`` after checking each event the same way.
 
-Not yet: fetching missing prev events (``/get_missing_events``) and missing
-state (``/state_ids``); such events are refused for now.
+Missing prev events are asked of the sending server (``/get_missing_events``,
+one round); an event whose prev events are still unknown after that is
+refused, since fetching the state at a gap (``/state_ids``) is not done yet.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ from homeserver.core.signing import (
 )
 from homeserver.core.state_res import resolve_state
 from homeserver.errors import MatrixError
-from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
+from homeserver.services.ports import (
+    FederationQueries,
+    KeyUnavailable,
+    OutboundFederation,
+    RemoteUnavailable,
+    ServerKeys,
+)
 from homeserver.services.rooms.sender import EventSender
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
@@ -72,6 +79,7 @@ class RemoteEvents:
         rooms: RoomStore,
         keys: ServerKeys,
         federation: FederationQueries,
+        outbound: OutboundFederation,
         clock: Clock,
         server_name: str,
         signing_key: ServerSigningKey,
@@ -83,6 +91,7 @@ class RemoteEvents:
         self._rooms = rooms
         self._keys = keys
         self._federation = federation
+        self._outbound = outbound
         self._clock = clock
         self._server_name = server_name
         self._signing_key = signing_key
@@ -194,7 +203,7 @@ class RemoteEvents:
 
     # -- inbound PDUs ------------------------------------------------------------------------
 
-    async def receive_pdu(self, origin: str, pdu: Any) -> tuple[str | None, str | None]:
+    async def receive_pdu(self, origin: str, pdu: Any, *, fetch_missing: bool = True) -> tuple[str | None, str | None]:
         """Check and persist one PDU from ``/send``: its event ID (``None`` when it has
         none we can tell) and an error message (``None`` when it was taken)."""
         room_id = pdu.get("room_id") if isinstance(pdu, dict) else None
@@ -210,6 +219,8 @@ class RemoteEvents:
                 return event_id, None  # already have it
             await self.check_signatures(event)
             auth_state = await self._check_against_auth_events(event, {})
+            if fetch_missing:
+                await self._fetch_missing_prev_events(origin, event)
             before = await self.state_before(event)
             try:
                 await self._check_against_state(event, before)
@@ -231,6 +242,24 @@ class RemoteEvents:
             resolve=lambda sets: self.resolve(event.room_version, sets),
         )
         return event_id, None
+
+    async def _fetch_missing_prev_events(self, origin: str, event: Event) -> None:
+        """Ask ``origin`` for the events between our forward extremities and ``event``
+        when some of its prev events are unknown here, and take them oldest first."""
+        known = await self._events.get_events(event.prev_event_ids)
+        if len(known) == len(event.prev_event_ids):
+            return
+        earliest = await self._events.get_extremities(event.room_id)
+        try:
+            answer = await self._federation.get_missing_events(
+                origin, event.room_id, earliest, [event.event_id], limit=10, min_depth=0
+            )
+        except (RemoteUnavailable, MatrixError) as e:
+            logger.info("missing_events_unavailable", origin=origin, event_id=event.event_id, error=str(e))
+            return
+        missing = answer.get("events") if isinstance(answer, dict) else None
+        for pdu in sorted(missing or [], key=lambda p: p.get("depth", 0) if isinstance(p, dict) else 0):
+            await self.receive_pdu(origin, pdu, fetch_missing=False)
 
     # -- joins: the resident side -----------------------------------------------------------
 
@@ -292,6 +321,12 @@ class RemoteEvents:
             _, error = await self.receive_pdu(origin, event.pdu())
             if error is not None:
                 raise MatrixError("M_FORBIDDEN", f"The join was refused: {error}", status=403)
+            # The joining server told only us: the room's other servers hear of the join from us.
+            others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {origin, self._server_name}
+            if others:
+                async with self._db.transaction("forward_join"):
+                    await self._outbound.enqueue_pdu(event, others)
+                self._outbound.wake()
         before = await self.state_before(event)
         state_events = await self._events.get_events(list(before.values()))
         chain = await self.auth_closure(list(before.values()) + event.auth_event_ids)
