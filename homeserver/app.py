@@ -270,13 +270,14 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     timeline = TimelineService(
         events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer
     )
-    typing = TypingService(room_store, notifier, clock, config.server_name)
+    typing = TypingService(room_store, notifier, outbound, clock, config.server_name)
     receipts = ReceiptService(
         receipts=receipt_store,
         events=event_store,
         rooms=room_store,
         account_data=account_data,
         notifier=notifier,
+        federation=outbound,
         clock=clock,
         server_name=config.server_name,
     )
@@ -416,7 +417,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         federation_client=federation_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
-            store=federation_queue, to_device=to_device, remote=remote_events, clock=clock,
+            store=federation_queue, to_device=to_device, typing=typing, receipts=receipts, remote=remote_events,
+            clock=clock,
         ),
         keyring=keyring,
         remote_events=remote_events,

@@ -17,7 +17,9 @@ import structlog
 from homeserver.clock import Clock
 from homeserver.errors import MatrixError
 from homeserver.services.e2ee.to_device import ToDeviceService
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.typing import TypingService
 from storage.federation_queue import FederationQueueStore
 
 logger = structlog.get_logger(__name__)
@@ -30,13 +32,22 @@ EduHandler = Callable[[str, Any], Awaitable[None]]
 
 class FederationInbox:
     def __init__(
-        self, *, store: FederationQueueStore, to_device: ToDeviceService, remote: RemoteEvents, clock: Clock
+        self,
+        *,
+        store: FederationQueueStore,
+        to_device: ToDeviceService,
+        typing: TypingService,
+        receipts: ReceiptService,
+        remote: RemoteEvents,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._remote = remote
         self._clock = clock
         self._edu_handlers: dict[str, EduHandler] = {
             "m.direct_to_device": to_device.receive_remote,
+            "m.typing": typing.receive_remote,
+            "m.receipt": receipts.receive_remote,
         }
 
     async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
+from homeserver.services.ports import OutboundFederation
 from storage.events import EventStore
 from storage.receipts import RECEIPTS_STREAM, ReceiptStore
 from storage.rooms import RoomStore
@@ -29,9 +30,11 @@ class ReceiptService:
         rooms: RoomStore,
         account_data: AccountDataService,
         notifier: Notifier,
+        federation: OutboundFederation,
         clock: Clock,
         server_name: str,
     ) -> None:
+        self._federation = federation
         self._receipts = receipts
         self._events = events
         self._rooms = rooms
@@ -54,16 +57,57 @@ class ReceiptService:
         if receipt_type == FULLY_READ:
             await self._account_data.put_internal(requester.user_id, room_id, FULLY_READ, {"event_id": event_id})
             return
-        position = await self._receipts.put(
-            room_id, receipt_type, requester.user_id, thread_id or "", event_id, event_stream, self._clock.time_ms()
-        )
-        if position is None:
+        now = self._clock.time_ms()
+        if not await self._store(room_id, receipt_type, requester.user_id, thread_id, event_id, event_stream, now):
             return
+        if receipt_type == PUBLIC:
+            servers = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name}
+            if servers:
+                data: dict[str, Any] = {"ts": now} | ({"thread_id": thread_id} if thread_id else {})
+                await self._federation.enqueue_edu("m.receipt", {room_id: {PUBLIC: {
+                    requester.user_id: {"event_ids": [event_id], "data": data},
+                }}}, servers)
+                self._federation.wake()
+
+    async def receive_remote(self, origin: str, content: Any) -> None:
+        """An ``m.receipt`` EDU: public read receipts of ``origin``'s users."""
+        if not isinstance(content, dict):
+            return
+        for room_id, by_type in content.items():
+            users = by_type.get(PUBLIC) if isinstance(by_type, dict) else None
+            if not isinstance(room_id, str) or not isinstance(users, dict):
+                continue
+            for user_id, receipt in users.items():
+                event_ids = receipt.get("event_ids") if isinstance(receipt, dict) else None
+                data = receipt.get("data") if isinstance(receipt, dict) else None
+                if (
+                    not isinstance(user_id, str) or get_domain_from_id(user_id) != origin
+                    or not isinstance(event_ids, list) or not event_ids or not isinstance(event_ids[0], str)
+                    or await self._rooms.membership(room_id, user_id) != "join"
+                ):
+                    continue
+                stored = await self._events.get_event(event_ids[0])
+                if stored is None or stored.event.room_id != room_id:
+                    continue
+                data = data if isinstance(data, dict) else {}
+                thread_id = data.get("thread_id") if isinstance(data.get("thread_id"), str) else None
+                ts = data.get("ts") if isinstance(data.get("ts"), int) else self._clock.time_ms()
+                await self._store(room_id, PUBLIC, user_id, thread_id, stored.event.event_id, stored.stream_ordering, ts)
+
+    async def _store(
+        self, room_id: str, receipt_type: str, user_id: str, thread_id: str | None, event_id: str, event_stream: int,
+        ts: int,
+    ) -> bool:
+        """Keep a receipt and tell the local users who may see it; ``False`` if it changed nothing."""
+        position = await self._receipts.put(room_id, receipt_type, user_id, thread_id or "", event_id, event_stream, ts)
+        if position is None:
+            return False
         if receipt_type == PRIVATE:
-            audience = [requester.user_id]
+            audience = [user_id]
         else:
             audience = [m for m in await self._rooms.members(room_id) if get_domain_from_id(m) == self._server_name]
         self._notifier.notify(RECEIPTS_STREAM, position, audience)
+        return True
 
     async def set_read_markers(self, requester: Requester, room_id: str, markers: dict[str, Any]) -> None:
         """``POST /rooms/{roomId}/read_markers``."""

@@ -19,16 +19,22 @@ from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
+from homeserver.services.ports import OutboundFederation
 from storage.rooms import RoomStore
 
 TYPING_STREAM = "typing"
 MAX_TIMEOUT_MS = 120_000
+#: How long another server's "typing" lasts unless renewed (as other servers assume).
+REMOTE_TIMEOUT_MS = 30_000
 
 
 class TypingService:
-    def __init__(self, rooms: RoomStore, notifier: Notifier, clock: Clock, server_name: str) -> None:
+    def __init__(
+        self, rooms: RoomStore, notifier: Notifier, federation: OutboundFederation, clock: Clock, server_name: str
+    ) -> None:
         self._rooms = rooms
         self._notifier = notifier
+        self._federation = federation
         self._clock = clock
         self._server_name = server_name
         self._typing: dict[str, dict[str, float]] = {}
@@ -47,6 +53,26 @@ class TypingService:
             raise MatrixError("M_FORBIDDEN", "You can only set your own typing state")
         if await self._rooms.membership(room_id, user_id) != "join":
             raise MatrixError("M_FORBIDDEN", "You are not joined to this room")
+        servers = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name}
+        if servers:
+            await self._federation.enqueue_edu(
+                "m.typing", {"room_id": room_id, "user_id": user_id, "typing": typing}, servers
+            )
+            self._federation.wake()
+        await self._set(room_id, user_id, typing, timeout_ms)
+
+    async def receive_remote(self, origin: str, content: Any) -> None:
+        """An ``m.typing`` EDU: a user of ``origin`` started or stopped typing."""
+        if not isinstance(content, dict):
+            return
+        room_id, user_id, typing = content.get("room_id"), content.get("user_id"), content.get("typing")
+        if not isinstance(room_id, str) or not isinstance(user_id, str) or not isinstance(typing, bool):
+            return
+        if get_domain_from_id(user_id) != origin or await self._rooms.membership(room_id, user_id) != "join":
+            return  # a server speaks for its own users, in rooms they are in
+        await self._set(room_id, user_id, typing, REMOTE_TIMEOUT_MS)
+
+    async def _set(self, room_id: str, user_id: str, typing: bool, timeout_ms: int) -> None:
         room = self._typing.setdefault(room_id, {})
         if typing:
             was_typing = user_id in room

@@ -201,3 +201,37 @@ async def test_three_servers_see_every_message(federation):
     for user in (alice, bob, carol):
         for text in ("from hs1", "from hs2", "from hs3"):
             await _wait_for_event(user, room_id, lambda e, t=text: e.get("content", {}).get("body") == t)
+
+
+async def _wait_for_ephemeral(user, room_id: str, predicate, timeout: float = 15.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    since = None
+    while True:
+        params = {"timeout": "1000"} | ({"since": since} if since else {})
+        body = (await user.get(f"{V3}/sync", params=params)).body
+        since = body["next_batch"]
+        for event in body.get("rooms", {}).get("join", {}).get(room_id, {}).get("ephemeral", {}).get("events", []):
+            if predicate(event):
+                return event
+        assert asyncio.get_running_loop().time() < deadline, "the ephemeral event did not arrive"
+
+
+async def test_typing_and_receipts_cross_servers(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    await bob.put(f"{V3}/rooms/{quote(room_id)}/typing/{quote(bob.user_id)}", {"typing": True, "timeout": 20000})
+    await _wait_for_ephemeral(alice, room_id, lambda e: e["type"] == "m.typing" and bob.user_id in e["content"]["user_ids"])
+    await bob.put(f"{V3}/rooms/{quote(room_id)}/typing/{quote(bob.user_id)}", {"typing": False})
+    await _wait_for_ephemeral(alice, room_id, lambda e: e["type"] == "m.typing" and e["content"]["user_ids"] == [])
+    event_id = (await alice.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/x", {"msgtype": "m.text", "body": "read me"})).body["event_id"]
+    await _wait_for_event(bob, room_id, lambda e: e.get("event_id") == event_id)
+    assert (await bob.post(f"{V3}/rooms/{quote(room_id)}/receipt/m.read/{quote(event_id)}", {})).status == 200
+    receipt = await _wait_for_ephemeral(
+        alice, room_id, lambda e: e["type"] == "m.receipt" and bob.user_id in e["content"].get(event_id, {}).get("m.read", {})
+    )
+    assert receipt["content"][event_id]["m.read"][bob.user_id]["ts"] > 0
+    # A server cannot type or read in another server's users' names.
+    forged = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [], "edus": [
+        {"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": alice.user_id, "typing": True}},
+    ]}
+    await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/forged-typing", body=forged)
+    assert alice.user_id not in hs1.hearth.typing.typing_users(room_id)
