@@ -185,6 +185,24 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     db = db or connect(
         config.database.url, base_dir=Path(config.config_dir), pool_size=config.database.pool_size
     )
+    signing_key = load_signing_key(config.path(config.signing_key_path))
+    federation_config = config.federation
+    federation_client = FederationClient(
+        server_name=config.server_name,
+        signing_key=signing_key,
+        tls=tls_context(
+            verify=federation_config.verify_certificates,
+            ca_bundle=config.path(federation_config.ca_bundle_path) if federation_config.ca_bundle_path else None,
+        ),
+        addresses=federation_config.server_addresses,
+        clock=clock,
+    )
+    queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
+    federation_queue = FederationQueueStore(db)
+    federation_sender = FederationSender(
+        store=federation_queue, client=federation_client, clock=clock, server_name=config.server_name,
+    ) if federation_config.enabled else None
+    outbound = federation_sender or NoFederation()
     account_store = AccountStore(db)
     device_store = DeviceStore(db)
     registration_store = RegistrationStore(db)
@@ -194,7 +212,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     notifier = Notifier()
     room_store = RoomStore(db)
     key_store = KeyStore(db)
-    device_lists = DeviceListService(db, DeviceListStore(db), room_store, notifier)
+    device_lists = DeviceListService(db, DeviceListStore(db), room_store, notifier, outbound, config.server_name)
     rate_limiter = RateLimiter(config.rate_limits, clock)
     passwords = PasswordHasher(config.auth.password_hashing)
     auth = AuthService(device_store, config.auth, clock)
@@ -219,24 +237,6 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         config=config.registration,
         clock=clock,
     )
-    signing_key = load_signing_key(config.path(config.signing_key_path))
-    federation_config = config.federation
-    federation_client = FederationClient(
-        server_name=config.server_name,
-        signing_key=signing_key,
-        tls=tls_context(
-            verify=federation_config.verify_certificates,
-            ca_bundle=config.path(federation_config.ca_bundle_path) if federation_config.ca_bundle_path else None,
-        ),
-        addresses=federation_config.server_addresses,
-        clock=clock,
-    )
-    queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
-    federation_queue = FederationQueueStore(db)
-    federation_sender = FederationSender(
-        store=federation_queue, client=federation_client, clock=clock, server_name=config.server_name,
-    ) if federation_config.enabled else None
-    outbound = federation_sender or NoFederation()
     account_data = AccountDataService(account_data_store, notifier)
     receipt_store = ReceiptStore(db)
     event_store = EventStore(db)
@@ -417,8 +417,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         federation_client=federation_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
-            store=federation_queue, to_device=to_device, typing=typing, receipts=receipts, remote=remote_events,
-            clock=clock,
+            store=federation_queue, to_device=to_device, typing=typing, receipts=receipts,
+            device_lists=device_lists, remote=remote_events, clock=clock,
         ),
         keyring=keyring,
         remote_events=remote_events,

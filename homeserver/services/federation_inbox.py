@@ -16,6 +16,7 @@ import structlog
 
 from homeserver.clock import Clock
 from homeserver.errors import MatrixError
+from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.to_device import ToDeviceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.remote import RemoteEvents
@@ -38,6 +39,7 @@ class FederationInbox:
         to_device: ToDeviceService,
         typing: TypingService,
         receipts: ReceiptService,
+        device_lists: DeviceListService,
         remote: RemoteEvents,
         clock: Clock,
     ) -> None:
@@ -48,6 +50,8 @@ class FederationInbox:
             "m.direct_to_device": to_device.receive_remote,
             "m.typing": typing.receive_remote,
             "m.receipt": receipts.receive_remote,
+            "m.device_list_update": device_lists.receive_remote,
+            "m.signing_key_update": device_lists.receive_remote,
         }
 
     async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:

@@ -235,3 +235,21 @@ async def test_typing_and_receipts_cross_servers(federation):
     ]}
     await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/forged-typing", body=forged)
     assert alice.user_id not in hs1.hearth.typing.typing_users(room_id)
+
+
+async def test_device_list_changes_cross_servers(federation):
+    from tests.support.olm import CryptoDevice
+
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    since = (await bob.get(f"{V3}/sync")).body["next_batch"]
+    laptop = CryptoDevice(await hs1.client.login("alice"))
+    await laptop.upload_keys()
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        body = (await bob.get(f"{V3}/sync", params={"since": since, "timeout": "1000"})).body
+        since = body["next_batch"]
+        if alice.user_id in body.get("device_lists", {}).get("changed", []):
+            break
+        assert asyncio.get_running_loop().time() < deadline, "bob never heard of alice's new device"
+    keys = await bob.post(f"{V3}/keys/query", {"device_keys": {alice.user_id: []}})
+    assert laptop.device_id in keys.body["device_keys"][alice.user_id]

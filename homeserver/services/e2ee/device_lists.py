@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.services.notifier import Notifier
+from homeserver.services.ports import OutboundFederation
 from homeserver.services.sync_token import SyncToken
 from storage.database import Database
 from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
@@ -29,18 +32,50 @@ class DeviceListDelta:
 
 
 class DeviceListService:
-    def __init__(self, db: Database, store: DeviceListStore, rooms: RoomStore, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: DeviceListStore,
+        rooms: RoomStore,
+        notifier: Notifier,
+        federation: OutboundFederation,
+        server_name: str,
+    ) -> None:
         self._db = db
         self._store = store
         self._rooms = rooms
         self._notifier = notifier
+        self._federation = federation
+        self._server_name = server_name
 
-    async def devices_changed(self, user_id: str) -> None:
-        """Record that ``user_id``'s devices or keys changed (in the caller's transaction, if any)."""
+    async def devices_changed(self, user_id: str, *, device_id: str = "", deleted: bool = False) -> None:
+        """Record that ``user_id``'s devices or keys changed (in the caller's transaction, if any).
+
+        For a local user the servers sharing a room with them are told too
+        (``m.device_list_update``), so their users refetch the keys.
+        """
         audience = await self._rooms.users_sharing_rooms(user_id)
         async with self._db.transaction("device_list_change"):
+            previous = await self._store.latest_position(user_id)
             position = await self._store.record_change(user_id)
             self._db.after_commit(lambda: self._notifier.notify(DEVICE_LISTS_STREAM, position, audience))
+            servers = {get_domain_from_id(u) for u in audience} - {self._server_name}
+            if get_domain_from_id(user_id) == self._server_name and servers:
+                update: dict[str, Any] = {
+                    "user_id": user_id, "device_id": device_id, "stream_id": position,
+                    "prev_id": [previous] if previous else [],
+                }
+                if deleted:
+                    update["deleted"] = True
+                await self._federation.enqueue_edu("m.device_list_update", update, servers)
+                self._db.after_commit(self._federation.wake)
+
+    async def receive_remote(self, origin: str, content: Any) -> None:
+        """``m.device_list_update`` or ``m.signing_key_update`` from ``origin``: one of its
+        users' devices or keys changed, so local users sharing a room refetch them."""
+        user_id = content.get("user_id") if isinstance(content, dict) else None
+        if isinstance(user_id, str) and is_valid_user_id(user_id) and get_domain_from_id(user_id) == origin:
+            await self.devices_changed(user_id)
 
     async def latest_position(self, user_id: str) -> int:
         """The device_lists position of the user's latest change (0 if none)."""

@@ -74,7 +74,7 @@ class KeyService:
             for (algorithm, key_id), value in fallback.items():
                 await self._keys.set_fallback_key(user_id, device_id, algorithm, key_id, value)
             if changed:
-                await self._device_lists.devices_changed(user_id)
+                await self._device_lists.devices_changed(user_id, device_id=device_id)
             return await self._keys.count_one_time_keys(user_id, device_id)
 
     async def query(self, viewer: str | None, wanted: Mapping[str, list[str]]) -> dict[str, Any]:
