@@ -113,3 +113,37 @@ def test_backoff_doubles_up_to_a_day():
 
     assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
     assert backoff_seconds(40) == 24 * 60 * 60
+
+
+async def test_megolm_messages_in_an_encrypted_room_across_servers(federation):
+    from urllib.parse import quote
+
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = CryptoDevice(await hs1.client.register("alice"))
+    bob = CryptoDevice(await hs2.client.register("bob"))
+    await alice.upload_keys()
+    await bob.upload_keys()
+    room_id = (await alice.client.post(f"{V3}/createRoom", {
+        "preset": "public_chat",
+        "initial_state": [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}],
+    })).body["room_id"]
+    assert (await bob.client.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    await bob.sync()
+    await alice.share_room_key(room_id, [alice.user_id, bob.user_id])
+    event_id = await alice.send(room_id, "secret across servers")
+
+    def decrypted(body: dict) -> bool:
+        timeline = body.get("rooms", {}).get("join", {}).get(room_id, {}).get("timeline", {}).get("events", [])
+        for event in timeline:
+            if event["event_id"] == event_id and event["content"].get("session_id") in bob.inbound:
+                assert bob.decrypt(event)["content"]["body"] == "secret across servers"
+                return True
+        return False
+
+    seen: list[dict] = []
+
+    def collect(body: dict) -> bool:
+        seen.append(body)
+        return any(decrypted(b) for b in seen)
+
+    await _sync_until(bob, collect)
