@@ -253,3 +253,45 @@ async def test_device_list_changes_cross_servers(federation):
         assert asyncio.get_running_loop().time() < deadline, "bob never heard of alice's new device"
     keys = await bob.post(f"{V3}/keys/query", {"device_keys": {alice.user_id: []}})
     assert laptop.device_id in keys.body["device_keys"][alice.user_id]
+
+
+async def _current_state(server, room_id: str) -> dict:
+    hearth = server.hearth
+    room = await hearth.event_store.db.fetchrow("SELECT current_state_group FROM rooms WHERE room_id = $1", room_id)
+    return dict(await hearth.remote_events._state.get_state(room["current_state_group"]))
+
+
+async def test_a_partition_heals_into_the_same_state_everywhere(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    r = f"{V3}/rooms/{quote(room_id)}"
+    power = (await alice.get(f"{r}/state/m.room.power_levels")).body
+    power["users"][bob.user_id] = 100
+    assert (await alice.put(f"{r}/state/m.room.power_levels", power)).status == 200
+    await _wait_for_event(bob, room_id, lambda e: e["type"] == "m.room.power_levels"
+                          and e["content"]["users"].get(bob.user_id) == 100)
+    # Cut the two servers apart.
+    addresses = {}
+    for server, other in ((hs1, "hs2.test"), (hs2, "hs1.test")):
+        overrides = server.hearth.federation_client._resolver._overrides
+        addresses[server.name] = overrides[other]
+        overrides[other] = "127.0.0.1:9"
+    # Both sides change the room meanwhile: a topic on one, a name and a power-level change on the other.
+    assert (await alice.put(f"{r}/state/m.room.topic", {"topic": "from hs1"})).status == 200
+    assert (await bob.put(f"{r}/state/m.room.name", {"name": "from hs2"})).status == 200
+    power["state_default"] = 60  # bob raises the bar for state changes
+    assert (await bob.put(f"{r}/state/m.room.power_levels", power)).status == 200
+    assert await _current_state(hs1, room_id) != await _current_state(hs2, room_id)
+    # Heal: deliveries resume after their backoff and both sides resolve the fork.
+    for server, other in ((hs1, "hs2.test"), (hs2, "hs1.test")):
+        server.hearth.federation_client._resolver._overrides[other] = addresses[server.name]
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        one, two = await _current_state(hs1, room_id), await _current_state(hs2, room_id)
+        if one == two and ("m.room.topic", "") in one and ("m.room.name", "") in one:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the servers did not converge"
+        await asyncio.sleep(0.3)
+    for user in (alice, bob):
+        assert (await user.get(f"{r}/state/m.room.topic")).body == {"topic": "from hs1"}
+        assert (await user.get(f"{r}/state/m.room.name")).body == {"name": "from hs2"}
+        assert (await user.get(f"{r}/state/m.room.power_levels")).body["state_default"] == 60

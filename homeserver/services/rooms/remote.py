@@ -170,10 +170,17 @@ class RemoteEvents:
         auth_rules.check_auth_rules(event, auth_state)
         return auth_state
 
-    async def resolve(self, version: RoomVersion, state_sets: list[StateMap]) -> dict[tuple[str, str], str]:
-        """State resolution over stored events (their auth chains are loaded as needed)."""
-        ids = {eid for state in state_sets for eid in state.values()}
+    async def resolve(
+        self, version: RoomVersion, state_sets: list[StateMap], *, new: Event | None = None
+    ) -> dict[tuple[str, str], str]:
+        """State resolution over stored events (their auth chains are loaded as needed)
+        and ``new``, the event being persisted, which is not stored yet."""
+        ids = {eid for state in state_sets for eid in state.values()} - ({new.event_id} if new else set())
+        if new is not None:
+            ids.update(_auth_ids(new))
         event_map = await self.auth_closure(ids)
+        if new is not None:
+            event_map[new.event_id] = new
         return resolve_state(version, state_sets, event_map)
 
     async def auth_closure(self, event_ids: Iterable[str]) -> dict[str, Event]:
@@ -239,7 +246,7 @@ class RemoteEvents:
             return event_id, str(e)
         await self._sender.persist_remote(
             event, state_before=before, auth_state=auth_state, soft_failed=soft_failed,
-            resolve=lambda sets: self.resolve(event.room_version, sets),
+            resolve=lambda sets: self.resolve(event.room_version, sets, new=event),
         )
         return event_id, None
 
@@ -416,7 +423,7 @@ class RemoteEvents:
                     ))
         await self._sender.persist_remote(
             join, state_before=state_map, auth_state=before, soft_failed=False,
-            resolve=lambda sets: self.resolve(version, sets),
+            resolve=lambda sets: self.resolve(version, sets, new=join),
         )
 
 
