@@ -65,3 +65,9 @@ class FederationQueryClient:
         return await self._ask(destination, "POST", f"{FED_V1}/get_missing_events/{quote(room_id, safe='')}", body={
             "earliest_events": earliest, "latest_events": latest, "limit": limit, "min_depth": min_depth,
         })
+
+    async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "PUT", f"/_matrix/federation/v2/invite/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
+            body=body,
+        )

@@ -149,7 +149,7 @@ class TransactionRoutes:
 
 
 class MembershipRoutes:
-    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2)."""
+    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites."""
 
     def __init__(self, authenticator: FederationAuthenticator, remote: RemoteEvents) -> None:
         self._authenticator = authenticator
@@ -159,6 +159,7 @@ class MembershipRoutes:
         return [
             Route("GET", f"{FED_V1}/make_join/{{room_id}}/{{user_id}}", self.make_join),
             Route("PUT", "/_matrix/federation/v2/send_join/{room_id}/{event_id}", self.send_join),
+            Route("PUT", "/_matrix/federation/v2/invite/{room_id}/{event_id}", self.invite),
         ]
 
     async def make_join(self, request: web.Request) -> web.Response:
@@ -171,6 +172,12 @@ class MembershipRoutes:
     async def send_join(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._remote.send_join(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))
+
+    async def invite(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.receive_invite(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
 

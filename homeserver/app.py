@@ -307,7 +307,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
     )
     remote_events = RemoteEvents(
-        db=db, sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring,
+        db=db, sender=event_sender, events=event_store, state=state_store, rooms=room_store, accounts=account_store,
+        keys=keyring,
         federation=queries, outbound=outbound, clock=clock, server_name=config.server_name, signing_key=signing_key,
     )
     membership = MembershipService(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from storage.database import Database
 
@@ -229,6 +232,20 @@ class RoomStore:
             *room_ids,
         )
         return [MembershipChange(**dict(r)) for r in rows]
+
+    async def set_invite_state(self, room_id: str, user_id: str, state: list[dict[str, Any]]) -> None:
+        """Keep the preview state another server sent with an invite."""
+        await self.db.execute(
+            "INSERT INTO remote_invite_state (room_id, user_id, state) VALUES ($1, $2, $3)"
+            " ON CONFLICT (room_id, user_id) DO UPDATE SET state = EXCLUDED.state",
+            room_id, user_id, orjson.dumps(state).decode(),
+        )
+
+    async def invite_state(self, room_id: str, user_id: str) -> list[dict[str, Any]]:
+        raw = await self.db.fetchval(
+            "SELECT state FROM remote_invite_state WHERE room_id = $1 AND user_id = $2", room_id, user_id
+        )
+        return orjson.loads(raw) if raw is not None else []
 
     async def forget(self, user_id: str, room_id: str) -> None:
         await self.db.execute(

@@ -47,6 +47,8 @@ class FederationQueries(Protocol):
         self, destination: str, room_id: str, earliest: list[str], latest: list[str], *, limit: int, min_depth: int
     ) -> dict[str, Any]: ...
 
+    async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
 
 class ServerKeys(Protocol):
     """Other servers' signing keys (raising :class:`KeyUnavailable`)."""
@@ -91,4 +93,7 @@ class NoFederation:
     async def get_missing_events(
         self, destination: str, room_id: str, earliest: list[str], latest: list[str], *, limit: int, min_depth: int
     ) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

@@ -295,3 +295,26 @@ async def test_a_partition_heals_into_the_same_state_everywhere(federation):
         assert (await user.get(f"{r}/state/m.room.topic")).body == {"topic": "from hs1"}
         assert (await user.get(f"{r}/state/m.room.name")).body == {"name": "from hs2"}
         assert (await user.get(f"{r}/state/m.room.power_levels")).body["state_default"] == 60
+
+
+async def test_inviting_a_user_of_another_server(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    bob = await hs2.client.register("bob")
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "private_chat", "name": "Secret plans"})).body["room_id"]
+    since = (await bob.get(f"{V3}/sync")).body["next_batch"]
+    invited = await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": bob.user_id})
+    assert invited.status == 200, invited.body
+    synced = (await bob.get(f"{V3}/sync", params={"since": since, "timeout": "5000"})).body
+    invite_state = synced["rooms"]["invite"][room_id]["invite_state"]["events"]
+    assert {"type": "m.room.name", "state_key": "", "sender": alice.user_id, "content": {"name": "Secret plans"}} in invite_state
+    assert any(e["type"] == "m.room.member" and e["state_key"] == bob.user_id and e["content"]["membership"] == "invite"
+               for e in invite_state)
+    # Bob accepts: his server joins through the inviter's, although the room is invite-only.
+    joined = await bob.post(f"{V3}/rooms/{quote(room_id)}/join", {})
+    assert joined.status == 200, joined.body
+    await alice.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/s", {"msgtype": "m.text", "body": "welcome"})
+    await _wait_for_event(bob, room_id, lambda e: e.get("content", {}).get("body") == "welcome")
+    # Inviting a user who does not exist over there fails cleanly.
+    missing = await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": "@nobody:hs2.test"})
+    assert missing.status == 404

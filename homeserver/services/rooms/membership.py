@@ -81,9 +81,12 @@ class MembershipService:
         else:
             room_id = await self.resolve_room(room_id_or_alias)
         room = await self._rooms.get_room(room_id)
-        if room is None:
+        if room is None or room.current_state_group is None:
             if ":" in room_id:
                 servers.append(get_domain_from_id(room_id))
+            invite = await self._invite_of(room_id, requester.user_id)
+            if invite is not None:
+                servers.append(get_domain_from_id(invite.sender))
             if not servers:
                 raise MatrixError("M_NOT_FOUND", "No known room with that ID or alias")
             await self._remote.join(requester.user_id, room_id, list(dict.fromkeys(servers)))
@@ -97,11 +100,19 @@ class MembershipService:
         await self._sender.send(room_id, requester.user_id, "m.room.member", content, state_key=requester.user_id)
         return room_id
 
+    async def _invite_of(self, room_id: str, user_id: str) -> Event | None:
+        """The user's pending invite to a room, if that is their membership."""
+        memberships = await self._rooms.current_memberships_of_user(user_id)
+        membership, event_id, _ = memberships.get(room_id, (None, "", 0))
+        if membership != "invite":
+            return None
+        stored = await self._events.get_event(event_id)
+        return stored.event if stored is not None else None
+
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)
-        if get_domain_from_id(target) != self._server_name:
-            raise MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation")
-        if not await self._accounts.user_exists(target):
+        remote = get_domain_from_id(target) != self._server_name
+        if not remote and not await self._accounts.user_exists(target):
             raise MatrixError("M_NOT_FOUND", "Unknown user")
         await self._require_room(room_id)
         current = await self._rooms.membership(room_id, target)
@@ -112,6 +123,9 @@ class MembershipService:
         content: dict[str, Any] = {"membership": "invite"}
         if reason:
             content["reason"] = reason
+        if remote:
+            await self._remote.invite_remote(requester.user_id, room_id, target, content)
+            return
         await self._membership_event(requester, room_id, target, content)
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:

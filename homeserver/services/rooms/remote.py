@@ -51,6 +51,8 @@ from homeserver.services.ports import (
     ServerKeys,
 )
 from homeserver.services.rooms.sender import EventSender
+from homeserver.services.sync.stripped import stripped_state
+from storage.accounts import AccountStore
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
 from storage.rooms import MembershipChange, RoomStore
@@ -77,6 +79,7 @@ class RemoteEvents:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
+        accounts: AccountStore,
         keys: ServerKeys,
         federation: FederationQueries,
         outbound: OutboundFederation,
@@ -89,6 +92,7 @@ class RemoteEvents:
         self._events = events
         self._state = state
         self._rooms = rooms
+        self._accounts = accounts
         self._keys = keys
         self._federation = federation
         self._outbound = outbound
@@ -346,6 +350,82 @@ class RemoteEvents:
             "members_omitted": False,
             "servers_in_room": servers,
         }
+
+    # -- invites ----------------------------------------------------------------------------
+
+    async def receive_invite(self, origin: str, room_id: str, event_id: str, body: Any) -> dict[str, Any]:
+        """``PUT /v2/invite``: a user of ``origin`` invites one of ours; we co-sign and keep it."""
+        if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+            raise MatrixError("M_BAD_JSON", "An invite carries the event")
+        version_id = body.get("room_version", "1")
+        if version_id not in JOINABLE_VERSIONS:
+            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Room version {version_id} is not supported",
+                              status=400, room_version=version_id)
+        version = get_room_version(version_id)
+        try:
+            event = self.parse(body["event"], version)
+            await self.check_signatures(event)
+        except Rejected as e:
+            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
+        invitee = event.state_key
+        if (
+            event.event_id != event_id or event.room_id != room_id or event.type != "m.room.member"
+            or event.membership != "invite" or invitee is None
+        ):
+            raise MatrixError("M_BAD_JSON", "Not an invite event for this path")
+        if get_domain_from_id(event.sender) != origin:
+            raise MatrixError("M_FORBIDDEN", "A server invites only in its own users' names", status=403)
+        if get_domain_from_id(invitee) != self._server_name or not await self._accounts.user_exists(invitee):
+            raise MatrixError("M_NOT_FOUND", "No such user here", status=404)
+        signed = Event(hash_and_sign_event(event.pdu(), self._server_name, self._signing_key, version), version)
+        invite_state = [e for e in body.get("invite_room_state", []) if isinstance(e, dict)]
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            # A room this server is not in: keep the invite (and its preview) until the user answers.
+            async with self._db.transaction("receive_invite"):
+                await self._rooms.create_room(room_id, version_id, event.sender, self._clock.time_ms())
+                [position] = await next_positions(self._db, EVENTS_STREAM, 1)
+                if await self._events.get_event(signed.event_id) is None:
+                    await self._events.insert_event(
+                        signed, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
+                    )
+                await self._rooms.set_invite_state(room_id, invitee, invite_state)
+                await self._rooms.record_membership(MembershipChange(
+                    event_id=signed.event_id, room_id=room_id, user_id=invitee, sender=event.sender,
+                    membership="invite", stream_ordering=position,
+                ))
+                self._db.after_commit(lambda: self._sender.announce_membership(room_id, invitee, position))
+        return {"event": signed.pdu()}
+
+    async def invite_remote(self, inviter: str, room_id: str, invitee: str, content: dict[str, Any]) -> None:
+        """Invite a user of another server: their server co-signs the invite, then it joins the room."""
+        event, state, auth_state = await self._sender.prepare(
+            room_id, inviter, "m.room.member", content, state_key=invitee
+        )
+        server = get_domain_from_id(invitee)
+        invite_state = await stripped_state(self._events, state, event.event_id)
+        answer = await self._federation.send_invite(server, room_id, event.event_id, {
+            "room_version": event.room_version.identifier, "event": event.pdu(), "invite_room_state": invite_state,
+        })
+        returned = answer.get("event") if isinstance(answer, dict) else None
+        try:
+            signed = self.parse(returned, event.room_version)
+            if signed.event_id != event.event_id:
+                raise Rejected("the invited server changed the event")
+            if server not in (signed.signatures or {}):
+                raise Rejected("the invited server did not sign the invite")
+            await self.check_signatures(signed)
+        except Rejected as e:
+            raise MatrixError("M_FORBIDDEN", f"{server} refused the invite: {e}", status=403) from None
+        await self._sender.persist_remote(
+            signed, state_before=state, auth_state=auth_state, soft_failed=False,
+            resolve=lambda sets: self.resolve(signed.room_version, sets, new=signed),
+        )
+        others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name}
+        if others:
+            async with self._db.transaction("send_invite"):
+                await self._outbound.enqueue_pdu(signed, others)
+            self._outbound.wake()
 
     # -- joins: the joining side ---------------------------------------------------------------
 

@@ -239,6 +239,17 @@ class EventSender:
             queue.worker = asyncio.create_task(self._drain(room_id, queue), name=f"room-writer {room_id}")
         return await request.future
 
+    async def prepare(
+        self, room_id: str, sender: str, event_type: str, content: dict[str, Any], *, state_key: str | None = None
+    ) -> tuple[Event, Mapping[tuple[str, str], str], dict[tuple[str, str], Event]]:
+        """Build and authorise a local event without persisting it (an invite another
+        server must co-sign first): the event, the state before it and its auth state.
+        Persist it later with :meth:`persist_remote`."""
+        async with self._room_lock(room_id):
+            head = self._heads.get(room_id) or await self._load_head(room_id)
+            built = await self._build(head, room_id, _Request(sender, event_type, content, state_key, None, None))
+            return built.event, built.state, built.auth_state
+
     async def persist_remote(
         self,
         event: Event,
@@ -561,6 +572,12 @@ class EventSender:
         if txn is not None:
             await self._rooms.record_txn(txn.user_id, txn.device_id, txn.txn_id, event.event_id, now)
         return group
+
+    def announce_membership(self, room_id: str, user_id: str, stream: int) -> None:
+        """After commit: a local user's membership changed outside the room's timeline
+        (an invite to a room this server is not in)."""
+        self._notifier.room_changed(room_id, stream, user_id)
+        self._notifier.notify(EVENTS_STREAM, stream, {user_id})
 
     def _announce(
         self, event: Event, stream: int, audience: set[str], *, federate: bool = False

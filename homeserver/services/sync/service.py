@@ -192,9 +192,9 @@ class SyncService:
                 invite_event = await self._events.get_event(event_id)
                 if invite_event is not None and invite_event.event.sender in ignored:
                     continue  # invites from ignored users are not shown
-                invite[room_id] = {"invite_state": {"events": await self._stripped(room_id, event_id)}}
+                invite[room_id] = {"invite_state": {"events": await self._stripped(room_id, event_id, user_id)}}
             elif membership == "knock" and (since_events is None or changed_membership):
-                knock[room_id] = {"knock_state": {"events": await self._stripped(room_id, event_id)}}
+                knock[room_id] = {"knock_state": {"events": await self._stripped(room_id, event_id, user_id)}}
             elif membership in ("leave", "ban") and room_id not in forgotten:
                 if (since_events is None and room_filter.include_leave) or changed_membership:
                     leave[room_id] = await self._left_room(
@@ -398,10 +398,16 @@ class SyncService:
         items = [i for i in items if state_filter.matches(i.event.type, i.event.sender)]
         return await self._serializer.serialize(items, requester, include_room_id=False)
 
-    async def _stripped(self, room_id: str, membership_event_id: str) -> list[dict[str, Any]]:
+    async def _stripped(self, room_id: str, membership_event_id: str, user_id: str) -> list[dict[str, Any]]:
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
-            return []
+            # A room this server is not in: the preview the inviting server sent, and the invite.
+            invite = await self._events.get_event(membership_event_id)
+            own = [{
+                "type": invite.event.type, "state_key": invite.event.state_key, "sender": invite.event.sender,
+                "content": dict(invite.event.content),
+            }] if invite is not None else []
+            return [*await self._rooms.invite_state(room_id, user_id), *own]
         state = await self._state.get_state(room.current_state_group)
         return await stripped_state(self._events, state, membership_event_id)
 
