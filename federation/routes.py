@@ -14,7 +14,7 @@ from homeserver.services.directory import DirectoryService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.profiles import ProfileService
-from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 
 FED_V1 = "/_matrix/federation/v1"
@@ -151,7 +151,7 @@ class TransactionRoutes:
 class MembershipRoutes:
     """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites."""
 
-    def __init__(self, authenticator: FederationAuthenticator, remote: RemoteEvents) -> None:
+    def __init__(self, authenticator: FederationAuthenticator, remote: RemoteMembership) -> None:
         self._authenticator = authenticator
         self._remote = remote
 

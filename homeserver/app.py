@@ -81,6 +81,7 @@ from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
 from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
@@ -174,6 +175,7 @@ class Hearth:
     federation_client: FederationClient
     keyring: KeyRing
     remote_events: RemoteEvents
+    remote_membership: RemoteMembership
     server_reads: ServerReads
     federation_sender: FederationSender | None
     federation_inbox: FederationInbox
@@ -307,12 +309,15 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
     )
     remote_events = RemoteEvents(
-        db=db, sender=event_sender, events=event_store, state=state_store, rooms=room_store, accounts=account_store,
-        keys=keyring,
-        federation=queries, outbound=outbound, clock=clock, server_name=config.server_name, signing_key=signing_key,
+        sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
+    )
+    remote_membership = RemoteMembership(
+        db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
+        accounts=account_store, federation=queries, outbound=outbound, clock=clock, server_name=config.server_name,
+        signing_key=signing_key,
     )
     membership = MembershipService(
-        remote=remote_events,
+        remote=remote_membership,
         federation=queries,
         sender=event_sender,
         rooms=room_store,
@@ -423,6 +428,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         ),
         keyring=keyring,
         remote_events=remote_events,
+        remote_membership=remote_membership,
         server_reads=ServerReads(
             events=event_store, rooms=room_store, remote=remote_events, clock=clock, server_name=config.server_name,
         ),
@@ -492,7 +498,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         QueryRoutes(authenticator, hearth.profiles, hearth.directory),
         UserKeyRoutes(authenticator, hearth.keys, config.server_name),
         TransactionRoutes(authenticator, hearth.federation_inbox),
-        MembershipRoutes(authenticator, hearth.remote_events),
+        MembershipRoutes(authenticator, hearth.remote_membership),
         EventReadRoutes(authenticator, hearth.server_reads),
     ):
         add_routes(app, group.routes())

@@ -10,7 +10,7 @@ from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
-from homeserver.services.rooms.remote import RemoteEvents
+from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
@@ -31,7 +31,7 @@ class MembershipService:
         events: EventStore,
         accounts: AccountStore,
         rate_limiter: RateLimiter,
-        remote: RemoteEvents,
+        remote: RemoteMembership,
         federation: FederationQueries,
         server_name: str,
     ) -> None:

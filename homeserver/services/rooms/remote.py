@@ -9,9 +9,8 @@ its auth events must be the right selection and must authorise it; the state
 before it (from its prev events, resolved when they differ) must authorise it;
 and an event the current state would not allow is kept soft-failed. What
 passes goes to :meth:`EventSender.persist_remote`, the same per-room writer
-local events use. The joining side (``join``) asks a resident server for a
-template, signs the join and takes the room's state and auth chain from
-``send_join`` after checking each event the same way.
+local events use. Joins, leaves and invites across servers build on these
+checks in :mod:`homeserver.services.rooms.remote_membership`.
 
 Missing prev events are asked of the sending server (``/get_missing_events``,
 one round); an event whose prev events are still unknown after that is
@@ -25,39 +24,20 @@ from typing import Any
 
 import structlog
 
-from homeserver.clock import Clock
 from homeserver.core import auth_rules
 from homeserver.core.events import Event
 from homeserver.core.hashing import check_content_hash
-from homeserver.core.identifiers import get_domain_from_id
 from homeserver.core.pdu_format import InvalidPDU, validate_pdu
 from homeserver.core.redaction import redact
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion, get_room_version
-from homeserver.core.signing import (
-    KnownVerifyKey,
-    ServerSigningKey,
-    SignatureError,
-    hash_and_sign_event,
-    servers_required_to_sign,
-    verify_event_signatures,
-)
+from homeserver.core.signing import KnownVerifyKey, SignatureError, servers_required_to_sign, verify_event_signatures
 from homeserver.core.state_res import resolve_state
 from homeserver.errors import MatrixError
-from homeserver.services.ports import (
-    FederationQueries,
-    KeyUnavailable,
-    OutboundFederation,
-    RemoteUnavailable,
-    ServerKeys,
-)
+from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
 from homeserver.services.rooms.sender import EventSender
-from homeserver.services.sync.stripped import stripped_state
-from storage.accounts import AccountStore
-from storage.database import Database
-from storage.events import EVENTS_STREAM, EventStore
-from storage.rooms import MembershipChange, RoomStore
+from storage.events import EventStore
+from storage.rooms import RoomStore
 from storage.state import StateStore
-from storage.streams import next_positions
 
 logger = structlog.get_logger(__name__)
 
@@ -74,31 +54,19 @@ class RemoteEvents:
     def __init__(
         self,
         *,
-        db: Database,
         sender: EventSender,
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
-        accounts: AccountStore,
         keys: ServerKeys,
         federation: FederationQueries,
-        outbound: OutboundFederation,
-        clock: Clock,
-        server_name: str,
-        signing_key: ServerSigningKey,
     ) -> None:
-        self._db = db
         self._sender = sender
         self._events = events
         self._state = state
         self._rooms = rooms
-        self._accounts = accounts
         self._keys = keys
         self._federation = federation
-        self._outbound = outbound
-        self._clock = clock
-        self._server_name = server_name
-        self._signing_key = signing_key
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -129,7 +97,7 @@ class RemoteEvents:
         except SignatureError as e:
             raise Rejected(f"bad signatures: {e}") from None
 
-    async def _check_against_auth_events(self, event: Event, known: Mapping[str, Event]) -> dict[tuple[str, str], Event]:
+    async def check_against_auth_events(self, event: Event, known: Mapping[str, Event]) -> dict[tuple[str, str], Event]:
         """Rule: the event is allowed by its own auth events (all of which must be known)."""
         missing = [a for a in event.auth_event_ids if a not in known]
         if missing:
@@ -181,7 +149,7 @@ class RemoteEvents:
         and ``new``, the event being persisted, which is not stored yet."""
         ids = {eid for state in state_sets for eid in state.values()} - ({new.event_id} if new else set())
         if new is not None:
-            ids.update(_auth_ids(new))
+            ids.update(auth_ids(new))
         event_map = await self.auth_closure(ids)
         if new is not None:
             event_map[new.event_id] = new
@@ -199,7 +167,7 @@ class RemoteEvents:
             stored = await self._events.get_events(list(frontier))
             found = {k: v.event for k, v in stored.items()}
             event_map.update(found)
-            frontier = {a for e in found.values() for a in _auth_ids(e) if a not in event_map}
+            frontier = {a for e in found.values() for a in auth_ids(e) if a not in event_map}
         return event_map
 
     async def state_before(self, event: Event) -> dict[tuple[str, str], str]:
@@ -229,7 +197,7 @@ class RemoteEvents:
             if await self._events.get_event(event.event_id) is not None:
                 return event_id, None  # already have it
             await self.check_signatures(event)
-            auth_state = await self._check_against_auth_events(event, {})
+            auth_state = await self.check_against_auth_events(event, {})
             if fetch_missing:
                 await self._fetch_missing_prev_events(origin, event)
             before = await self.state_before(event)
@@ -272,242 +240,7 @@ class RemoteEvents:
         for pdu in sorted(missing or [], key=lambda p: p.get("depth", 0) if isinstance(p, dict) else 0):
             await self.receive_pdu(origin, pdu, fetch_missing=False)
 
-    # -- joins: the resident side -----------------------------------------------------------
-
-    async def make_join(self, origin: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
-        """A join event template for ``user_id`` of ``origin``, built on the current room."""
-        if get_domain_from_id(user_id) != origin:
-            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
-        room = await self._rooms.get_room(room_id)
-        if room is None or room.current_state_group is None:
-            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
-        if room.room_version not in versions:
-            raise MatrixError(
-                "M_INCOMPATIBLE_ROOM_VERSION", "Your server does not support this room's version",
-                status=400, room_version=room.room_version,
-            )
-        version = get_room_version(room.room_version)
-        state = await self._state.get_state(room.current_state_group)
-        content = {"membership": "join"}
-        wanted = auth_rules.auth_types_for_event(version, "m.room.member", user_id, user_id, content)
-        wanted.add(("m.room.create", ""))
-        stored = await self._events.get_events([state[k] for k in wanted if k in state])
-        auth_state = {e.event.state_tuple(): e.event for e in stored.values()}
-        extremities = await self._events.get_extremities(room_id)
-        depth = await self._events.max_depth(extremities)
-        template: dict[str, Any] = {
-            "type": "m.room.member", "room_id": room_id, "sender": user_id, "state_key": user_id,
-            "content": content, "origin_server_ts": self._clock.time_ms(), "depth": depth + 1,
-            "prev_events": sorted(extremities)[:10],
-            "auth_events": sorted(e.event_id for k, e in auth_state.items()
-                                  if not (k == ("m.room.create", "") and version.auth.room_create_event_id_as_room_id)),
-        }
-        try:
-            auth_rules.check_auth_rules(Event(hash_and_sign_event(template, self._server_name, self._signing_key, version), version), auth_state)
-        except auth_rules.AuthError as e:
-            raise MatrixError("M_FORBIDDEN", f"You cannot join this room: {e}", status=403) from None
-        return {"event": template, "room_version": room.room_version}
-
-    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
-        """Take a signed join from ``origin``; answer with the room's state and auth chain."""
-        room = await self._rooms.get_room(room_id)
-        if room is None:
-            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
-        version = get_room_version(room.room_version)
-        try:
-            event = self.parse(pdu, version)
-        except Rejected as e:
-            raise MatrixError("M_BAD_JSON", str(e)) from None
-        if event.event_id != event_id or event.room_id != room_id:
-            raise MatrixError("M_BAD_JSON", "The event does not match the path")
-        if event.type != "m.room.member" or event.membership != "join" or event.state_key != event.sender:
-            raise MatrixError("M_BAD_JSON", "Not a join event")
-        if get_domain_from_id(event.sender) != origin:
-            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
-        try:
-            await self.check_signatures(event)
-        except Rejected as e:
-            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
-        if await self._events.get_event(event.event_id) is None:
-            _, error = await self.receive_pdu(origin, event.pdu())
-            if error is not None:
-                raise MatrixError("M_FORBIDDEN", f"The join was refused: {error}", status=403)
-            # The joining server told only us: the room's other servers hear of the join from us.
-            others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {origin, self._server_name}
-            if others:
-                async with self._db.transaction("forward_join"):
-                    await self._outbound.enqueue_pdu(event, others)
-                self._outbound.wake()
-        before = await self.state_before(event)
-        state_events = await self._events.get_events(list(before.values()))
-        chain = await self.auth_closure(list(before.values()) + event.auth_event_ids)
-        servers = sorted({get_domain_from_id(m) for m in await self._rooms.members(room_id)})
-        return {
-            "origin": self._server_name,
-            "state": [stored.event.pdu() for stored in state_events.values()],
-            "auth_chain": [e.pdu() for e in chain.values()],
-            "event": event.pdu(),
-            "members_omitted": False,
-            "servers_in_room": servers,
-        }
-
-    # -- invites ----------------------------------------------------------------------------
-
-    async def receive_invite(self, origin: str, room_id: str, event_id: str, body: Any) -> dict[str, Any]:
-        """``PUT /v2/invite``: a user of ``origin`` invites one of ours; we co-sign and keep it."""
-        if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
-            raise MatrixError("M_BAD_JSON", "An invite carries the event")
-        version_id = body.get("room_version", "1")
-        if version_id not in JOINABLE_VERSIONS:
-            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Room version {version_id} is not supported",
-                              status=400, room_version=version_id)
-        version = get_room_version(version_id)
-        try:
-            event = self.parse(body["event"], version)
-            await self.check_signatures(event)
-        except Rejected as e:
-            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
-        invitee = event.state_key
-        if (
-            event.event_id != event_id or event.room_id != room_id or event.type != "m.room.member"
-            or event.membership != "invite" or invitee is None
-        ):
-            raise MatrixError("M_BAD_JSON", "Not an invite event for this path")
-        if get_domain_from_id(event.sender) != origin:
-            raise MatrixError("M_FORBIDDEN", "A server invites only in its own users' names", status=403)
-        if get_domain_from_id(invitee) != self._server_name or not await self._accounts.user_exists(invitee):
-            raise MatrixError("M_NOT_FOUND", "No such user here", status=404)
-        signed = Event(hash_and_sign_event(event.pdu(), self._server_name, self._signing_key, version), version)
-        invite_state = [e for e in body.get("invite_room_state", []) if isinstance(e, dict)]
-        room = await self._rooms.get_room(room_id)
-        if room is None or room.current_state_group is None:
-            # A room this server is not in: keep the invite (and its preview) until the user answers.
-            async with self._db.transaction("receive_invite"):
-                await self._rooms.create_room(room_id, version_id, event.sender, self._clock.time_ms())
-                [position] = await next_positions(self._db, EVENTS_STREAM, 1)
-                if await self._events.get_event(signed.event_id) is None:
-                    await self._events.insert_event(
-                        signed, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
-                    )
-                await self._rooms.set_invite_state(room_id, invitee, invite_state)
-                await self._rooms.record_membership(MembershipChange(
-                    event_id=signed.event_id, room_id=room_id, user_id=invitee, sender=event.sender,
-                    membership="invite", stream_ordering=position,
-                ))
-                self._db.after_commit(lambda: self._sender.announce_membership(room_id, invitee, position))
-        return {"event": signed.pdu()}
-
-    async def invite_remote(self, inviter: str, room_id: str, invitee: str, content: dict[str, Any]) -> None:
-        """Invite a user of another server: their server co-signs the invite, then it joins the room."""
-        event, state, auth_state = await self._sender.prepare(
-            room_id, inviter, "m.room.member", content, state_key=invitee
-        )
-        server = get_domain_from_id(invitee)
-        invite_state = await stripped_state(self._events, state, event.event_id)
-        answer = await self._federation.send_invite(server, room_id, event.event_id, {
-            "room_version": event.room_version.identifier, "event": event.pdu(), "invite_room_state": invite_state,
-        })
-        returned = answer.get("event") if isinstance(answer, dict) else None
-        try:
-            signed = self.parse(returned, event.room_version)
-            if signed.event_id != event.event_id:
-                raise Rejected("the invited server changed the event")
-            if server not in (signed.signatures or {}):
-                raise Rejected("the invited server did not sign the invite")
-            await self.check_signatures(signed)
-        except Rejected as e:
-            raise MatrixError("M_FORBIDDEN", f"{server} refused the invite: {e}", status=403) from None
-        await self._sender.persist_remote(
-            signed, state_before=state, auth_state=auth_state, soft_failed=False,
-            resolve=lambda sets: self.resolve(signed.room_version, sets, new=signed),
-        )
-        others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name}
-        if others:
-            async with self._db.transaction("send_invite"):
-                await self._outbound.enqueue_pdu(signed, others)
-            self._outbound.wake()
-
-    # -- joins: the joining side ---------------------------------------------------------------
-
-    async def join(self, user_id: str, room_id: str, servers: list[str]) -> str:
-        """Join a local user to a room this server is not in, through one of ``servers``."""
-        errors = []
-        for server in [s for s in servers if s != self._server_name]:
-            try:
-                return await self._join_via(server, user_id, room_id)
-            except (RemoteUnavailable, Rejected) as e:
-                errors.append(f"{server}: {e}")
-            except MatrixError as e:
-                if e.errcode in ("M_FORBIDDEN", "M_INCOMPATIBLE_ROOM_VERSION"):
-                    raise
-                errors.append(f"{server}: {e}")
-        raise MatrixError("M_NOT_FOUND", f"No server could let you join: {'; '.join(errors) or 'none was given'}", status=404)
-
-    async def _join_via(self, server: str, user_id: str, room_id: str) -> str:
-        answer = await self._federation.make_join(server, room_id, user_id, JOINABLE_VERSIONS)
-        version_id, template = answer.get("room_version", "1"), answer.get("event")
-        if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
-            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot join rooms of version {version_id}", status=400)
-        version = get_room_version(version_id)
-        pdu = {
-            k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
-            if k in template
-        }
-        if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
-            raise Rejected("the join template is not for this user and room")
-        pdu["content"] = {**(template.get("content") or {}), "membership": "join"}
-        pdu["origin_server_ts"] = self._clock.time_ms()
-        event = Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
-        result = await self._federation.send_join(server, room_id, event.event_id, event.pdu())
-        # The resident server may have co-signed (restricted joins): keep the event it returns.
-        returned = result.get("event")
-        if isinstance(returned, dict):
-            candidate = self.parse(returned, version)
-            if candidate.event_id == event.event_id:
-                event = candidate
-        state = [self.parse(p, version) for p in result.get("state", [])]
-        chain = [self.parse(p, version) for p in result.get("auth_chain", [])]
-        await self._store_joined_room(version, event, state, chain)
-        return event.event_id
-
-    async def _store_joined_room(self, version: RoomVersion, join: Event, state: list[Event], chain: list[Event]) -> None:
-        """Check the room's state and auth chain, then store them and the join."""
-        known = {e.event_id: e for e in [*chain, *state]}
-        for event in _topological(known):
-            await self.check_signatures(event)
-            await self._check_against_auth_events(event, known)
-        state_map = {e.state_tuple(): e.event_id for e in state if e.is_state}
-        create = next((e for e in state if e.type == "m.room.create"), None)
-        if create is None:
-            raise Rejected("the room state has no create event")
-        before = {k: known[v] for k, v in state_map.items()}
-        try:
-            auth_rules.check_auth_rules(join, {k: v for k, v in before.items()})
-        except auth_rules.AuthError as e:
-            raise Rejected(f"the join is not allowed by the room state: {e}") from None
-        room_id = join.room_id
-        async with self._db.transaction("join_remote_room"):
-            await self._rooms.create_room(room_id, version.identifier, create.sender, self._clock.time_ms())
-            outliers = [e for e in known.values() if await self._events.get_event(e.event_id) is None]
-            positions = await next_positions(self._db, EVENTS_STREAM, len(outliers) + 1)
-            for event, position in zip(outliers, positions):
-                await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
-            group = await self._state.create_group(room_id, state_map, prev_group=None)
-            await self._state.update_current_state(room_id, state_map, group)
-            for (event_type, member), event_id in state_map.items():
-                membership = known[event_id].membership
-                if event_type == "m.room.member" and membership is not None:
-                    await self._rooms.record_membership(MembershipChange(
-                        event_id=event_id, room_id=room_id, user_id=member, sender=known[event_id].sender,
-                        membership=membership, stream_ordering=positions[-1],
-                    ))
-        await self._sender.persist_remote(
-            join, state_before=state_map, auth_state=before, soft_failed=False,
-            resolve=lambda sets: self.resolve(version, sets, new=join),
-        )
-
-
-def _auth_ids(event: Event) -> list[str]:
+def auth_ids(event: Event) -> list[str]:
     if event.room_version.auth.room_create_event_id_as_room_id and event.type != "m.room.create":
         return [*event.auth_event_ids, "$" + event.room_id[1:]]
     return event.auth_event_ids
@@ -519,21 +252,3 @@ def _event_id_of(pdu: Mapping[str, Any], version: RoomVersion) -> str | None:
         return Event(pdu, version).event_id
     except Exception:  # noqa: BLE001 - too malformed to have one
         return None
-
-
-def _topological(events: Mapping[str, Event]) -> list[Event]:
-    """Events ordered so each comes after its auth events (those among ``events``)."""
-    ordered: list[Event] = []
-    seen: set[str] = set()
-
-    def visit(event_id: str) -> None:
-        if event_id in seen or event_id not in events:
-            return
-        seen.add(event_id)
-        for auth_id in events[event_id].auth_event_ids:
-            visit(auth_id)
-        ordered.append(events[event_id])
-
-    for event_id in sorted(events, key=lambda e: events[e].depth):
-        visit(event_id)
-    return ordered
