@@ -71,3 +71,14 @@ class FederationQueryClient:
             destination, "PUT", f"/_matrix/federation/v2/invite/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
             body=body,
         )
+
+    async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/make_leave/{quote(room_id, safe='')}/{quote(user_id, safe='')}"
+        )
+
+    async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "PUT", f"/_matrix/federation/v2/send_leave/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
+            body=pdu,
+        )

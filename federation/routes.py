@@ -160,6 +160,8 @@ class MembershipRoutes:
             Route("GET", f"{FED_V1}/make_join/{{room_id}}/{{user_id}}", self.make_join),
             Route("PUT", "/_matrix/federation/v2/send_join/{room_id}/{event_id}", self.send_join),
             Route("PUT", "/_matrix/federation/v2/invite/{room_id}/{event_id}", self.invite),
+            Route("GET", f"{FED_V1}/make_leave/{{room_id}}/{{user_id}}", self.make_leave),
+            Route("PUT", "/_matrix/federation/v2/send_leave/{room_id}/{event_id}", self.send_leave),
         ]
 
     async def make_join(self, request: web.Request) -> web.Response:
@@ -172,6 +174,18 @@ class MembershipRoutes:
     async def send_join(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._remote.send_join(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))
+
+    async def make_leave(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._remote.make_leave(
+            origin, request.match_info["room_id"], request.match_info["user_id"]
+        ))
+
+    async def send_leave(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.send_leave(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
 

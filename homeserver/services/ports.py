@@ -49,6 +49,10 @@ class FederationQueries(Protocol):
 
     async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]: ...
+
+    async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
+
 
 class ServerKeys(Protocol):
     """Other servers' signing keys (raising :class:`KeyUnavailable`)."""
@@ -96,4 +100,10 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

@@ -318,3 +318,29 @@ async def test_inviting_a_user_of_another_server(federation):
     # Inviting a user who does not exist over there fails cleanly.
     missing = await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": "@nobody:hs2.test"})
     assert missing.status == 404
+
+
+async def test_rejecting_a_remote_invite_and_leaving_a_remote_room(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    bob = await hs2.client.register("bob")
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "private_chat"})).body["room_id"]
+    assert (await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": bob.user_id})).status == 200
+    rejected = await bob.post(f"{V3}/rooms/{quote(room_id)}/leave", {})
+    assert rejected.status == 200, rejected.body
+    # hs1 saw the rejection; bob's invite is gone on his side.
+    await _wait_for_event(alice, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id
+                          and e["content"]["membership"] == "leave")
+    synced = (await bob.get(f"{V3}/sync")).body
+    assert room_id not in synced.get("rooms", {}).get("invite", {})
+    # Invited again, bob joins, then leaves like any member.
+    assert (await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": bob.user_id})).status == 200
+    assert (await bob.post(f"{V3}/rooms/{quote(room_id)}/join", {})).status == 200
+    deadline = asyncio.get_running_loop().time() + 15
+    while bob.user_id not in (await alice.get(f"{V3}/rooms/{quote(room_id)}/joined_members")).body["joined"]:
+        assert asyncio.get_running_loop().time() < deadline, "hs1 never saw bob join"
+        await asyncio.sleep(0.2)
+    assert (await bob.post(f"{V3}/rooms/{quote(room_id)}/leave", {})).status == 200
+    while bob.user_id in (await alice.get(f"{V3}/rooms/{quote(room_id)}/joined_members")).body["joined"]:
+        assert asyncio.get_running_loop().time() < deadline, "hs1 never saw bob leave"
+        await asyncio.sleep(0.2)

@@ -129,6 +129,14 @@ class MembershipService:
         await self._membership_event(requester, room_id, target, content)
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
+        room = await self._rooms.get_room(room_id)
+        if room is not None and room.current_state_group is None:
+            # An invite to a room this server is not in: reject it through the inviting server.
+            invite = await self._invite_of(room_id, requester.user_id)
+            if invite is None:
+                raise MatrixError("M_FORBIDDEN", "You are not in this room")
+            await self._remote.reject_invite(requester.user_id, room_id, get_domain_from_id(invite.sender))
+            return
         await self._require_room(room_id)
         current = await self._rooms.membership(room_id, requester.user_id)
         if current not in ("join", "invite", "knock"):

@@ -70,19 +70,28 @@ class RemoteMembership:
 
     async def make_join(self, origin: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
         """A join event template for ``user_id`` of ``origin``, built on the current room."""
+        return await self._template(origin, room_id, user_id, "join", versions)
+
+    async def make_leave(self, origin: str, room_id: str, user_id: str) -> dict[str, Any]:
+        """A leave event template (to reject an invite, or leave, from outside the room)."""
+        return await self._template(origin, room_id, user_id, "leave", None)
+
+    async def _template(
+        self, origin: str, room_id: str, user_id: str, membership: str, versions: list[str] | None
+    ) -> dict[str, Any]:
         if get_domain_from_id(user_id) != origin:
-            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
+            raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
-        if room.room_version not in versions:
+        if versions is not None and room.room_version not in versions:
             raise MatrixError(
                 "M_INCOMPATIBLE_ROOM_VERSION", "Your server does not support this room's version",
                 status=400, room_version=room.room_version,
             )
         version = get_room_version(room.room_version)
         state = await self._state.get_state(room.current_state_group)
-        content = {"membership": "join"}
+        content = {"membership": membership}
         wanted = auth_rules.auth_types_for_event(version, "m.room.member", user_id, user_id, content)
         wanted.add(("m.room.create", ""))
         stored = await self._events.get_events([state[k] for k in wanted if k in state])
@@ -97,41 +106,20 @@ class RemoteMembership:
                                   if not (k == ("m.room.create", "") and version.auth.room_create_event_id_as_room_id)),
         }
         try:
-            auth_rules.check_auth_rules(Event(hash_and_sign_event(template, self._server_name, self._signing_key, version), version), auth_state)
+            trial = Event(hash_and_sign_event(template, self._server_name, self._signing_key, version), version)
+            auth_rules.check_auth_rules(trial, auth_state)
         except auth_rules.AuthError as e:
-            raise MatrixError("M_FORBIDDEN", f"You cannot join this room: {e}", status=403) from None
+            raise MatrixError("M_FORBIDDEN", f"You cannot {membership} this room: {e}", status=403) from None
         return {"event": template, "room_version": room.room_version}
+
+    async def send_leave(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
+        """Take a signed leave from ``origin`` and pass it on to the room's other servers."""
+        await self._accept_membership(origin, room_id, event_id, pdu, "leave")
+        return {}
 
     async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
         """Take a signed join from ``origin``; answer with the room's state and auth chain."""
-        room = await self._rooms.get_room(room_id)
-        if room is None:
-            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
-        version = get_room_version(room.room_version)
-        try:
-            event = self._remote.parse(pdu, version)
-        except Rejected as e:
-            raise MatrixError("M_BAD_JSON", str(e)) from None
-        if event.event_id != event_id or event.room_id != room_id:
-            raise MatrixError("M_BAD_JSON", "The event does not match the path")
-        if event.type != "m.room.member" or event.membership != "join" or event.state_key != event.sender:
-            raise MatrixError("M_BAD_JSON", "Not a join event")
-        if get_domain_from_id(event.sender) != origin:
-            raise MatrixError("M_FORBIDDEN", "A server can only join its own users", status=403)
-        try:
-            await self._remote.check_signatures(event)
-        except Rejected as e:
-            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
-        if await self._events.get_event(event.event_id) is None:
-            _, error = await self._remote.receive_pdu(origin, event.pdu())
-            if error is not None:
-                raise MatrixError("M_FORBIDDEN", f"The join was refused: {error}", status=403)
-            # The joining server told only us: the room's other servers hear of the join from us.
-            others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {origin, self._server_name}
-            if others:
-                async with self._db.transaction("forward_join"):
-                    await self._outbound.enqueue_pdu(event, others)
-                self._outbound.wake()
+        event = await self._accept_membership(origin, room_id, event_id, pdu, "join")
         before = await self._remote.state_before(event)
         state_events = await self._events.get_events(list(before.values()))
         chain = await self._remote.auth_closure(list(before.values()) + event.auth_event_ids)
@@ -144,6 +132,38 @@ class RemoteMembership:
             "members_omitted": False,
             "servers_in_room": servers,
         }
+
+    async def _accept_membership(self, origin: str, room_id: str, event_id: str, pdu: Any, membership: str) -> Event:
+        """Check a join or leave another server signed for its user, persist it and
+        forward it to the room's other servers (the sender told only us)."""
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        version = get_room_version(room.room_version)
+        try:
+            event = self._remote.parse(pdu, version)
+        except Rejected as e:
+            raise MatrixError("M_BAD_JSON", str(e)) from None
+        if event.event_id != event_id or event.room_id != room_id:
+            raise MatrixError("M_BAD_JSON", "The event does not match the path")
+        if event.type != "m.room.member" or event.membership != membership or event.state_key != event.sender:
+            raise MatrixError("M_BAD_JSON", f"Not a {membership} event")
+        if get_domain_from_id(event.sender) != origin:
+            raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
+        try:
+            await self._remote.check_signatures(event)
+        except Rejected as e:
+            raise MatrixError("M_FORBIDDEN", str(e), status=403) from None
+        if await self._events.get_event(event.event_id) is None:
+            _, error = await self._remote.receive_pdu(origin, event.pdu())
+            if error is not None:
+                raise MatrixError("M_FORBIDDEN", f"The {membership} was refused: {error}", status=403)
+            others = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {origin, self._server_name}
+            if others:
+                async with self._db.transaction("forward_membership"):
+                    await self._outbound.enqueue_pdu(event, others)
+                self._outbound.wake()
+        return event
 
     # -- invites ----------------------------------------------------------------------------
 
@@ -221,6 +241,37 @@ class RemoteMembership:
                 await self._outbound.enqueue_pdu(signed, others)
             self._outbound.wake()
 
+    async def reject_invite(self, user_id: str, room_id: str, inviter_server: str) -> None:
+        """Leave a room this server is not in (reject an invite) through the inviting server."""
+        answer = await self._federation.make_leave(inviter_server, room_id, user_id)
+        version_id, template = answer.get("room_version"), answer.get("event")
+        if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
+            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot leave rooms of version {version_id}", status=400)
+        version = get_room_version(version_id)
+        event = self._sign_template(template, user_id, room_id, "leave", version)
+        await self._federation.send_leave(inviter_server, room_id, event.event_id, event.pdu())
+        async with self._db.transaction("reject_invite"):
+            [position] = await next_positions(self._db, EVENTS_STREAM, 1)
+            await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
+            await self._rooms.record_membership(MembershipChange(
+                event_id=event.event_id, room_id=room_id, user_id=user_id, sender=user_id, membership="leave",
+                stream_ordering=position,
+            ))
+            self._db.after_commit(lambda: self._sender.announce_membership(room_id, user_id, position))
+
+    def _sign_template(self, template: Mapping[str, Any], user_id: str, room_id: str, membership: str,
+                       version: RoomVersion) -> Event:
+        """Our user's membership event from a resident server's template, hashed and signed."""
+        pdu = {
+            k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
+            if k in template
+        }
+        if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
+            raise Rejected("the template is not for this user and room")
+        pdu["content"] = {**(template.get("content") or {}), "membership": membership}
+        pdu["origin_server_ts"] = self._clock.time_ms()
+        return Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
+
     # -- joins: the joining side ---------------------------------------------------------------
 
     async def join(self, user_id: str, room_id: str, servers: list[str]) -> str:
@@ -243,15 +294,7 @@ class RemoteMembership:
         if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
             raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot join rooms of version {version_id}", status=400)
         version = get_room_version(version_id)
-        pdu = {
-            k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
-            if k in template
-        }
-        if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
-            raise Rejected("the join template is not for this user and room")
-        pdu["content"] = {**(template.get("content") or {}), "membership": "join"}
-        pdu["origin_server_ts"] = self._clock.time_ms()
-        event = Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
+        event = self._sign_template(template, user_id, room_id, "join", version)
         result = await self._federation.send_join(server, room_id, event.event_id, event.pdu())
         # The resident server may have co-signed (restricted joins): keep the event it returns.
         returned = result.get("event")
