@@ -3,6 +3,7 @@ and timestamp lookups."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 R = "/_matrix/client/v3/rooms"
@@ -144,7 +145,8 @@ async def test_room_upgrade(client):
 async def test_timestamp_to_event(client):
     alice = await client.register("alice")
     room_id = await _room(alice)
-    before = int(time.time() * 1000)
+    before = int(time.time() * 1000) + 1  # after every event of the room's creation
+    await asyncio.sleep(0.005)
     first = await _send(alice, room_id, "first")
     forward = await alice.get(f"{V1}/rooms/{room_id}/timestamp_to_event", params={"ts": str(before), "dir": "f"})
     assert forward.body["event_id"] == first
