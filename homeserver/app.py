@@ -288,6 +288,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rooms=room_store,
         accounts=account_store,
         notifier=notifier,
+        federation=outbound,
         clock=clock,
         server_name=config.server_name,
     )
@@ -423,7 +424,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         federation_client=federation_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
-            store=federation_queue, to_device=to_device, typing=typing, receipts=receipts,
+            store=federation_queue, to_device=to_device, typing=typing, receipts=receipts, presence=presence,
             device_lists=device_lists, remote=remote_events, clock=clock,
         ),
         keyring=keyring,

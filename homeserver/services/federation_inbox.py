@@ -18,6 +18,7 @@ from homeserver.clock import Clock
 from homeserver.errors import MatrixError
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.to_device import ToDeviceService
+from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.typing import TypingService
@@ -39,6 +40,7 @@ class FederationInbox:
         to_device: ToDeviceService,
         typing: TypingService,
         receipts: ReceiptService,
+        presence: PresenceService,
         device_lists: DeviceListService,
         remote: RemoteEvents,
         clock: Clock,
@@ -50,6 +52,7 @@ class FederationInbox:
             "m.direct_to_device": to_device.receive_remote,
             "m.typing": typing.receive_remote,
             "m.receipt": receipts.receive_remote,
+            "m.presence": presence.receive_remote,
             "m.device_list_update": device_lists.receive_remote,
             "m.signing_key_update": device_lists.receive_remote,
         }

@@ -4,7 +4,8 @@ Design note: each user's last set state, status message and last activity are
 stored; what others see is derived when read: an ``online`` user idle for more
 than :data:`IDLE_AFTER_MS` shows as ``unavailable``, ``currently_active`` means
 active in the last minute. Updates are visible to users who share a room and
-wake their long-polls. Activity (syncing, sending) refreshes ``last_active``
+wake their long-polls; a local user's changes go to the servers of the users
+who share a room with them (``m.presence``), and theirs come back the same way. Activity (syncing, sending) refreshes ``last_active``
 at most every :data:`ACTIVITY_WRITE_MS` to keep writes cheap.
 """
 
@@ -17,6 +18,7 @@ from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
+from homeserver.services.ports import OutboundFederation
 from storage.accounts import AccountStore
 from storage.receipts import PRESENCE_STREAM, PresenceRecord, PresenceStore
 from storage.rooms import RoomStore
@@ -36,9 +38,11 @@ class PresenceService:
         rooms: RoomStore,
         accounts: AccountStore,
         notifier: Notifier,
+        federation: OutboundFederation,
         clock: Clock,
         server_name: str,
     ) -> None:
+        self._federation = federation
         self._presence = presence
         self._rooms = rooms
         self._accounts = accounts
@@ -111,7 +115,33 @@ class PresenceService:
             view["status_msg"] = record.status_msg
         return view
 
+    async def receive_remote(self, origin: str, content: Any) -> None:
+        """An ``m.presence`` EDU: presence of users of ``origin``."""
+        pushes = content.get("push") if isinstance(content, dict) else None
+        for push in pushes if isinstance(pushes, list) else []:
+            if not isinstance(push, dict):
+                continue
+            user_id, state = push.get("user_id"), push.get("presence")
+            if not isinstance(user_id, str) or get_domain_from_id(user_id) != origin or state not in STATES:
+                continue
+            ago = push.get("last_active_ago")
+            status_msg = push.get("status_msg")
+            now = self._clock.time_ms()
+            last_active = now - ago if isinstance(ago, int) and 0 <= ago <= now else now
+            await self._store(user_id, state, status_msg if isinstance(status_msg, str) else None, last_active)
+
     async def _store(self, user_id: str, state: str, status_msg: str | None, now: int) -> None:
         position = await self._presence.put(user_id, state, status_msg, now)
-        audience = [u for u in await self._rooms.users_sharing_rooms(user_id) if get_domain_from_id(u) == self._server_name]
+        sharing = await self._rooms.users_sharing_rooms(user_id)
+        audience = [u for u in sharing if get_domain_from_id(u) == self._server_name]
         self._notifier.notify(PRESENCE_STREAM, position, audience)
+        servers = {get_domain_from_id(u) for u in sharing} - {self._server_name}
+        if get_domain_from_id(user_id) == self._server_name and servers:
+            push: dict[str, Any] = {
+                "user_id": user_id, "presence": state, "last_active_ago": max(0, self._clock.time_ms() - now),
+                "currently_active": state == "online",
+            }
+            if status_msg is not None:
+                push["status_msg"] = status_msg
+            await self._federation.enqueue_edu("m.presence", {"push": [push]}, servers)
+            self._federation.wake()

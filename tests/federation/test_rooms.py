@@ -344,3 +344,21 @@ async def test_rejecting_a_remote_invite_and_leaving_a_remote_room(federation):
     while bob.user_id in (await alice.get(f"{V3}/rooms/{quote(room_id)}/joined_members")).body["joined"]:
         assert asyncio.get_running_loop().time() < deadline, "hs1 never saw bob leave"
         await asyncio.sleep(0.2)
+
+
+async def test_presence_cross_servers(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    await bob.put(f"{V3}/presence/{quote(bob.user_id)}/status", {"presence": "unavailable", "status_msg": "lunch"})
+    deadline = asyncio.get_running_loop().time() + 15
+    since = None
+    while True:
+        params = {"timeout": "1000"} | ({"since": since} if since else {})
+        body = (await alice.get(f"{V3}/sync", params=params)).body
+        since = body["next_batch"]
+        seen = [e for e in body.get("presence", {}).get("events", []) if e["sender"] == bob.user_id]
+        if seen and seen[-1]["content"].get("status_msg") == "lunch":
+            assert seen[-1]["content"]["presence"] == "unavailable"
+            break
+        assert asyncio.get_running_loop().time() < deadline, "bob's presence never arrived"
+    status = await alice.get(f"{V3}/presence/{quote(bob.user_id)}/status")
+    assert status.body["presence"] == "unavailable" and status.body["status_msg"] == "lunch"
