@@ -82,13 +82,22 @@ class FederationInbox:
         await self._store.record_inbound(origin, txn_id, response, self._clock.time_ms())
         return response
 
+    async def _within_acls(self, origin: str, edu_type: str, content: Any) -> Any:
+        """Room-scoped EDUs lose the rooms whose server ACL denies ``origin``."""
+        if edu_type == "m.typing" and isinstance(content, dict) and isinstance(content.get("room_id"), str):
+            return content if await self._remote.acl_allows(content["room_id"], origin) else None
+        if edu_type == "m.receipt" and isinstance(content, dict):
+            return {r: v for r, v in content.items() if isinstance(r, str) and await self._remote.acl_allows(r, origin)}
+        return content
+
     async def _edu(self, origin: str, edu: Any) -> None:
         if not isinstance(edu, dict) or not isinstance(edu.get("edu_type"), str):
             return
         handler = self._edu_handlers.get(edu["edu_type"])
         if handler is None:
             return
+        content = await self._within_acls(origin, edu["edu_type"], edu.get("content"))
         try:
-            await handler(origin, edu.get("content"))
+            await handler(origin, content)
         except MatrixError as e:
             logger.info("edu_refused", origin=origin, edu_type=edu["edu_type"], error=str(e))

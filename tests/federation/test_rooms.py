@@ -362,3 +362,26 @@ async def test_presence_cross_servers(federation):
         assert asyncio.get_running_loop().time() < deadline, "bob's presence never arrived"
     status = await alice.get(f"{V3}/presence/{quote(bob.user_id)}/status")
     assert status.body["presence"] == "unavailable" and status.body["status_msg"] == "lunch"
+
+
+async def test_server_acls_shut_a_server_out(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    r = f"{V3}/rooms/{quote(room_id)}"
+    acl = await alice.put(f"{r}/state/m.room.server_acl", {"allow": ["*"], "deny": ["hs2.test"], "allow_ip_literals": False})
+    assert acl.status == 200
+    # hs2's PDUs, EDUs and reads are refused from now on.
+    pdu = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.message", {"msgtype": "m.text", "body": "denied"})
+    answer = await _push(hs2, pdu, "acl")
+    assert all("ACL" in r.get("error", "") for r in answer["pdus"].values()) and answer["pdus"]
+    from federation.client import FederationError
+
+    with pytest.raises(FederationError) as reads:
+        await hs2.hearth.federation_client.request(
+            "hs1.test", "GET", f"/_matrix/federation/v1/state_ids/{quote(room_id)}", query={"event_id": acl.body["event_id"]}
+        )
+    assert (reads.value.status, reads.value.errcode) == (403, "M_FORBIDDEN")
+    edu = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [], "edus": [
+        {"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": bob.user_id, "typing": True}},
+    ]}
+    await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/acl-edu", body=edu)
+    assert bob.user_id not in hs1.hearth.typing.typing_users(room_id)

@@ -31,6 +31,7 @@ from homeserver.core.pdu_format import InvalidPDU, validate_pdu
 from homeserver.core.redaction import redact
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion, get_room_version
 from homeserver.core.signing import KnownVerifyKey, SignatureError, servers_required_to_sign, verify_event_signatures
+from homeserver.core.server_acl import server_allowed
 from homeserver.core.state_res import resolve_state
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
@@ -180,6 +181,18 @@ class RemoteEvents:
             return dict(states[0])
         return await self.resolve(event.room_version, states)
 
+    async def check_acl(self, room_id: str, server: str) -> None:
+        """``403 M_FORBIDDEN`` unless the room's server ACL lets ``server`` take part."""
+        if not await self.acl_allows(room_id, server):
+            raise MatrixError("M_FORBIDDEN", "Your server is denied by the room's server ACL", status=403)
+
+    async def acl_allows(self, room_id: str, server: str) -> bool:
+        event_id = await self._state.get_current_state_event_id(room_id, "m.room.server_acl", "")
+        if event_id is None:
+            return True
+        stored = await self._events.get_event(event_id)
+        return server_allowed(dict(stored.event.content) if stored is not None else None, server)
+
     # -- inbound PDUs ------------------------------------------------------------------------
 
     async def receive_pdu(self, origin: str, pdu: Any, *, fetch_missing: bool = True) -> tuple[str | None, str | None]:
@@ -191,6 +204,8 @@ class RemoteEvents:
             return None, "this server is not in that room"
         version = get_room_version(room.room_version)
         event_id = _event_id_of(pdu, version)
+        if not await self.acl_allows(room.room_id, origin):
+            return event_id, "the sending server is denied by the room's server ACL"
         try:
             event = self.parse(pdu, version)
             event_id = event.event_id

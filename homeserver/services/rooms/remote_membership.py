@@ -84,6 +84,7 @@ class RemoteMembership:
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        await self._remote.check_acl(room_id, origin)
         if versions is not None and room.room_version not in versions:
             raise MatrixError(
                 "M_INCOMPATIBLE_ROOM_VERSION", "Your server does not support this room's version",
@@ -139,6 +140,7 @@ class RemoteMembership:
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        await self._remote.check_acl(room_id, origin)
         version = get_room_version(room.room_version)
         try:
             event = self._remote.parse(pdu, version)
@@ -191,9 +193,11 @@ class RemoteMembership:
             raise MatrixError("M_FORBIDDEN", "A server invites only in its own users' names", status=403)
         if get_domain_from_id(invitee) != self._server_name or not await self._accounts.user_exists(invitee):
             raise MatrixError("M_NOT_FOUND", "No such user here", status=404)
+        room = await self._rooms.get_room(room_id)
+        if room is not None and room.current_state_group is not None:
+            await self._remote.check_acl(room_id, origin)
         signed = Event(hash_and_sign_event(event.pdu(), self._server_name, self._signing_key, version), version)
         invite_state = [e for e in body.get("invite_room_state", []) if isinstance(e, dict)]
-        room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             # A room this server is not in: keep the invite (and its preview) until the user answers.
             async with self._db.transaction("receive_invite"):

@@ -3,8 +3,8 @@ events", "Backfilling and retrieving missing events", "Retrieving event
 authorisation information").
 
 A server may read a room's events only while one of its users is joined to
-it (``403 M_FORBIDDEN`` otherwise): the same rule that decides which servers
-receive the room's new events.
+it and the room's server ACL allows it (``403 M_FORBIDDEN`` otherwise): the
+same rule that decides which servers receive the room's new events.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class ServerReads:
         self._server_name = server_name
 
     async def _check_in_room(self, origin: str, room_id: str) -> None:
+        await self._remote.check_acl(room_id, origin)
         members = await self._rooms.members(room_id)
         if not any(get_domain_from_id(m) == origin for m in members):
             raise MatrixError("M_FORBIDDEN", "Your server is not in this room", status=403)
