@@ -1,6 +1,6 @@
 """One scenario against Synapse, the reference homeserver (installed from PyPI into
-``.bench/synapse-venv`` on first use): a Synapse user joins a Hearth room and
-messages flow both ways. Both servers are named by IP literal and port, so
+``.bench/synapse-venv`` on first use): a Synapse user joins a Hearth room, a
+Hearth user joins a Synapse room, and messages flow both ways in each. Both servers are named by IP literal and port, so
 each reaches the other directly, over TLS with certificates from a test CA."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ async def _until(check, what: str, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.5)
 
 
-async def test_a_synapse_user_joins_a_hearth_room(federation, tmp_path, backend):
+async def test_hearth_and_synapse_users_join_each_others_rooms(federation, tmp_path, backend):
     if backend != "sqlite":
         pytest.skip("one Synapse scenario is enough; Hearth's backends are covered by the other federation tests")
     hearth_port, synapse_port = free_port(), free_port()
@@ -151,6 +151,23 @@ async def test_a_synapse_user_joins_a_hearth_room(federation, tmp_path, backend)
                 return True
 
             await _until(both_have_both, "messages did not cross between Hearth and Synapse")
+
+            # The other way round: a Hearth user joins a room that lives on Synapse.
+            synapse_room = (await bob.post(f"{V3}/createRoom", {"preset": "public_chat", "name": "On Synapse"})).body["room_id"]
+            joined = await alice.post(f"{V3}/join/{quote(synapse_room)}", {}, params={"via": synapse_name})
+            assert joined.status == 200, joined.body
+            assert (await alice.get(f"{V3}/rooms/{quote(synapse_room)}/state/m.room.name")).body == {"name": "On Synapse"}
+            await bob.put(f"{V3}/rooms/{quote(synapse_room)}/send/m.room.message/s2", {"msgtype": "m.text", "body": "from synapse"})
+            await alice.put(f"{V3}/rooms/{quote(synapse_room)}/send/m.room.message/h2", {"msgtype": "m.text", "body": "from hearth"})
+            room_id = synapse_room
+
+            async def both_have_second() -> bool:
+                for user in (alice, bob):
+                    if not {"from synapse", "from hearth"} <= set(await bodies(user)):
+                        return False
+                return True
+
+            await _until(both_have_second, "messages did not cross in the Synapse room")
     finally:
         process.terminate()
         process.wait(timeout=30)
