@@ -82,3 +82,6 @@ class FederationQueryClient:
             destination, "PUT", f"/_matrix/federation/v2/send_leave/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
             body=pdu,
         )
+
+    async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(destination, "POST", f"{FED_V1}/publicRooms", body=query)

@@ -64,6 +64,8 @@ class QueryRoutes:
             Route("GET", f"{FED_V1}/version", self.version),
             Route("GET", f"{FED_V1}/query/profile", self.profile),
             Route("GET", f"{FED_V1}/query/directory", self.directory),
+            Route("GET", f"{FED_V1}/publicRooms", self.public_rooms),
+            Route("POST", f"{FED_V1}/publicRooms", self.public_rooms),
         ]
 
     async def version(self, request: web.Request) -> web.Response:
@@ -82,6 +84,23 @@ class QueryRoutes:
         if field_name is not None:
             profile = {k: v for k, v in profile.items() if k == field_name}
         return json_response(profile)
+
+    async def public_rooms(self, request: web.Request) -> web.Response:
+        """GET or POST /publicRooms: this server's published rooms, for another server's users."""
+        _, body = await self._authenticator.origin(request)
+        body = body if isinstance(body, dict) else {}
+        search = body.get("filter") if isinstance(body.get("filter"), dict) else {}
+        limit = body.get("limit", query_int(request, "limit"))
+        since = body.get("since", request.query.get("since"))
+        term = search.get("generic_search_term")
+        room_types = search.get("room_types")
+        return json_response(await self._directory.public_rooms(
+            server=None,
+            limit=limit if isinstance(limit, int) and not isinstance(limit, bool) else None,
+            since=since if isinstance(since, str) else None,
+            search_term=term if isinstance(term, str) else None,
+            room_types=room_types if isinstance(room_types, list) else None,
+        ))
 
     async def directory(self, request: web.Request) -> web.Response:
         """GET /query/directory?room_alias=."""

@@ -123,7 +123,13 @@ class DirectoryService:
         room_types: list[str | None] | None,
     ) -> dict[str, Any]:
         if server is not None and server != self._server_name:
-            raise MatrixError("M_NOT_FOUND", f"Cannot list the rooms of {server} without federation")
+            query: dict[str, Any] = {"limit": limit, "since": since}
+            if search_term or room_types is not None:
+                query["filter"] = {"generic_search_term": search_term, "room_types": room_types}
+            try:
+                return await self._federation.public_rooms(server, {k: v for k, v in query.items() if v is not None})
+            except RemoteUnavailable as e:
+                raise MatrixError("M_NOT_FOUND", f"Cannot list the rooms of {server}: {e}") from None
         offset = 0
         if since is not None:
             if not since.startswith("p") or not since[1:].isdigit():

@@ -51,6 +51,8 @@ class FederationQueries(Protocol):
 
     async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]: ...
 
+    async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]: ...
+
     async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
 
 
@@ -106,4 +108,7 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

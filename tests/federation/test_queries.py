@@ -72,3 +72,18 @@ async def test_keys_of_remote_users(federation):
     )
     assert devices["user_id"] == alice.user_id and devices["stream_id"] > 0
     assert [d["device_id"] for d in devices["devices"]] == [alice.device_id]
+
+
+async def test_remote_room_directory(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    for name in ("Gardening", "Chess"):
+        await alice.post(f"{V3}/createRoom", {"preset": "public_chat", "visibility": "public", "name": name})
+    bob = await hs2.client.register("bob")
+    listed = await bob.get(f"{V3}/publicRooms", params={"server": "hs1.test"})
+    assert listed.status == 200, listed.body
+    assert sorted(r["name"] for r in listed.body["chunk"]) == ["Chess", "Gardening"]
+    searched = await bob.post(f"{V3}/publicRooms", {"filter": {"generic_search_term": "chess"}}, params={"server": "hs1.test"})
+    assert [r["name"] for r in searched.body["chunk"]] == ["Chess"]
+    unreachable = await bob.get(f"{V3}/publicRooms", params={"server": "hs9.test"})
+    assert unreachable.status == 404
