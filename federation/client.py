@@ -100,6 +100,24 @@ class FederationClient:
 
         ``path`` must already be percent-encoded (it is signed exactly as sent).
         """
+        _, raw = await self.request_raw(destination, method, path, query=query, body=body, timeout=timeout)
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            raise FederationError(destination, "response is not JSON") from None
+
+    async def request_raw(
+        self,
+        destination: str,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | list[tuple[str, str]] | None = None,
+        body: Any = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> tuple[str, bytes]:
+        """Send a signed request; the response's content type and body (at most ``max_bytes``)."""
         if destination == self.server_name:
             raise FederationError(destination, "refusing to send a federation request to ourselves")
         uri = path + (f"?{urlencode(query, doseq=True)}" if query else "")
@@ -121,23 +139,21 @@ class FederationClient:
                 method, url, data=data, headers=headers, server_hostname=endpoint.tls_name,
                 timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
             ) as resp:
-                raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
-                status = resp.status
+                raw = await resp.content.read(max_bytes + 1)
+                status, content_type = resp.status, resp.headers.get("Content-Type", "")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as e:
             raise FederationError(destination, f"unreachable: {type(e).__name__}: {e}") from None
-        if len(raw) > MAX_RESPONSE_BYTES:
-            raise FederationError(destination, "response too large", status=status)
-        try:
-            parsed = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            parsed = None
+        if len(raw) > max_bytes:
+            raise FederationError(destination, "response too large", status=status, errcode="M_TOO_LARGE")
         if status >= 300:
+            try:
+                parsed = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                parsed = None
             errcode = parsed.get("errcode") if isinstance(parsed, dict) else None
             error = parsed.get("error") if isinstance(parsed, dict) else None
             raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status, errcode=errcode)
-        if parsed is None and raw:
-            raise FederationError(destination, "response is not JSON", status=status)
-        return parsed
+        return content_type, raw
 
     async def fetch_well_known(self, hostname: str) -> Any:
         """``https://<hostname>/.well-known/matrix/server`` (for discovery): parsed JSON or ``None``."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote
 
 from federation.client import FederationClient, FederationError
 from homeserver.errors import MatrixError
-from homeserver.services.ports import RemoteUnavailable
+from homeserver.services.ports import RemoteMedia, RemoteUnavailable
 
 FED_V1 = "/_matrix/federation/v1"
 KEYS_TIMEOUT_S = 10.0
@@ -85,3 +88,43 @@ class FederationQueryClient:
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
         return await self._ask(destination, "POST", f"{FED_V1}/publicRooms", body=query)
+
+    async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
+        """``/media/download``: a multipart answer of metadata and the media itself."""
+        try:
+            content_type, raw = await self._client.request_raw(
+                destination, "GET", f"{FED_V1}/media/download/{quote(media_id, safe='')}",
+                query={"timeout_ms": "20000"}, timeout=60.0, max_bytes=max_bytes + 64 * 1024,
+            )
+        except FederationError as e:
+            if e.errcode == "M_TOO_LARGE":
+                raise MatrixError("M_TOO_LARGE", f"The media on {destination} is too large", status=502) from None
+            if e.status == 404:
+                raise MatrixError("M_NOT_FOUND", "Not found", status=404) from None
+            raise RemoteUnavailable(str(e)) from None
+        media = parse_multipart_media(content_type, raw)
+        if media is None:
+            raise RemoteUnavailable(f"{destination} sent a malformed media response")
+        if len(media.data) > max_bytes:
+            raise MatrixError("M_TOO_LARGE", f"The media on {destination} is too large", status=502)
+        return media
+
+
+def parse_multipart_media(content_type: str, raw: bytes) -> RemoteMedia | None:
+    """The media part of a ``multipart/mixed`` federation media response (``None`` if malformed).
+
+    A redirect (``Location``) instead of the bytes is not followed: it would let
+    another server make this one fetch arbitrary URLs.
+    """
+    if not content_type.lower().startswith("multipart/mixed"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    parts = list(message.iter_parts()) if message.is_multipart() else []
+    if len(parts) != 2 or parts[0].get_content_type() != "application/json":
+        return None
+    media: Message = parts[1]
+    data = media.get_payload(decode=True)
+    if not isinstance(data, bytes) or media.get("Location"):
+        return None
+    filename = media.get_filename()
+    return RemoteMedia(media.get("Content-Type"), filename, data)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from urllib.parse import quote
+
+import aiohttp
 from aiohttp import web
 
 from homeserver.http import Route, json_response, query_int, read_json
@@ -13,6 +17,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.directory import DirectoryService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
+from homeserver.services.media.service import Content, MediaService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
@@ -278,3 +283,57 @@ def _event_id(request: web.Request) -> str:
 
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+class MediaRoutes:
+    """Other servers fetching this server's media for their users (``multipart/mixed``)."""
+
+    def __init__(self, authenticator: FederationAuthenticator, media: MediaService, server_name: str) -> None:
+        self._authenticator = authenticator
+        self._media = media
+        self._server_name = server_name
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", f"{FED_V1}/media/download/{{media_id}}", self.download),
+            Route("GET", f"{FED_V1}/media/thumbnail/{{media_id}}", self.thumbnail),
+        ]
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        await self._authenticator.origin(request)
+        content = await self._media.download(
+            self._server_name, request.match_info["media_id"], query_int(request, "timeout_ms", 20_000) or 0
+        )
+        return await _multipart(request, content)
+
+    async def thumbnail(self, request: web.Request) -> web.StreamResponse:
+        await self._authenticator.origin(request)
+        width, height = query_int(request, "width", minimum=1), query_int(request, "height", minimum=1)
+        if width is None or height is None:
+            raise MatrixError("M_MISSING_PARAM", "width and height are required")
+        method = request.query.get("method", "scale")
+        if method not in ("crop", "scale"):
+            raise MatrixError("M_INVALID_PARAM", "method must be crop or scale")
+        content = await self._media.thumbnail(
+            self._server_name, request.match_info["media_id"], width, height, method,
+            request.query.get("animated") == "true", query_int(request, "timeout_ms", 20_000) or 0,
+        )
+        return await _multipart(request, content)
+
+
+async def _multipart(request: web.Request, content: Content) -> web.StreamResponse:
+    """Metadata (``{}``) and the media, as the two parts of a ``multipart/mixed`` body."""
+    writer = aiohttp.MultipartWriter("mixed")
+    writer.append_json({})
+    disposition = "attachment"
+    if content.upload_name:
+        disposition += f"; filename*=utf-8''{quote(content.upload_name, safe='')}"
+    writer.append(
+        await asyncio.to_thread(content.path.read_bytes),
+        {"Content-Type": content.content_type, "Content-Disposition": disposition},
+    )
+    response = web.StreamResponse(headers={"Content-Type": f"multipart/mixed; boundary={writer.boundary}"})
+    await response.prepare(request)
+    await writer.write(response)
+    await response.write_eof()
+    return response

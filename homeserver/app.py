@@ -50,6 +50,7 @@ from federation.keys import KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
 from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
+from federation.routes import MediaRoutes as FederationMediaRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
@@ -419,7 +420,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         key_backups=KeyBackupService(db, KeyBackupStore(db)),
         media=MediaService(
             db=db, store=MediaStore(db), files=MediaFiles(config.path(config.media.store_path)),
-            rate_limiter=rate_limiter, config=config.media, clock=clock, server_name=config.server_name,
+            rate_limiter=rate_limiter, config=config.media, clock=clock, federation=queries,
+            server_name=config.server_name,
         ),
         federation_client=federation_client,
         federation_sender=federation_sender,
@@ -501,6 +503,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         TransactionRoutes(authenticator, hearth.federation_inbox),
         MembershipRoutes(authenticator, hearth.remote_membership),
         EventReadRoutes(authenticator, hearth.server_reads),
+        FederationMediaRoutes(authenticator, hearth.media, config.server_name),
     ):
         add_routes(app, group.routes())
     return app

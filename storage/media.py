@@ -127,8 +127,34 @@ class MediaStore:
         return [sha256 for sha256 in sorted(hashes) if not await self.is_referenced(sha256)]
 
     async def is_referenced(self, sha256: str) -> bool:
-        """Whether any media or thumbnail still uses the file with this hash."""
+        """Whether any media, thumbnail or cached remote media still uses the file with this hash."""
         found = await self.db.fetchval(
-            "SELECT 1 FROM media WHERE sha256 = $1 UNION SELECT 1 FROM media_thumbnails WHERE sha256 = $1", sha256
+            "SELECT 1 FROM media WHERE sha256 = $1 UNION SELECT 1 FROM media_thumbnails WHERE sha256 = $1"
+            " UNION SELECT 1 FROM remote_media WHERE sha256 = $1",
+            sha256,
         )
         return found is not None
+
+    async def get_remote(self, origin: str, media_id: str) -> MediaRecord | None:
+        """Another server's media, if fetched before (as a record whose uploader is unknown)."""
+        row = await self.db.fetchrow(
+            "SELECT content_type, upload_name, size, sha256, fetched_ts FROM remote_media"
+            " WHERE origin = $1 AND media_id = $2",
+            origin, media_id,
+        )
+        if row is None:
+            return None
+        return MediaRecord(
+            media_id, "", row["content_type"], row["upload_name"], int(row["size"]), row["sha256"],
+            int(row["fetched_ts"]), None, False,
+        )
+
+    async def put_remote(
+        self, origin: str, media_id: str, content_type: str | None, upload_name: str | None, size: int, sha256: str,
+        now_ms: int,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO remote_media (origin, media_id, content_type, upload_name, size, sha256, fetched_ts)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (origin, media_id) DO NOTHING",
+            origin, media_id, content_type, upload_name, size, sha256, now_ms,
+        )

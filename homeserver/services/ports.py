@@ -4,6 +4,7 @@ the implementations in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nacl.signing import VerifyKey
@@ -53,7 +54,18 @@ class FederationQueries(Protocol):
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia: ...
+
     async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RemoteMedia:
+    """Media fetched from another server."""
+
+    content_type: str | None
+    upload_name: str | None
+    data: bytes
 
 
 class ServerKeys(Protocol):
@@ -111,4 +123,7 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
         raise RemoteUnavailable("federation is disabled")

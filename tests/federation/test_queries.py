@@ -87,3 +87,34 @@ async def test_remote_room_directory(federation):
     assert [r["name"] for r in searched.body["chunk"]] == ["Chess"]
     unreachable = await bob.get(f"{V3}/publicRooms", params={"server": "hs9.test"})
     assert unreachable.status == 404
+
+
+async def test_remote_media_is_fetched_once_and_served(federation):
+    import io
+
+    from PIL import Image
+
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    image = io.BytesIO()
+    Image.new("RGB", (400, 300), (10, 200, 30)).save(image, format="PNG")
+    data = image.getvalue() + b"\r\n--not-a-boundary\r\n"  # bytes that look like multipart must survive
+    uri = (await alice.post("/_matrix/media/v3/upload", data=data, params={"filename": "green.png"},
+                            headers={"Content-Type": "image/png"})).body["content_uri"]
+    path = uri[len("mxc://"):]
+    bob = await hs2.client.register("bob")
+    async with bob.session.get(f"{bob.base_url}/_matrix/client/v1/media/download/{path}",
+                               headers={"Authorization": f"Bearer {bob.token}"}) as resp:
+        assert resp.status == 200
+        assert await resp.read() == data
+        assert resp.headers["Content-Type"] == "image/png"
+        assert "green.png" in resp.headers["Content-Disposition"]
+    # Cached on hs2: it is served even when hs1 is gone.
+    hs2.hearth.federation_client._resolver._overrides["hs1.test"] = "127.0.0.1:9"
+    async with bob.session.get(f"{bob.base_url}/_matrix/client/v1/media/thumbnail/{path}",
+                               params={"width": "96", "height": "96", "method": "crop"},
+                               headers={"Authorization": f"Bearer {bob.token}"}) as resp:
+        assert resp.status == 200
+        assert Image.open(io.BytesIO(await resp.read())).size == (96, 96)
+    missing = await bob.get("/_matrix/client/v1/media/download/hs1.test/NoSuchMedia")
+    assert missing.status == 404

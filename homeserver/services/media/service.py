@@ -7,7 +7,8 @@ without content until its ``PUT`` arrives, and a download of it waits (up to
 the client's ``timeout_ms``) for that. Every download needs an access token
 (the legacy unauthenticated endpoints are a config switch); any local user may
 fetch any media ID, as in every Matrix server: an ``mxc://`` URI is the
-capability. Media of other servers needs federation and is not found for now.
+capability. Media of other servers is fetched from them over federation the
+first time a local user asks, and kept.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from homeserver.services.media.thumbnails import (
     choose_size,
     make_thumbnail,
 )
+from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.ratelimit import RateLimiter
 from storage.database import Database
 from storage.media import MediaRecord, MediaStore, Thumbnail
@@ -70,8 +72,10 @@ class MediaService:
         rate_limiter: RateLimiter,
         config: MediaConfig,
         clock: Clock,
+        federation: FederationQueries,
         server_name: str,
     ) -> None:
+        self._federation = federation
         self._db = db
         self._store = store
         self._files = files
@@ -183,15 +187,16 @@ class MediaService:
             raise MatrixError("M_UNKNOWN", "Cannot generate thumbnails for this content", status=400)
         animated = animated and content_type in ANIMATABLE
         width, height = choose_size(width, height, method)
-        cached = await self._store.thumbnail(media_id, width, height, method, animated)
+        local = server_name == self._server_name  # thumbnails of remote media are made afresh each time
+        cached = await self._store.thumbnail(media_id, width, height, method, animated) if local else None
         if cached is None:
-            cached = await self._generate(record, width, height, method, animated)
+            cached = await self._generate(record, width, height, method, animated, keep=local)
         if cached is None:  # the original is small enough
             return Content(self._files.path(record.sha256), content_type, record.size, None)
         return Content(self._files.path(cached.sha256), cached.content_type, cached.size, None)
 
     async def _generate(
-        self, record: MediaRecord, width: int, height: int, method: str, animated: bool
+        self, record: MediaRecord, width: int, height: int, method: str, animated: bool, *, keep: bool
     ) -> Thumbnail | None:
         assert record.sha256 is not None
         path = self._files.path(record.sha256)
@@ -210,11 +215,15 @@ class MediaService:
             return None
         sha256, size = await asyncio.to_thread(self._files.write_bytes, image.data)
         thumbnail = Thumbnail(image.content_type, size, sha256)
-        await self._store.add_thumbnail(record.media_id, width, height, method, animated, thumbnail)
+        if keep:
+            await self._store.add_thumbnail(record.media_id, width, height, method, animated, thumbnail)
         return thumbnail
 
     async def _uploaded(self, server_name: str, media_id: str, timeout_ms: int) -> MediaRecord:
-        """The media's record once it has content, waiting up to ``timeout_ms`` for that."""
+        """The media's record once it has content, waiting up to ``timeout_ms`` for that;
+        another server's media is fetched from it once and kept."""
+        if is_valid_server_name(server_name) and server_name != self._server_name and set(media_id) <= _MEDIA_ID_CHARS:
+            return await self._remote_record(server_name, media_id)
         record = await self._local_record(server_name, media_id)
         deadline = self._clock.monotonic() + min(max(timeout_ms, 0), MAX_WAIT_MS) / 1000
         while not record.uploaded:
@@ -224,11 +233,27 @@ class MediaService:
             record = await self._local_record(server_name, media_id)
         return record
 
+    async def _remote_record(self, server_name: str, media_id: str) -> MediaRecord:
+        cached = await self._store.get_remote(server_name, media_id)
+        if cached is not None:
+            return cached
+        try:
+            media = await self._federation.download_media(server_name, media_id, self._config.max_upload_size)
+        except RemoteUnavailable as e:
+            raise MatrixError("M_NOT_FOUND", f"The media could not be fetched from {server_name}: {e}", status=404) from None
+        sha256, size = await asyncio.to_thread(self._files.write_bytes, media.data)
+        await self._store.put_remote(
+            server_name, media_id, media.content_type, media.upload_name, size, sha256, self._clock.time_ms()
+        )
+        record = await self._store.get_remote(server_name, media_id)
+        assert record is not None
+        return record
+
     async def _local_record(self, server_name: str, media_id: str) -> MediaRecord:
         if not is_valid_server_name(server_name) or not media_id or not set(media_id) <= _MEDIA_ID_CHARS:
             raise MatrixError("M_NOT_FOUND", "Not found", status=404)
         if server_name != self._server_name:
-            raise MatrixError("M_NOT_FOUND", "Media on other servers is not available yet", status=404)
+            raise MatrixError("M_NOT_FOUND", "Not found", status=404)
         record = await self._store.get(media_id)
         if record is None or record.quarantined:
             raise MatrixError("M_NOT_FOUND", "Not found", status=404)
