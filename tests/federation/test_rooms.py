@@ -385,3 +385,24 @@ async def test_server_acls_shut_a_server_out(federation):
     ]}
     await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/acl-edu", body=edu)
     assert bob.user_id not in hs1.hearth.typing.typing_users(room_id)
+
+
+async def test_restricted_join_across_servers(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    space = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat", "creation_content": {"type": "m.space"}})).body["room_id"]
+    restricted = (await alice.post(f"{V3}/createRoom", {
+        "preset": "private_chat",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                           "content": {"join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": space}]}}],
+    })).body["room_id"]
+    bob = await hs2.client.register("bob")
+    carol = await hs2.client.register("carol")
+    refused = await carol.post(f"{V3}/join/{quote(restricted)}", {}, params={"via": "hs1.test"})
+    assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
+    assert (await bob.post(f"{V3}/join/{quote(space)}", {}, params={"via": "hs1.test"})).status == 200
+    joined = await bob.post(f"{V3}/join/{quote(restricted)}", {}, params={"via": "hs1.test"})
+    assert joined.status == 200, joined.body
+    member = await alice.get(f"{V3}/rooms/{quote(restricted)}/state/m.room.member/{quote(bob.user_id)}")
+    assert member.body["membership"] == "join"
+    assert member.body["join_authorised_via_users_server"] == alice.user_id

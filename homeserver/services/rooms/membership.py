@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.rooms.remote_membership import RemoteMembership
+from homeserver.services.rooms.restricted import restricted_join_authoriser
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
@@ -209,38 +209,9 @@ class MembershipService:
         return {k: profile[k] for k in ("displayname", "avatar_url") if isinstance(profile.get(k), str)}
 
     async def _restricted_join_authoriser(self, room_id: str, user_id: str) -> str | None:
-        """For restricted rooms: a local member who may invite, if the user is in an allowed room."""
-        room = await self._rooms.get_room(room_id)
-        assert room is not None and room.current_state_group is not None
-        state = await self._state.get_state(room.current_state_group)
-        rules_id = state.get(("m.room.join_rules", ""))
-        if rules_id is None:
-            return None
-        rules = (await self._events.get_events([rules_id]))[rules_id].event
-        if rules.content.get("join_rule") not in ("restricted", "knock_restricted"):
-            return None
-        if await self._rooms.membership(room_id, user_id) in ("invite", "join"):
-            return None
-        allowed_rooms = [
-            entry.get("room_id")
-            for entry in rules.content.get("allow") or []
-            if isinstance(entry, dict) and entry.get("type") == "m.room_membership"
-        ]
-        for allowed in allowed_rooms:
-            if isinstance(allowed, str) and await self._rooms.membership(allowed, user_id) == "join":
-                break
-        else:
-            raise MatrixError("M_FORBIDDEN", "You are not a member of any room this room allows")
-        auth_ids = [k for k in state if k[0] in ("m.room.create", "m.room.power_levels")]
-        stored = await self._events.get_events(state[k] for k in auth_ids)
-        auth_state: dict[tuple[str, str], Event] = {k: stored[state[k]].event for k in auth_ids if state[k] in stored}
-        invite_level = pl.named_level("invite", auth_state)
-        for member in await self._rooms.members(room_id, "join"):
-            if get_domain_from_id(member) != self._server_name:
-                continue
-            if pl.user_power_level(member, auth_state) >= invite_level:
-                return member
-        raise MatrixError("M_FORBIDDEN", "No local member can authorise your join")
+        return await restricted_join_authoriser(
+            self._rooms, self._state, self._events, self._server_name, room_id, user_id
+        )
 
     async def _require_room(self, room_id: str) -> None:
         if not is_valid_room_id(room_id):

@@ -26,6 +26,7 @@ from homeserver.core.signing import ServerSigningKey, hash_and_sign_event
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, OutboundFederation, RemoteUnavailable
 from homeserver.services.rooms.remote import JOINABLE_VERSIONS, Rejected, RemoteEvents
+from homeserver.services.rooms.restricted import restricted_join_authoriser
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.sync.stripped import stripped_state
 from storage.accounts import AccountStore
@@ -92,7 +93,13 @@ class RemoteMembership:
             )
         version = get_room_version(room.room_version)
         state = await self._state.get_state(room.current_state_group)
-        content = {"membership": membership}
+        content: dict[str, Any] = {"membership": membership}
+        if membership == "join" and version.auth.restricted_join_rule:
+            authoriser = await restricted_join_authoriser(
+                self._rooms, self._state, self._events, self._server_name, room_id, user_id
+            )
+            if authoriser is not None:
+                content["join_authorised_via_users_server"] = authoriser
         wanted = auth_rules.auth_types_for_event(version, "m.room.member", user_id, user_id, content)
         wanted.add(("m.room.create", ""))
         stored = await self._events.get_events([state[k] for k in wanted if k in state])
@@ -152,6 +159,10 @@ class RemoteMembership:
             raise MatrixError("M_BAD_JSON", f"Not a {membership} event")
         if get_domain_from_id(event.sender) != origin:
             raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
+        authoriser = event.content.get("join_authorised_via_users_server") if membership == "join" else None
+        if isinstance(authoriser, str) and get_domain_from_id(authoriser) == self._server_name:
+            # A restricted join one of our users authorises: it carries our signature too.
+            event = Event(hash_and_sign_event(event.pdu(), self._server_name, self._signing_key, version), version)
         try:
             await self._remote.check_signatures(event)
         except Rejected as e:
