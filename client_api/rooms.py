@@ -129,7 +129,8 @@ class RoomRoutes:
         requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         room_id = await self._membership.knock(
-            requester, request.match_info["room_id_or_alias"], field(body, "reason", str, required=False)
+            requester, request.match_info["room_id_or_alias"], field(body, "reason", str, required=False),
+            via=request.query.getall("via", []) + request.query.getall("server_name", []),
         )
         return json_response({"room_id": room_id})
 

@@ -89,6 +89,17 @@ class FederationQueryClient:
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
         return await self._ask(destination, "POST", f"{FED_V1}/publicRooms", body=query)
 
+    async def make_knock(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/make_knock/{quote(room_id, safe='')}/{quote(user_id, safe='')}",
+            query=[("ver", v) for v in versions],
+        )
+
+    async def send_knock(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        return await self._ask(
+            destination, "PUT", f"{FED_V1}/send_knock/{quote(room_id, safe='')}/{quote(event_id, safe='')}", body=pdu,
+        )
+
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
         """``/media/download``: a multipart answer of metadata and the media itself."""
         try:

@@ -186,6 +186,8 @@ class MembershipRoutes:
             Route("PUT", "/_matrix/federation/v2/invite/{room_id}/{event_id}", self.invite),
             Route("GET", f"{FED_V1}/make_leave/{{room_id}}/{{user_id}}", self.make_leave),
             Route("PUT", "/_matrix/federation/v2/send_leave/{room_id}/{event_id}", self.send_leave),
+            Route("GET", f"{FED_V1}/make_knock/{{room_id}}/{{user_id}}", self.make_knock),
+            Route("PUT", f"{FED_V1}/send_knock/{{room_id}}/{{event_id}}", self.send_knock),
         ]
 
     async def make_join(self, request: web.Request) -> web.Response:
@@ -198,6 +200,18 @@ class MembershipRoutes:
     async def send_join(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._remote.send_join(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))
+
+    async def make_knock(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        return json_response(await self._remote.make_knock(
+            origin, request.match_info["room_id"], request.match_info["user_id"], request.query.getall("ver", ["1"])
+        ))
+
+    async def send_knock(self, request: web.Request) -> web.Response:
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.send_knock(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
 

@@ -52,6 +52,10 @@ class FederationQueries(Protocol):
 
     async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]: ...
 
+    async def make_knock(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]: ...
+
+    async def send_knock(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
+
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]: ...
 
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia: ...
@@ -126,4 +130,10 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def make_knock(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def send_knock(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

@@ -406,3 +406,25 @@ async def test_restricted_join_across_servers(federation):
     member = await alice.get(f"{V3}/rooms/{quote(restricted)}/state/m.room.member/{quote(bob.user_id)}")
     assert member.body["membership"] == "join"
     assert member.body["join_authorised_via_users_server"] == alice.user_id
+
+
+async def test_knocking_across_servers(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    room_id = (await alice.post(f"{V3}/createRoom", {
+        "preset": "private_chat", "name": "Knock first",
+        "initial_state": [{"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}],
+    })).body["room_id"]
+    bob = await hs2.client.register("bob")
+    knocked = await bob.post(f"{V3}/knock/{quote(room_id)}", {"reason": "let me in"}, params={"via": "hs1.test"})
+    assert knocked.status == 200, knocked.body
+    knock = await _wait_for_event(alice, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id)
+    assert knock["content"] == {"membership": "knock", "reason": "let me in"}
+    synced = (await bob.get(f"{V3}/sync")).body
+    preview = synced["rooms"]["knock"][room_id]["knock_state"]["events"]
+    assert any(e["type"] == "m.room.name" and e["content"] == {"name": "Knock first"} for e in preview)
+    # Alice lets bob in.
+    assert (await alice.post(f"{V3}/rooms/{quote(room_id)}/invite", {"user_id": bob.user_id})).status == 200
+    assert (await bob.post(f"{V3}/rooms/{quote(room_id)}/join", {})).status == 200
+    members = await bob.get(f"{V3}/rooms/{quote(room_id)}/joined_members")
+    assert set(members.body["joined"]) == {alice.user_id, bob.user_id}

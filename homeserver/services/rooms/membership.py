@@ -168,9 +168,16 @@ class MembershipService:
         content: dict[str, Any] = {"membership": "leave", **({"reason": reason} if reason else {})}
         await self._membership_event(requester, room_id, target, content)
 
-    async def knock(self, requester: Requester, room_id_or_alias: str, reason: str | None = None) -> str:
+    async def knock(
+        self, requester: Requester, room_id_or_alias: str, reason: str | None = None, via: list[str] | None = None
+    ) -> str:
         self._rate_limiter.check("join", requester.user_id)
         room_id = await self.resolve_room(room_id_or_alias)
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None:
+            servers = list(via or []) + ([get_domain_from_id(room_id)] if ":" in room_id else [])
+            await self._remote.knock(requester.user_id, room_id, list(dict.fromkeys(servers)), reason)
+            return room_id
         await self._require_room(room_id)
         content = await self._profile_content("knock", requester.user_id, reason)
         await self._sender.send(room_id, requester.user_id, "m.room.member", content, state_key=requester.user_id)

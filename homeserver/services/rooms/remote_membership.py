@@ -73,6 +73,16 @@ class RemoteMembership:
         """A join event template for ``user_id`` of ``origin``, built on the current room."""
         return await self._template(origin, room_id, user_id, "join", versions)
 
+    async def make_knock(self, origin: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
+        """A knock event template (knocking needs room version 7+)."""
+        return await self._template(origin, room_id, user_id, "knock", versions)
+
+    async def send_knock(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
+        """Take a signed knock; answer with the room's preview state."""
+        event = await self._accept_membership(origin, room_id, event_id, pdu, "knock")
+        state = await self._remote.state_before(event)
+        return {"knock_room_state": await stripped_state(self._events, state, event.event_id)}
+
     async def make_leave(self, origin: str, room_id: str, user_id: str) -> dict[str, Any]:
         """A leave event template (to reject an invite, or leave, from outside the room)."""
         return await self._template(origin, room_id, user_id, "leave", None)
@@ -211,19 +221,7 @@ class RemoteMembership:
         invite_state = [e for e in body.get("invite_room_state", []) if isinstance(e, dict)]
         if room is None or room.current_state_group is None:
             # A room this server is not in: keep the invite (and its preview) until the user answers.
-            async with self._db.transaction("receive_invite"):
-                await self._rooms.create_room(room_id, version_id, event.sender, self._clock.time_ms())
-                [position] = await next_positions(self._db, EVENTS_STREAM, 1)
-                if await self._events.get_event(signed.event_id) is None:
-                    await self._events.insert_event(
-                        signed, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
-                    )
-                await self._rooms.set_invite_state(room_id, invitee, invite_state)
-                await self._rooms.record_membership(MembershipChange(
-                    event_id=signed.event_id, room_id=room_id, user_id=invitee, sender=event.sender,
-                    membership="invite", stream_ordering=position,
-                ))
-                self._db.after_commit(lambda: self._sender.announce_membership(room_id, invitee, position))
+            await self._remember_outside(signed, invite_state)
         return {"event": signed.pdu()}
 
     async def invite_remote(self, inviter: str, room_id: str, invitee: str, content: dict[str, Any]) -> None:
@@ -256,6 +254,44 @@ class RemoteMembership:
                 await self._outbound.enqueue_pdu(signed, others)
             self._outbound.wake()
 
+    async def knock(self, user_id: str, room_id: str, servers: list[str], reason: str | None) -> None:
+        """Knock on a room this server is not in, through one of ``servers``."""
+        errors = []
+        for server in [s for s in servers if s != self._server_name]:
+            try:
+                answer = await self._federation.make_knock(server, room_id, user_id, JOINABLE_VERSIONS)
+                version_id, template = answer.get("room_version"), answer.get("event")
+                if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
+                    raise Rejected(f"cannot knock on rooms of version {version_id}")
+                version = get_room_version(version_id)
+                event = self._sign_template(template, user_id, room_id, "knock", version, reason=reason)
+                result = await self._federation.send_knock(server, room_id, event.event_id, event.pdu())
+            except (RemoteUnavailable, Rejected) as e:
+                errors.append(f"{server}: {e}")
+                continue
+            preview = [e for e in result.get("knock_room_state", []) if isinstance(e, dict)]
+            await self._remember_outside(event, preview)
+            return
+        raise MatrixError("M_NOT_FOUND", f"No server let you knock: {'; '.join(errors) or 'none was given'}", status=404)
+
+    async def _remember_outside(self, event: Event, preview: list[dict[str, Any]] | None) -> None:
+        """Keep a local user's membership in a room this server is not in (an invite they got,
+        a knock or a rejection they sent), with the room's preview state when there is one."""
+        room_id, user_id = event.room_id, event.state_key
+        assert user_id is not None and event.membership is not None
+        async with self._db.transaction("membership_outside_room"):
+            await self._rooms.create_room(room_id, event.room_version.identifier, event.sender, self._clock.time_ms())
+            [position] = await next_positions(self._db, EVENTS_STREAM, 1)
+            if await self._events.get_event(event.event_id) is None:
+                await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
+            if preview is not None:
+                await self._rooms.set_invite_state(room_id, user_id, preview)
+            await self._rooms.record_membership(MembershipChange(
+                event_id=event.event_id, room_id=room_id, user_id=user_id, sender=event.sender,
+                membership=event.membership, stream_ordering=position,
+            ))
+            self._db.after_commit(lambda: self._sender.announce_membership(room_id, user_id, position))
+
     async def reject_invite(self, user_id: str, room_id: str, inviter_server: str) -> None:
         """Leave a room this server is not in (reject an invite) through the inviting server."""
         answer = await self._federation.make_leave(inviter_server, room_id, user_id)
@@ -265,17 +301,10 @@ class RemoteMembership:
         version = get_room_version(version_id)
         event = self._sign_template(template, user_id, room_id, "leave", version)
         await self._federation.send_leave(inviter_server, room_id, event.event_id, event.pdu())
-        async with self._db.transaction("reject_invite"):
-            [position] = await next_positions(self._db, EVENTS_STREAM, 1)
-            await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
-            await self._rooms.record_membership(MembershipChange(
-                event_id=event.event_id, room_id=room_id, user_id=user_id, sender=user_id, membership="leave",
-                stream_ordering=position,
-            ))
-            self._db.after_commit(lambda: self._sender.announce_membership(room_id, user_id, position))
+        await self._remember_outside(event, None)
 
     def _sign_template(self, template: Mapping[str, Any], user_id: str, room_id: str, membership: str,
-                       version: RoomVersion) -> Event:
+                       version: RoomVersion, *, reason: str | None = None) -> Event:
         """Our user's membership event from a resident server's template, hashed and signed."""
         pdu = {
             k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
@@ -284,6 +313,8 @@ class RemoteMembership:
         if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
             raise Rejected("the template is not for this user and room")
         pdu["content"] = {**(template.get("content") or {}), "membership": membership}
+        if reason:
+            pdu["content"]["reason"] = reason
         pdu["origin_server_ts"] = self._clock.time_ms()
         return Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
 
