@@ -148,28 +148,13 @@ def synapse_python() -> Path:
     return python
 
 
-async def start_synapse(workdir: Path, backend: str) -> RunningServer:
-    python = synapse_python()
-    port = free_port()
-    data = workdir / f"synapse-{backend}"
-    if data.exists():
-        shutil.rmtree(data)
-    data.mkdir(parents=True)
-    cleanup = []
-    if backend == "postgres":
-        name, drop = await _pg_database()
-        cleanup.append(drop)
-        database = {"name": "psycopg2", "args": {"user": "postgres", "host": "127.0.0.1", "port": 5432,
-                                                  "database": name, "cp_min": 5, "cp_max": 10}}
-    else:
-        database = {"name": "sqlite3", "args": {"database": str(data / "homeserver.db")}}
+def synapse_config(data: Path, server_name: str) -> dict:
+    """What every Synapse these tools start shares: no rate limits, no stats, files under ``data``.
+    Callers add ``listeners`` and ``database``."""
     unlimited = {"per_second": 100000, "burst_count": 100000}
-    config = {
-        "server_name": "bench.local",
+    return {
+        "server_name": server_name,
         "pid_file": str(data / "homeserver.pid"),
-        "listeners": [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
-                       "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
-        "database": database,
         "media_store_path": str(data / "media"),
         "registration_shared_secret": SHARED_SECRET,
         "report_stats": False,
@@ -188,6 +173,10 @@ async def start_synapse(workdir: Path, backend: str) -> RunningServer:
         "presence": {"enabled": True},
         "enable_metrics": False,
     }
+
+
+def write_synapse_config(python: Path, data: Path, config: dict) -> Path:
+    """Write Synapse's config and log config into ``data`` and generate its keys."""
     (data / "log.yaml").write_text(yaml.safe_dump({
         "version": 1,
         "formatters": {"p": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
@@ -199,6 +188,29 @@ async def start_synapse(workdir: Path, backend: str) -> RunningServer:
     config_path.write_text(yaml.safe_dump(config))
     subprocess.run([str(python), "-m", "synapse.app.homeserver", "-c", str(config_path), "--generate-keys"],
                    check=True, capture_output=True)
+    return config_path
+
+
+async def start_synapse(workdir: Path, backend: str) -> RunningServer:
+    python = synapse_python()
+    port = free_port()
+    data = workdir / f"synapse-{backend}"
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    cleanup = []
+    if backend == "postgres":
+        name, drop = await _pg_database()
+        cleanup.append(drop)
+        database = {"name": "psycopg2", "args": {"user": "postgres", "host": "127.0.0.1", "port": 5432,
+                                                  "database": name, "cp_min": 5, "cp_max": 10}}
+    else:
+        database = {"name": "sqlite3", "args": {"database": str(data / "homeserver.db")}}
+    config = synapse_config(data, "bench.local")
+    config["listeners"] = [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
+                            "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}]
+    config["database"] = database
+    config_path = write_synapse_config(python, data, config)
     log = workdir / f"synapse-{backend}.log"
     process = subprocess.Popen(
         [str(python), "-m", "synapse.app.homeserver", "-c", str(config_path)],

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from homeserver.http import Route, json_response, query_bool, query_int
+from homeserver.http import Route, json_response, media_timeout_ms, thumbnail_query
 from homeserver.config import MediaConfig
 from homeserver.errors import MatrixError
 from homeserver.services.media.service import Content, MediaService
@@ -21,7 +21,6 @@ from homeserver.services.media.service import Content, MediaService
 CLIENT_V1 = "/_matrix/client/v1/media"
 MEDIA_V1 = "/_matrix/media/v1"
 MEDIA_V3 = "/_matrix/media/v3"
-DEFAULT_TIMEOUT_MS = 20_000
 _CHUNK = 64 * 1024
 
 #: Content types served with ``Content-Disposition: inline`` (spec: "Serving inline content").
@@ -119,21 +118,15 @@ class MediaRoutes:
 
     async def _serve_download(self, request: web.Request) -> web.StreamResponse:
         content = await self._media.download(
-            request.match_info["server_name"], request.match_info["media_id"], _timeout(request)
+            request.match_info["server_name"], request.match_info["media_id"], media_timeout_ms(request)
         )
         return _file_response(content, request.match_info.get("file_name") or content.upload_name)
 
     async def _serve_thumbnail(self, request: web.Request) -> web.StreamResponse:
-        width = query_int(request, "width", minimum=1)
-        height = query_int(request, "height", minimum=1)
-        if width is None or height is None:
-            raise MatrixError("M_MISSING_PARAM", "width and height are required")
-        method = request.query.get("method", "scale")
-        if method not in ("crop", "scale"):
-            raise MatrixError("M_INVALID_PARAM", "method must be crop or scale")
+        q = thumbnail_query(request)
         content = await self._media.thumbnail(
-            request.match_info["server_name"], request.match_info["media_id"], width, height, method,
-            query_bool(request, "animated", False), _timeout(request),
+            request.match_info["server_name"], request.match_info["media_id"], q.width, q.height, q.method,
+            q.animated, q.timeout_ms,
         )
         return _file_response(content, None)
 
@@ -141,10 +134,6 @@ class MediaRoutes:
 def _content_type(request: web.Request) -> str:
     raw = request.headers.get("Content-Type", "application/octet-stream")
     return raw.strip() or "application/octet-stream"
-
-
-def _timeout(request: web.Request) -> int:
-    return query_int(request, "timeout_ms", DEFAULT_TIMEOUT_MS) or 0
 
 
 def _file_response(content: Content, file_name: str | None) -> web.FileResponse:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from homeserver.http import Route, json_response, query_int, read_json
+from homeserver.http import Route, json_response, media_timeout_ms, query_int, read_json, thumbnail_query
 from federation.auth import FederationAuthenticator
 from federation.keys import KeyRing
 from homeserver import __version__
@@ -315,22 +315,14 @@ class MediaRoutes:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         await self._authenticator.origin(request)
-        content = await self._media.download(
-            self._server_name, request.match_info["media_id"], query_int(request, "timeout_ms", 20_000) or 0
-        )
+        content = await self._media.download(self._server_name, request.match_info["media_id"], media_timeout_ms(request))
         return await _multipart(request, content)
 
     async def thumbnail(self, request: web.Request) -> web.StreamResponse:
         await self._authenticator.origin(request)
-        width, height = query_int(request, "width", minimum=1), query_int(request, "height", minimum=1)
-        if width is None or height is None:
-            raise MatrixError("M_MISSING_PARAM", "width and height are required")
-        method = request.query.get("method", "scale")
-        if method not in ("crop", "scale"):
-            raise MatrixError("M_INVALID_PARAM", "method must be crop or scale")
+        q = thumbnail_query(request)
         content = await self._media.thumbnail(
-            self._server_name, request.match_info["media_id"], width, height, method,
-            request.query.get("animated") == "true", query_int(request, "timeout_ms", 20_000) or 0,
+            self._server_name, request.match_info["media_id"], q.width, q.height, q.method, q.animated, q.timeout_ms
         )
         return await _multipart(request, content)
 

@@ -102,6 +102,35 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     raise MatrixError("M_INVALID_PARAM", f"Query parameter {name} must be true or false")
 
 
+@dataclass(frozen=True)
+class ThumbnailQuery:
+    """The query of a media thumbnail request (client and federation APIs alike)."""
+
+    width: int
+    height: int
+    method: str
+    animated: bool
+    timeout_ms: int
+
+
+def thumbnail_query(request: web.Request) -> ThumbnailQuery:
+    width = query_int(request, "width", minimum=1)
+    height = query_int(request, "height", minimum=1)
+    if width is None or height is None:
+        raise MatrixError("M_MISSING_PARAM", "width and height are required")
+    method = request.query.get("method", "scale")
+    if method not in ("crop", "scale"):
+        raise MatrixError("M_INVALID_PARAM", "method must be crop or scale")
+    return ThumbnailQuery(
+        width, height, method, query_bool(request, "animated", False), media_timeout_ms(request)
+    )
+
+
+def media_timeout_ms(request: web.Request) -> int:
+    """How long a media request may wait for content still being uploaded (default 20 s)."""
+    return query_int(request, "timeout_ms", 20_000) or 0
+
+
 def _type_name(kind: type) -> str:
     return {
         str: "a string",

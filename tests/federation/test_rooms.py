@@ -12,7 +12,8 @@ pytestmark = pytest.mark.federation
 V3 = "/_matrix/client/v3"
 
 
-async def _wait_for_event(user, room_id: str, predicate, timeout: float = 15.0) -> dict:
+async def _wait_for(user, room_id: str, sections: tuple[str, ...], predicate, timeout: float = 15.0) -> dict:
+    """Sync until an event of the room's ``sections`` matches ``predicate``."""
     deadline = asyncio.get_running_loop().time() + timeout
     since = None
     while True:
@@ -20,10 +21,18 @@ async def _wait_for_event(user, room_id: str, predicate, timeout: float = 15.0) 
         body = (await user.get(f"{V3}/sync", params=params)).body
         since = body["next_batch"]
         room = body.get("rooms", {}).get("join", {}).get(room_id, {})
-        for event in room.get("timeline", {}).get("events", []) + room.get("state", {}).get("events", []):
+        for event in [e for section in sections for e in room.get(section, {}).get("events", [])]:
             if predicate(event):
                 return event
-        assert asyncio.get_running_loop().time() < deadline, "the event did not arrive"
+        assert asyncio.get_running_loop().time() < deadline, f"nothing matching arrived in {sections}"
+
+
+async def _wait_for_event(user, room_id: str, predicate) -> dict:
+    return await _wait_for(user, room_id, ("timeline", "state"), predicate)
+
+
+async def _wait_for_ephemeral(user, room_id: str, predicate) -> dict:
+    return await _wait_for(user, room_id, ("ephemeral",), predicate)
 
 
 async def test_a_remote_user_joins_and_messages_flow_both_ways(federation):
@@ -201,19 +210,6 @@ async def test_three_servers_see_every_message(federation):
     for user in (alice, bob, carol):
         for text in ("from hs1", "from hs2", "from hs3"):
             await _wait_for_event(user, room_id, lambda e, t=text: e.get("content", {}).get("body") == t)
-
-
-async def _wait_for_ephemeral(user, room_id: str, predicate, timeout: float = 15.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    since = None
-    while True:
-        params = {"timeout": "1000"} | ({"since": since} if since else {})
-        body = (await user.get(f"{V3}/sync", params=params)).body
-        since = body["next_batch"]
-        for event in body.get("rooms", {}).get("join", {}).get(room_id, {}).get("ephemeral", {}).get("events", []):
-            if predicate(event):
-                return event
-        assert asyncio.get_running_loop().time() < deadline, "the ephemeral event did not arrive"
 
 
 async def test_typing_and_receipts_cross_servers(federation):

@@ -12,9 +12,8 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-import yaml
 
-from bench.servers import SHARED_SECRET, synapse_python
+from bench.servers import SHARED_SECRET, synapse_config, synapse_python, write_synapse_config
 from tests.federation.conftest import free_port
 from tests.support.client import MatrixClient
 from tests.support.tls import TestCA
@@ -31,44 +30,23 @@ async def _start_synapse(
     client_port = free_port()
     directory.mkdir(parents=True)
     cert, key = ca.issue(server_name)
-    unlimited = {"per_second": 100000, "burst_count": 100000}
-    config = {
-        "server_name": server_name,
-        "pid_file": str(directory / "homeserver.pid"),
+    config = synapse_config(directory, server_name)
+    config.update({
         "listeners": [
             {"port": client_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
              "resources": [{"names": ["client"], "compress": False}]},
             {"port": federation_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
              "resources": [{"names": ["federation", "keys"], "compress": False}]},
         ],
+        "database": {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}},
         "tls_certificate_path": str(cert),
         "tls_private_key_path": str(key),
         "federation_custom_ca_list": trusted,
         "federation_verify_certificates": True,
         "ip_range_blacklist": [],  # loopback is where the test servers live
         "ip_range_whitelist": ["127.0.0.1"],
-        "database": {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}},
-        "media_store_path": str(directory / "media"),
-        "registration_shared_secret": SHARED_SECRET,
-        "report_stats": False,
-        "signing_key_path": str(directory / "signing.key"),
-        "trusted_key_servers": [],
-        "suppress_key_server_warning": True,
-        "log_config": str(directory / "log.yaml"),
-        "rc_message": unlimited, "rc_registration": unlimited, "rc_joins": {"local": unlimited, "remote": unlimited},
-        "enable_metrics": False,
-    }
-    (directory / "log.yaml").write_text(yaml.safe_dump({
-        "version": 1,
-        "formatters": {"p": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-        "handlers": {"f": {"class": "logging.FileHandler", "filename": str(directory / "synapse.log"), "formatter": "p"}},
-        "root": {"level": "INFO", "handlers": ["f"]},
-        "disable_existing_loggers": False,
-    }))
-    config_path = directory / "homeserver.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    subprocess.run([str(python), "-m", "synapse.app.homeserver", "-c", str(config_path), "--generate-keys"],
-                   check=True, capture_output=True)
+    })
+    config_path = write_synapse_config(python, directory, config)
     process = subprocess.Popen([str(python), "-m", "synapse.app.homeserver", "-c", str(config_path)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{client_port}"
