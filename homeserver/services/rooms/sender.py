@@ -282,7 +282,9 @@ class EventSender:
                 else:
                     resolved = await resolve([current, state_after])
                 async with self._db.batched(reorder=True):
-                    group = await self._state.create_group(room_id, state_after, prev_group=None)
+                    group = head.state_group if state_after == current else await self._state.create_group(
+                        room_id, state_after, prev_group=head.state_group, prev_state=current
+                    )
                     await self._events.insert_event(
                         event, stream_ordering=stream, received_ts=self._clock.time_ms(), soft_failed=soft_failed,
                         replaces_state=current.get(event.state_tuple()) if event.is_state else None,
