@@ -249,6 +249,7 @@ class EventReadRoutes:
             Route("GET", f"{FED_V1}/event_auth/{{room_id}}/{{event_id}}", self.event_auth),
             Route("GET", f"{FED_V1}/backfill/{{room_id}}", self.backfill),
             Route("POST", f"{FED_V1}/get_missing_events/{{room_id}}", self.missing_events),
+            Route("GET", f"{FED_V1}/timestamp_to_event/{{room_id}}", self.timestamp_to_event),
         ]
 
     async def event(self, request: web.Request) -> web.Response:
@@ -274,6 +275,15 @@ class EventReadRoutes:
         starts = request.query.getall("v", [])
         limit = query_int(request, "limit", 10) or 0
         return json_response(await self._reads.backfill(origin, request.match_info["room_id"], starts, limit))
+
+    async def timestamp_to_event(self, request: web.Request) -> web.Response:
+        origin, _ = await self._authenticator.origin(request)
+        ts = query_int(request, "ts")
+        if ts is None:
+            raise MatrixError("M_MISSING_PARAM", "Missing query parameter: ts")
+        return json_response(await self._reads.timestamp_to_event(
+            origin, request.match_info["room_id"], ts, request.query.get("dir", "f")
+        ))
 
     async def missing_events(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)

@@ -182,6 +182,10 @@ async def test_reading_events_state_and_history(federation):
         "earliest_events": [sent[0]], "latest_events": [sent[-1]], "limit": 10,
     })
     assert [p["content"]["body"] for p in missing["events"]] == ["m1", "m2", "m3"]
+    first = got["pdus"][0]["origin_server_ts"]
+    closest = await client.request("hs1.test", "GET", f"{base}/timestamp_to_event/{quote(room_id)}",
+                                   query={"ts": str(first), "dir": "f"})
+    assert closest["origin_server_ts"] == first  # sent[0], or an event of the same millisecond
     # A server with nobody in the room reads nothing.
     (hs3,) = await federation("hs3.test", addresses={"hs1.test": hs1.federation_url.removeprefix("https://")})
     from federation.client import FederationError

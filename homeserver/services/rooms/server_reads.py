@@ -102,6 +102,16 @@ class ServerReads:
         found = await self._walk_back(room_id, starts, stop=set(earliest), limit=min(max(limit, 0), MAX_MISSING))
         return {"events": [e.pdu() for e in reversed(found) if e.depth >= min_depth]}
 
+    async def timestamp_to_event(self, origin: str, room_id: str, ts: int, direction: str) -> dict[str, Any]:
+        """``/timestamp_to_event/{roomId}``: the event nearest ``ts`` in direction ``f`` or ``b``."""
+        if direction not in ("f", "b"):
+            raise MatrixError("M_INVALID_PARAM", "dir must be 'f' or 'b'")
+        await self._check_in_room(origin, room_id)
+        found = await self._events.closest_by_timestamp(room_id, ts, direction == "f")
+        if found is None:
+            raise MatrixError("M_NOT_FOUND", "No event found in that direction", status=404)
+        return {"event_id": found.event_id, "origin_server_ts": found.event.origin_server_ts}
+
     async def _walk_back(self, room_id: str, starts: list[str], *, stop: set[str], limit: int) -> list[Event]:
         """Breadth-first through prev events from ``starts``, deepest first, up to ``limit`` events."""
         seen: set[str] = set(stop)
