@@ -19,6 +19,7 @@ from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.media.service import Content, MediaService
 from homeserver.services.profiles import ProfileService
+from homeserver.services.spaces import SpaceService
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 
@@ -58,11 +59,16 @@ class QueryRoutes:
     """``/version`` and the simple authenticated queries."""
 
     def __init__(
-        self, authenticator: FederationAuthenticator, profiles: ProfileService, directory: DirectoryService
+        self,
+        authenticator: FederationAuthenticator,
+        profiles: ProfileService,
+        directory: DirectoryService,
+        spaces: SpaceService,
     ) -> None:
         self._authenticator = authenticator
         self._profiles = profiles
         self._directory = directory
+        self._spaces = spaces
 
     def routes(self) -> list[Route]:
         return [
@@ -71,6 +77,7 @@ class QueryRoutes:
             Route("GET", f"{FED_V1}/query/directory", self.directory),
             Route("GET", f"{FED_V1}/publicRooms", self.public_rooms),
             Route("POST", f"{FED_V1}/publicRooms", self.public_rooms),
+            Route("GET", f"{FED_V1}/hierarchy/{{room_id}}", self.hierarchy),
         ]
 
     async def version(self, request: web.Request) -> web.Response:
@@ -89,6 +96,13 @@ class QueryRoutes:
         if field_name is not None:
             profile = {k: v for k, v in profile.items() if k == field_name}
         return json_response(profile)
+
+    async def hierarchy(self, request: web.Request) -> web.Response:
+        """GET /hierarchy/{roomId}?suggested_only=."""
+        await self._authenticator.origin(request)
+        return json_response(await self._spaces.hierarchy_for_server(
+            request.match_info["room_id"], suggested_only=request.query.get("suggested_only") == "true"
+        ))
 
     async def public_rooms(self, request: web.Request) -> web.Response:
         """GET or POST /publicRooms: this server's published rooms, for another server's users."""

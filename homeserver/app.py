@@ -498,7 +498,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
     authenticator = FederationAuthenticator(hearth.keyring, config.server_name)
     for group in (
         ServerKeyRoutes(hearth.keyring),
-        QueryRoutes(authenticator, hearth.profiles, hearth.directory),
+        QueryRoutes(authenticator, hearth.profiles, hearth.directory, hearth.spaces),
         UserKeyRoutes(authenticator, hearth.keys, config.server_name),
         TransactionRoutes(authenticator, hearth.federation_inbox),
         MembershipRoutes(authenticator, hearth.remote_membership),

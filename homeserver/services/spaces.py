@@ -112,6 +112,36 @@ class SpaceService:
             body["next_batch"] = f"h{skip + page}"
         return body
 
+    async def hierarchy_for_server(self, room_id: str, *, suggested_only: bool) -> dict[str, Any]:
+        """Federation ``/hierarchy/{roomId}``: a space and its direct children for another server.
+
+        A server sees what anyone may preview; restricted children come with
+        their ``allowed_room_ids``, for the asking server to apply to its users.
+        """
+        root = await self._summaries.describe(room_id)
+        if root is None or not await self._server_may_preview(room_id, root):
+            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        children = await self._children(room_id, suggested_only)
+        root["children_state"] = [c["event"] for c in children]
+        listed, inaccessible = [], []
+        for child in children:
+            chunk = await self._summaries.describe(child["room_id"])
+            if chunk is None:
+                continue  # a room this server does not know: the asking server must look elsewhere
+            if await self._server_may_preview(child["room_id"], chunk):
+                listed.append(chunk)
+            else:
+                inaccessible.append(child["room_id"])
+        return {"room": root, "children": listed, "inaccessible_children": inaccessible}
+
+    async def _server_may_preview(self, room_id: str, chunk: dict[str, Any]) -> bool:
+        if await self.can_preview(None, room_id, chunk):
+            return True
+        if chunk["join_rule"] in ("restricted", "knock_restricted"):
+            chunk["allowed_room_ids"] = await self._allowed_rooms(room_id)
+            return True
+        return False
+
     async def mutual_rooms(self, requester: Requester, other: str) -> dict[str, Any]:
         if other == requester.user_id:
             raise MatrixError("M_INVALID_PARAM", "You share every room with yourself", status=422)

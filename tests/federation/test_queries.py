@@ -118,3 +118,25 @@ async def test_remote_media_is_fetched_once_and_served(federation):
         assert Image.open(io.BytesIO(await resp.read())).size == (96, 96)
     missing = await bob.get("/_matrix/client/v1/media/download/hs1.test/NoSuchMedia")
     assert missing.status == 404
+
+
+async def test_space_hierarchy_for_another_server(federation):
+    from urllib.parse import quote
+
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+    space = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat", "name": "Space",
+                                                   "creation_content": {"type": "m.space"}})).body["room_id"]
+    public = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat", "name": "Open"})).body["room_id"]
+    private = (await alice.post(f"{V3}/createRoom", {"preset": "private_chat", "name": "Closed"})).body["room_id"]
+    for child in (public, private):
+        await alice.put(f"{V3}/rooms/{quote(space)}/state/m.space.child/{quote(child)}", {"via": ["hs1.test"]})
+    answer = await hs2.hearth.federation_client.request("hs1.test", "GET", f"/_matrix/federation/v1/hierarchy/{quote(space)}")
+    assert answer["room"]["room_id"] == space and len(answer["room"]["children_state"]) == 2
+    assert [c["name"] for c in answer["children"]] == ["Open"]
+    assert answer["inaccessible_children"] == [private]
+    from federation.client import FederationError
+
+    with pytest.raises(FederationError) as hidden:
+        await hs2.hearth.federation_client.request("hs1.test", "GET", f"/_matrix/federation/v1/hierarchy/{quote(private)}")
+    assert hidden.value.status == 404
