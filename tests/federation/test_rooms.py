@@ -428,3 +428,32 @@ async def test_knocking_across_servers(federation):
     assert (await bob.post(f"{V3}/rooms/{quote(room_id)}/join", {})).status == 200
     members = await bob.get(f"{V3}/rooms/{quote(room_id)}/joined_members")
     assert set(members.body["joined"]) == {alice.user_id, bob.user_id}
+
+
+async def test_malformed_pdus_and_requests_get_clear_answers(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    good = await _craft(hs1, hs2, room_id, bob.user_id, "m.room.message", {"msgtype": "m.text", "body": "x"})
+    broken = [
+        "not an object", 5, None, [],
+        {**good, "prev_events": "nope"}, {**good, "auth_events": [5]}, {**good, "depth": "deep"},
+        {**good, "content": "text"}, {**good, "type": 7}, {k: v for k, v in good.items() if k != "sender"},
+        {**good, "sender": "not-a-user"}, {**good, "hashes": "x"}, {**good, "signatures": []},
+    ]
+    body = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": broken, "edus": [5, {"edu_type": 5}, {"edu_type": "m.typing", "content": []}]}
+    answer = await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/broken", body=body)
+    assert all("error" in r for r in answer["pdus"].values())
+    from federation.client import FederationError
+
+    client, base = hs2.hearth.federation_client, "/_matrix/federation/v1"
+    for method, path, payload in (
+        ("PUT", f"{base}/send/x", {"pdus": "no"}),
+        ("PUT", "/_matrix/federation/v2/send_join/" + quote(room_id) + "/$x", ["not", "a", "pdu"]),
+        ("PUT", "/_matrix/federation/v2/invite/" + quote(room_id) + "/$x", {"event": "no"}),
+        ("POST", f"{base}/get_missing_events/{quote(room_id)}", {"earliest_events": "x"}),
+        ("POST", f"{base}/user/keys/query", {"device_keys": []}),
+        ("POST", f"{base}/user/keys/claim", {"one_time_keys": {"@a:hs1.test": []}}),
+    ):
+        with pytest.raises(FederationError) as refused:
+            await client.request("hs1.test", method, path, body=payload)
+        assert refused.value.status is not None and 400 <= refused.value.status < 500, (path, refused.value)
+        assert refused.value.errcode, path
