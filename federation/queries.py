@@ -100,6 +100,12 @@ class FederationQueryClient:
             destination, "PUT", f"{FED_V1}/send_knock/{quote(room_id, safe='')}/{quote(event_id, safe='')}", body=pdu,
         )
 
+    async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/backfill/{quote(room_id, safe='')}",
+            query=[("v", e) for e in event_ids] + [("limit", str(limit))],
+        )
+
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
         """``/media/download``: a multipart answer of metadata and the media itself."""
         try:

@@ -269,9 +269,18 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         signing_key=signing_key,
     )
+    keyring = KeyRing(
+        server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
+        client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+    )
+    remote_events = RemoteEvents(
+        sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
+        server_name=config.server_name,
+    )
     serializer = EventSerializer(event_store, room_store, relation_store, clock)
     timeline = TimelineService(
-        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer
+        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer,
+        backfill=remote_events.backfill,
     )
     typing = TypingService(room_store, notifier, outbound, clock, config.server_name)
     receipts = ReceiptService(
@@ -305,13 +314,6 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
-    )
-    keyring = KeyRing(
-        server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
-        client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
-    )
-    remote_events = RemoteEvents(
-        sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
     )
     remote_membership = RemoteMembership(
         db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,

@@ -147,6 +147,15 @@ class EventStore:
         )
         return {r["room_id"] for r in rows}
 
+    async def oldest_timeline_event(self, room_id: str) -> StoredEvent | None:
+        """The room's event with the lowest stream position that is in the timeline."""
+        row = await self.db.fetchrow(
+            f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+            " WHERE e.room_id = $1 AND NOT e.outlier ORDER BY e.stream_ordering LIMIT 1",
+            room_id,
+        )
+        return _stored(row, self._versions) if row else None
+
     async def closest_by_timestamp(self, room_id: str, ts: int, forwards: bool) -> StoredEvent | None:
         """The timeline event nearest to ``ts``: the first at or after it, or the last at or before it."""
         comparison, order = (">=", "ASC") if forwards else ("<=", "DESC")
@@ -230,6 +239,15 @@ class EventStore:
             "INSERT INTO room_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             [(room_id, event_id) for event_id in added],
         )
+
+    async def promote_outlier(self, event_id: str, stream_ordering: int) -> None:
+        """An event known only as state or auth joins the timeline (history filled in later)."""
+        await self.db.execute(
+            "UPDATE events SET outlier = FALSE, stream_ordering = $2 WHERE event_id = $1 AND outlier",
+            event_id, stream_ordering,
+        )
+        self._cache.pop(event_id, None)
+        self.db.after_commit(lambda: self._cache.pop(event_id, None))
 
     async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:
         self._cache.pop(event_id, None)

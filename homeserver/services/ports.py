@@ -58,6 +58,8 @@ class FederationQueries(Protocol):
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]: ...
+
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia: ...
 
     async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
@@ -136,4 +138,7 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def send_knock(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

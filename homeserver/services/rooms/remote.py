@@ -26,6 +26,7 @@ import structlog
 
 from homeserver.core import auth_rules
 from homeserver.core.events import Event
+from homeserver.core.identifiers import get_domain_from_id
 from homeserver.core.hashing import check_content_hash
 from homeserver.core.pdu_format import InvalidPDU, validate_pdu
 from homeserver.core.redaction import redact
@@ -61,7 +62,9 @@ class RemoteEvents:
         rooms: RoomStore,
         keys: ServerKeys,
         federation: FederationQueries,
+        server_name: str,
     ) -> None:
+        self._server_name = server_name
         self._sender = sender
         self._events = events
         self._state = state
@@ -236,6 +239,61 @@ class RemoteEvents:
             resolve=lambda sets: self.resolve(event.room_version, sets, new=event),
         )
         return event_id, None
+
+    async def backfill(self, room_id: str, limit: int) -> int:
+        """Fetch history older than the oldest event this server has from a server in the
+        room (``/backfill``); the number of events added.
+
+        Backfilled events are checked like any PDU against their auth events and
+        get stream positions below everything else, oldest lowest. Their state is
+        taken to be that of the oldest event already here (the room as this
+        server joined it), which is what history visibility is judged by.
+        """
+        oldest = await self._events.oldest_timeline_event(room_id)
+        if oldest is None:
+            return 0
+        known = await self._events.get_events(oldest.event.prev_event_ids)
+        frontier = [e for e in oldest.event.prev_event_ids if e not in known or known[e].outlier]
+        servers = sorted({get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name})
+        if not frontier or not servers:
+            return 0
+        groups = await self._state.get_event_state_groups([oldest.event_id])
+        group = groups.get(oldest.event_id)
+        if group is None:
+            return 0
+        for server in servers:
+            try:
+                answer = await self._federation.backfill(server, room_id, frontier, limit)
+            except (RemoteUnavailable, MatrixError) as e:
+                logger.info("backfill_failed", server=server, room_id=room_id, error=str(e))
+                continue
+            pdus = answer.get("pdus") if isinstance(answer, dict) else None
+            return await self._store_backfilled(room_id, pdus if isinstance(pdus, list) else [], group)
+        return 0
+
+    async def _store_backfilled(self, room_id: str, pdus: list[Any], group: int) -> int:
+        room = await self._rooms.get_room(room_id)
+        assert room is not None
+        version = get_room_version(room.room_version)
+        accepted: list[Event] = []
+        for pdu in pdus:
+            try:
+                event = self.parse(pdu, version)
+                if event.room_id != room_id:
+                    continue  # (a v12 create event names its room only through its ID)
+                stored = await self._events.get_event(event.event_id)
+                if stored is not None:
+                    if stored.outlier:
+                        accepted.append(stored.event)  # checked when it arrived; now it joins the timeline
+                    continue
+                await self.check_signatures(event)
+                await self.check_against_auth_events(event, {e.event_id: e for e in accepted})
+            except Rejected as e:
+                logger.info("backfilled_event_rejected", room_id=room_id, error=str(e))
+                continue
+            accepted.append(event)
+        await self._sender.persist_backfilled(sorted(accepted, key=lambda e: -e.depth), group)
+        return len(accepted)
 
     async def _fetch_missing_prev_events(self, origin: str, event: Event) -> None:
         """Ask ``origin`` for the events between our forward extremities and ``event``

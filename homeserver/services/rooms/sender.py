@@ -65,6 +65,10 @@ _HEAD_CACHE_SIZE = 10_000
 MAX_BATCH = 50
 #: Tries to find a free room ID for a new room.
 _CREATE_ATTEMPTS = 20
+#: Backfilled history takes stream positions counting down from here (below any
+#: outlier's, which are the negated positions of the events stream).
+BACKFILL_BASE = -(2**40)
+BACKFILL_STREAM = "backfill"
 #: Transaction IDs answered from memory before asking the database.
 _RECENT_TXNS = 10_000
 
@@ -307,6 +311,24 @@ class EventSender:
                 audience = set(await self._rooms.members(room_id)) | set(members)
                 self._db.after_commit(partial(self._announce, event, stream, audience))
             return SentEvent(event, stream)
+
+    async def persist_backfilled(self, events: list[Event], state_group: int) -> None:
+        """Keep history fetched from another server, newest first, below every stream
+        position in use (it changes neither the current state nor the extremities)."""
+        if not events:
+            return
+        async with self._db.transaction("persist_backfilled"):
+            positions = await next_positions(self._db, BACKFILL_STREAM, len(events))
+            known = await self._events.get_events([e.event_id for e in events])
+            for event, position in zip(events, positions):
+                if event.event_id in known:  # an outlier (room state from the join) takes its place in history
+                    await self._events.promote_outlier(event.event_id, BACKFILL_BASE - position)
+                else:
+                    await self._events.insert_event(
+                        event, stream_ordering=BACKFILL_BASE - position, received_ts=self._clock.time_ms()
+                    )
+                await self._state.set_event_state_group(event.event_id, state_group)
+                await self._relations.add(event, BACKFILL_BASE - position)
 
     async def _apply_membership_changes(
         self, room_id: str, changes: Mapping[tuple[str, str], str], event: Event, stream: int

@@ -4,7 +4,7 @@ always through the history-visibility rules (spec: "Getting events for a room",
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,9 @@ class TimelineService:
         rooms: RoomStore,
         account_data: AccountDataStore,
         serializer: EventSerializer,
+        backfill: Callable[[str, int], Awaitable[int]] | None = None,
     ) -> None:
+        self._backfill = backfill
         self._events = events
         self._state = state
         self._rooms = rooms
@@ -283,6 +285,9 @@ class TimelineService:
                     room_id, after=cursor, up_to=min(bound, ceiling), limit=limit * 2, newest_first=False
                 )
             if not batch:
+                # The start of what this server has: older history may be on other servers.
+                if backwards and self._backfill is not None and await self._backfill(room_id, limit):
+                    continue
                 return chunk, None
             cursor = batch[-1].stream_ordering - 1 if backwards else batch[-1].stream_ordering
             wanted = [
