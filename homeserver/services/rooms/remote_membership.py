@@ -152,7 +152,7 @@ class RemoteMembership:
         }
 
     async def _accept_membership(self, origin: str, room_id: str, event_id: str, pdu: Any, membership: str) -> Event:
-        """Check a join or leave another server signed for its user, persist it and
+        """Check a join, knock or leave another server signed for its user, persist it and
         forward it to the room's other servers (the sender told only us)."""
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
