@@ -106,6 +106,14 @@ class FederationQueryClient:
             query=[("v", e) for e in event_ids] + [("limit", str(limit))],
         )
 
+    async def state_ids(self, destination: str, room_id: str, event_id: str) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/state_ids/{quote(room_id, safe='')}", query={"event_id": event_id},
+        )
+
+    async def get_event(self, destination: str, event_id: str) -> dict[str, Any]:
+        return await self._ask(destination, "GET", f"{FED_V1}/event/{quote(event_id, safe='')}")
+
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:
         """``/media/download``: a multipart answer of metadata and the media itself."""
         try:

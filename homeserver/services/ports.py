@@ -60,6 +60,10 @@ class FederationQueries(Protocol):
 
     async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]: ...
 
+    async def state_ids(self, destination: str, room_id: str, event_id: str) -> dict[str, Any]: ...
+
+    async def get_event(self, destination: str, event_id: str) -> dict[str, Any]: ...
+
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia: ...
 
     async def send_leave(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
@@ -141,4 +145,10 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def state_ids(self, destination: str, room_id: str, event_id: str) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def get_event(self, destination: str, event_id: str) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")

@@ -478,3 +478,23 @@ async def test_history_from_before_a_join_is_backfilled(federation):
         end = page.get("end")
     types = [e["type"] for e in history.body["chunk"] + page["chunk"]]
     assert "m.room.create" in types
+
+
+async def test_an_event_after_a_gap_is_taken_with_the_state_at_the_gap(federation):
+    hs1, hs2, hs3 = await federation("hs1.test", "hs2.test", "hs3.test")
+    alice = await hs1.client.register("alice")
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
+    bob, carol = await hs2.client.register("bob"), await hs3.client.register("carol")
+    for user in (bob, carol):
+        assert (await user.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    await _wait_for_event(carol, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id)
+    # hs2 cannot reach hs3 for a while: hs3 misses more of bob's events than /get_missing_events returns.
+    hs2.hearth.federation_client._resolver._overrides["hs3.test"] = "127.0.0.1:9"
+    for n in range(15):
+        await bob.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/gap{n}", {"msgtype": "m.text", "body": f"gap {n}"})
+    await _wait_for_event(alice, room_id, lambda e: e.get("content", {}).get("body") == "gap 14")
+    await alice.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/after", {"msgtype": "m.text", "body": "after the gap"})
+    got = await _wait_for_event(carol, room_id, lambda e: e.get("content", {}).get("body") == "after the gap")
+    assert got["sender"] == alice.user_id
+    members = await carol.get(f"{V3}/rooms/{quote(room_id)}/joined_members")
+    assert set(members.body["joined"]) == {alice.user_id, bob.user_id, carol.user_id}

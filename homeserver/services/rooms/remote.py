@@ -45,6 +45,8 @@ logger = structlog.get_logger(__name__)
 
 StateMap = Mapping[tuple[str, str], str]
 #: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
+#: Most state and auth events fetched one by one to fill a gap.
+MAX_GAP_EVENTS = 2000
 JOINABLE_VERSIONS = [v for v in sorted(KNOWN_ROOM_VERSIONS, key=int) if int(v) >= 3]
 
 
@@ -218,7 +220,12 @@ class RemoteEvents:
             auth_state = await self.check_against_auth_events(event, {})
             if fetch_missing:
                 await self._fetch_missing_prev_events(origin, event)
-            before = await self.state_before(event)
+            try:
+                before = await self.state_before(event)
+            except Rejected:
+                if not fetch_missing:
+                    raise
+                before = await self._state_at_gap(origin, event)
             try:
                 await self._check_against_state(event, before)
             except auth_rules.AuthError as e:
@@ -295,6 +302,40 @@ class RemoteEvents:
         await self._sender.persist_backfilled(sorted(accepted, key=lambda e: -e.depth), group)
         return len(accepted)
 
+    async def _state_at_gap(self, origin: str, event: Event) -> dict[tuple[str, str], str]:
+        """The state before ``event`` asked of ``origin`` (``/state_ids``), when the events
+        in between cannot all be fetched; the state and auth events missing here are
+        fetched (``/event``), checked and kept as outliers."""
+        try:
+            answer = await self._federation.state_ids(origin, event.room_id, event.event_id)
+        except (RemoteUnavailable, MatrixError) as e:
+            raise Rejected(f"the state at the gap could not be fetched: {e}") from None
+        state_ids, chain_ids = answer.get("pdu_ids"), answer.get("auth_chain_ids")
+        if not isinstance(state_ids, list) or not isinstance(chain_ids, list):
+            raise Rejected("a malformed /state_ids answer")
+        wanted = [i for i in state_ids + chain_ids if isinstance(i, str)]
+        if len(wanted) > MAX_GAP_EVENTS:
+            raise Rejected("the state at the gap is too large to fetch")
+        stored = await self._events.get_events(wanted)
+        known: dict[str, Event] = {k: v.event for k, v in stored.items()}
+        fetched: dict[str, Event] = {}
+        for event_id in [i for i in wanted if i not in known]:
+            try:
+                pdus = (await self._federation.get_event(origin, event_id)).get("pdus")
+                candidate = self.parse(pdus[0], event.room_version) if isinstance(pdus, list) and pdus else None
+            except (RemoteUnavailable, MatrixError):
+                candidate = None
+            if candidate is None or candidate.event_id != event_id or candidate.room_id != event.room_id:
+                raise Rejected(f"could not fetch {event_id} of the state at the gap")
+            fetched[event_id] = candidate
+        known.update(fetched)
+        for candidate in topological(fetched):
+            await self.check_signatures(candidate)
+            await self.check_against_auth_events(candidate, known)
+        await self._sender.persist_outliers(list(topological(fetched)))
+        state = {known[i].state_tuple(): i for i in state_ids if isinstance(i, str) and i in known and known[i].is_state}
+        return state
+
     async def _fetch_missing_prev_events(self, origin: str, event: Event) -> None:
         """Ask ``origin`` for the events between our forward extremities and ``event``
         when some of its prev events are unknown here, and take them oldest first."""
@@ -317,6 +358,24 @@ def auth_ids(event: Event) -> list[str]:
     if event.room_version.auth.room_create_event_id_as_room_id and event.type != "m.room.create":
         return [*event.auth_event_ids, "$" + event.room_id[1:]]
     return event.auth_event_ids
+
+
+def topological(events: Mapping[str, Event]) -> list[Event]:
+    """Events ordered so each comes after its auth events (those among ``events``)."""
+    ordered: list[Event] = []
+    seen: set[str] = set()
+
+    def visit(event_id: str) -> None:
+        if event_id in seen or event_id not in events:
+            return
+        seen.add(event_id)
+        for auth_id in events[event_id].auth_event_ids:
+            visit(auth_id)
+        ordered.append(events[event_id])
+
+    for event_id in sorted(events, key=lambda e: events[e].depth):
+        visit(event_id)
+    return ordered
 
 
 def _event_id_of(pdu: Mapping[str, Any], version: RoomVersion) -> str | None:

@@ -25,7 +25,7 @@ from homeserver.core.room_versions import RoomVersion, get_room_version
 from homeserver.core.signing import ServerSigningKey, hash_and_sign_event
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, OutboundFederation, RemoteUnavailable
-from homeserver.services.rooms.remote import JOINABLE_VERSIONS, Rejected, RemoteEvents
+from homeserver.services.rooms.remote import JOINABLE_VERSIONS, Rejected, RemoteEvents, topological
 from homeserver.services.rooms.restricted import restricted_join_authoriser
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.sync.stripped import stripped_state
@@ -356,7 +356,7 @@ class RemoteMembership:
     async def _store_joined_room(self, version: RoomVersion, join: Event, state: list[Event], chain: list[Event]) -> None:
         """Check the room's state and auth chain, then store them and the join."""
         known = {e.event_id: e for e in [*chain, *state]}
-        for event in _topological(known):
+        for event in topological(known):
             await self._remote.check_signatures(event)
             await self._remote.check_against_auth_events(event, known)
         state_map = {e.state_tuple(): e.event_id for e in state if e.is_state}
@@ -388,23 +388,3 @@ class RemoteMembership:
             join, state_before=state_map, auth_state=before, soft_failed=False,
             resolve=lambda sets: self._remote.resolve(version, sets, new=join),
         )
-
-
-
-
-def _topological(events: Mapping[str, Event]) -> list[Event]:
-    """Events ordered so each comes after its auth events (those among ``events``)."""
-    ordered: list[Event] = []
-    seen: set[str] = set()
-
-    def visit(event_id: str) -> None:
-        if event_id in seen or event_id not in events:
-            return
-        seen.add(event_id)
-        for auth_id in events[event_id].auth_event_ids:
-            visit(auth_id)
-        ordered.append(events[event_id])
-
-    for event_id in sorted(events, key=lambda e: events[e].depth):
-        visit(event_id)
-    return ordered

@@ -312,6 +312,17 @@ class EventSender:
                 self._db.after_commit(partial(self._announce, event, stream, audience))
             return SentEvent(event, stream)
 
+    async def persist_outliers(self, events: list[Event]) -> None:
+        """Keep events known only as state or auth (checked by the caller), outside the timeline."""
+        if not events:
+            return
+        async with self._db.transaction("persist_outliers"):
+            positions = await next_positions(self._db, EVENTS_STREAM, len(events))
+            for event, position in zip(events, positions):
+                await self._events.insert_event(
+                    event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
+                )
+
     async def persist_backfilled(self, events: list[Event], state_group: int) -> None:
         """Keep history fetched from another server, newest first, below every stream
         position in use (it changes neither the current state nor the extremities)."""

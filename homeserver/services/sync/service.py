@@ -63,6 +63,8 @@ class _Window:
     start: int
     #: The event right before the window, when the window did not reach back to the start.
     before: StoredEvent | None
+    #: The window's first event (before filtering), when it has one.
+    first: StoredEvent | None = None
 
 
 @dataclass(frozen=True)
@@ -316,10 +318,24 @@ class SyncService:
         return body
 
     async def _state_before(self, room_id: str, window: _Window) -> Mapping[tuple[str, str], str]:
-        """The state just before a timeline window: after the event that precedes it,
-        or nothing when the window starts at the beginning of the room."""
+        """The state just before a timeline window: after the event that precedes it; or,
+        when the window starts at the beginning of what this server has (the room's
+        creation, or the join to a room of another server), the state after its first
+        event without that event's own change."""
         if window.before is None:
-            return {}
+            first = window.first
+            if first is None:
+                return {}
+            groups = await self._state.get_event_state_groups([first.event_id])
+            if first.event_id not in groups:
+                return {}
+            state = dict(await self._state.get_state(groups[first.event_id]))
+            if first.event.is_state and state.get(first.event.state_tuple()) == first.event_id:
+                if first.replaces_state:
+                    state[first.event.state_tuple()] = first.replaces_state
+                else:
+                    del state[first.event.state_tuple()]
+            return state
         groups = await self._state.get_event_state_groups([window.before.event_id])
         group = groups.get(window.before.event_id)
         if group is None:
@@ -379,7 +395,7 @@ class SyncService:
         events = await self._timeline.filter_visible(
             requester.user_id, wanted, memberships=seen.memberships, ignored=seen.ignored
         )
-        return _Window(events, limited, start, before)
+        return _Window(events, limited, start, before, window[0] if window else None)
 
     async def _state_events(
         self,
