@@ -47,6 +47,10 @@ async def test_a_remote_user_joins_and_messages_flow_both_ways(federation):
     assert set(members.body["joined"]) == {alice.user_id, bob.user_id}
     name = await bob.get(f"{V3}/rooms/{quote(room_id)}/state/m.room.name")
     assert name.body == {"name": "Across"}
+    # Bob's first sync carries the room's state, although his server's timeline starts at his join.
+    first = (await bob.get(f"{V3}/sync")).body["rooms"]["join"][room_id]
+    state = {(e["type"], e["state_key"]) for e in first["state"]["events"] + first["timeline"]["events"] if "state_key" in e}
+    assert {("m.room.name", ""), ("m.room.create", ""), ("m.room.member", alice.user_id)} <= state
     # Alice's server saw the join.
     await _wait_for_event(alice, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id)
     # Messages go both ways.
