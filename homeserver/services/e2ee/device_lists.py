@@ -55,12 +55,13 @@ class DeviceListService:
         (``m.device_list_update``), so their users refetch the keys.
         """
         audience = await self._rooms.users_sharing_rooms(user_id)
+        servers = {get_domain_from_id(u) for u in audience} - {self._server_name}
+        tell_servers = bool(servers) and get_domain_from_id(user_id) == self._server_name
         async with self._db.transaction("device_list_change"):
-            previous = await self._store.latest_position(user_id)
+            previous = await self._store.latest_position(user_id) if tell_servers else 0
             position = await self._store.record_change(user_id)
             self._db.after_commit(lambda: self._notifier.notify(DEVICE_LISTS_STREAM, position, audience))
-            servers = {get_domain_from_id(u) for u in audience} - {self._server_name}
-            if get_domain_from_id(user_id) == self._server_name and servers:
+            if tell_servers:
                 update: dict[str, Any] = {
                     "user_id": user_id, "device_id": device_id, "stream_id": position,
                     "prev_id": [previous] if previous else [],

@@ -365,16 +365,15 @@ class RemoteMembership:
             raise Rejected("the room state has no create event")
         before = {k: known[v] for k, v in state_map.items()}
         try:
-            auth_rules.check_auth_rules(join, {k: v for k, v in before.items()})
+            auth_rules.check_auth_rules(join, before)
         except auth_rules.AuthError as e:
             raise Rejected(f"the join is not allowed by the room state: {e}") from None
         room_id = join.room_id
         async with self._db.transaction("join_remote_room"):
             await self._rooms.create_room(room_id, version.identifier, create.sender, self._clock.time_ms())
-            outliers = [e for e in known.values() if await self._events.get_event(e.event_id) is None]
-            positions = await next_positions(self._db, EVENTS_STREAM, len(outliers) + 1)
-            for event, position in zip(outliers, positions):
-                await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
+            stored = await self._events.get_events(list(known))
+            await self._sender.persist_outliers([e for e in known.values() if e.event_id not in stored])
+            [position] = await next_positions(self._db, EVENTS_STREAM, 1)
             group = await self._state.create_group(room_id, state_map, prev_group=None)
             await self._state.update_current_state(room_id, state_map, group)
             for (event_type, member), event_id in state_map.items():
@@ -382,7 +381,7 @@ class RemoteMembership:
                 if event_type == "m.room.member" and membership is not None:
                     await self._rooms.record_membership(MembershipChange(
                         event_id=event_id, room_id=room_id, user_id=member, sender=known[event_id].sender,
-                        membership=membership, stream_ordering=positions[-1],
+                        membership=membership, stream_ordering=position,
                     ))
         await self._sender.persist_remote(
             join, state_before=state_map, auth_state=before, soft_failed=False,

@@ -28,7 +28,7 @@ from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import MIN_STREAM, TimelineService, position_token
 from homeserver.services.sync.stripped import stripped_state
 from homeserver.services.sync_token import SyncToken
-from homeserver.services.typing import TYPING_STREAM, TypingService
+from homeserver.services.typing import TypingService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore
 from storage.device_lists import DEVICE_LISTS_STREAM
 from storage.events import EVENTS_STREAM, EventStore, StoredEvent
