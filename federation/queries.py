@@ -14,6 +14,8 @@ from homeserver.services.ports import RemoteMedia, RemoteUnavailable
 
 FED_V1 = "/_matrix/federation/v1"
 KEYS_TIMEOUT_S = 10.0
+#: A space walk asks one server after another: a slow one must not hold it up for long.
+HIERARCHY_TIMEOUT_S = 10.0
 
 
 class FederationQueryClient:
@@ -41,6 +43,11 @@ class FederationQueryClient:
         return await self._ask(
             destination, "POST", f"{FED_V1}/user/keys/claim", body={"one_time_keys": one_time_keys},
             timeout=KEYS_TIMEOUT_S,
+        )
+
+    async def user_devices(self, destination: str, user_id: str) -> dict[str, Any]:
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/user/devices/{quote(user_id, safe='')}", timeout=KEYS_TIMEOUT_S
         )
 
     async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]:
@@ -88,6 +95,13 @@ class FederationQueryClient:
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
         return await self._ask(destination, "POST", f"{FED_V1}/publicRooms", body=query)
+
+    async def hierarchy(self, destination: str, room_id: str, suggested_only: bool) -> dict[str, Any]:
+        """``/hierarchy/{roomId}``: a space and its children, as that server sees them."""
+        return await self._ask(
+            destination, "GET", f"{FED_V1}/hierarchy/{quote(room_id, safe='')}",
+            query={"suggested_only": "true" if suggested_only else "false"}, timeout=HIERARCHY_TIMEOUT_S,
+        )
 
     async def make_knock(self, destination: str, room_id: str, user_id: str, versions: list[str]) -> dict[str, Any]:
         return await self._ask(

@@ -63,6 +63,8 @@ from homeserver.services.e2ee.cross_signing import CrossSigningService
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.key_backup import KeyBackupService
 from homeserver.services.e2ee.keys import KeyService
+from homeserver.services.e2ee.local_keys import LocalKeys
+from homeserver.services.e2ee.remote_device_lists import RemoteDeviceLists
 from homeserver.services.e2ee.to_device import ToDeviceService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
@@ -91,6 +93,7 @@ from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
 from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.shared_secret import SharedSecretRegistration
+from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
 from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
@@ -102,6 +105,7 @@ from storage.database import Database, connect
 from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
 from storage.devices import DeviceStore
 from storage.e2e_keys import KeyStore
+from storage.remote_device_lists import RemoteDeviceListStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.federation_queue import FederationQueueStore
 from storage.key_backup import KeyBackupStore
@@ -215,7 +219,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     notifier = Notifier()
     room_store = RoomStore(db)
     key_store = KeyStore(db)
-    device_lists = DeviceListService(db, DeviceListStore(db), room_store, notifier, outbound, config.server_name)
+    local_keys = LocalKeys(key_store)
+    remote_device_lists = RemoteDeviceLists(db, RemoteDeviceListStore(db), queries)
+    device_lists = DeviceListService(
+        db, DeviceListStore(db), room_store, notifier, outbound, local_keys, remote_device_lists, config.server_name
+    )
     rate_limiter = RateLimiter(config.rate_limits, clock)
     passwords = PasswordHasher(config.auth.password_hashing)
     auth = AuthService(device_store, config.auth, clock)
@@ -395,7 +403,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             state=state_store, events=event_store,
         ),
         spaces=SpaceService(
-            rooms=room_store, state=state_store, events=event_store, summaries=summaries, membership=membership
+            rooms=room_store, state=state_store, events=event_store, summaries=summaries, membership=membership,
+            remote=RemoteSpaces(queries, clock, config.server_name),
         ),
         reports=ReportService(
             reports=ReportStore(db), events=event_store, rooms=room_store, accounts=account_store,
@@ -415,8 +424,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         account_data_store=account_data_store,
         filter_store=filter_store,
         registration_store=registration_store,
-        keys=KeyService(db, key_store, device_lists, queries, config.server_name),
-        cross_signing=CrossSigningService(db, key_store, device_lists, uia, config.server_name),
+        keys=KeyService(db, key_store, local_keys, device_lists, remote_device_lists, queries, config.server_name),
+        cross_signing=CrossSigningService(db, key_store, device_lists, remote_device_lists, uia, config.server_name),
         device_lists=device_lists,
         to_device=to_device,
         key_backups=KeyBackupService(db, KeyBackupStore(db)),

@@ -12,11 +12,13 @@ class DeviceListStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def record_change(self, user_id: str) -> int:
-        """Note that ``user_id``'s device list changed (inside a transaction); its position."""
+    async def record_change(self, user_id: str, device_id: str | None = None) -> int:
+        """Note that ``user_id``'s device list changed (inside a transaction); its position.
+        ``device_id`` names the device of a local user's device update."""
         position = await next_position(self.db, DEVICE_LISTS_STREAM)
         await self.db.execute(
-            "INSERT INTO device_list_changes (stream_id, user_id) VALUES ($1, $2)", position, user_id
+            "INSERT INTO device_list_changes (stream_id, user_id, device_id) VALUES ($1, $2, $3)",
+            position, user_id, device_id,
         )
         return position
 
@@ -30,8 +32,9 @@ class DeviceListStore:
         )
         return {r["user_id"] for r in rows}
 
-    async def latest_position(self, user_id: str) -> int:
+    async def latest_device_update(self, user_id: str) -> int:
+        """The position of the user's latest device update (0 if none)."""
         value = await self.db.fetchval(
-            "SELECT MAX(stream_id) FROM device_list_changes WHERE user_id = $1", user_id
+            "SELECT MAX(stream_id) FROM device_list_changes WHERE user_id = $1 AND device_id IS NOT NULL", user_id
         )
         return int(value or 0)

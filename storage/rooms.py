@@ -233,12 +233,21 @@ class RoomStore:
         )
         return [MembershipChange(**dict(r)) for r in rows]
 
-    async def set_invite_state(self, room_id: str, user_id: str, state: list[dict[str, Any]]) -> None:
-        """Keep the preview state another server sent with an invite."""
+    async def set_invite_state(
+        self, room_id: str, user_id: str, state: list[dict[str, Any]], *, knocked_via: str | None = None
+    ) -> None:
+        """Keep the preview state another server sent with an invite or a knock, and the
+        server a knock went through."""
         await self.db.execute(
-            "INSERT INTO remote_invite_state (room_id, user_id, state) VALUES ($1, $2, $3)"
-            " ON CONFLICT (room_id, user_id) DO UPDATE SET state = EXCLUDED.state",
-            room_id, user_id, orjson.dumps(state).decode(),
+            "INSERT INTO remote_invite_state (room_id, user_id, state, knocked_via) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (room_id, user_id) DO UPDATE SET state = EXCLUDED.state, knocked_via = EXCLUDED.knocked_via",
+            room_id, user_id, orjson.dumps(state).decode(), knocked_via,
+        )
+
+    async def knocked_via(self, room_id: str, user_id: str) -> str | None:
+        """The server through which the user knocked on a room this server is not in."""
+        return await self.db.fetchval(
+            "SELECT knocked_via FROM remote_invite_state WHERE room_id = $1 AND user_id = $2", room_id, user_id
         )
 
     async def invite_state(self, room_id: str, user_id: str) -> list[dict[str, Any]]:

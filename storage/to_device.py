@@ -38,6 +38,16 @@ class ToDeviceStore:
             return False
         return inserted == 1
 
+    async def claim_remote_message(self, sender: str, message_id: str, now_ms: int) -> bool:
+        """Record a remote sender's to-device ``message_id`` (inside a transaction); ``False``
+        if it was delivered before."""
+        inserted = await self.db.execute(
+            "INSERT INTO inbound_to_device (sender, message_id, received_ts) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            sender, message_id, now_ms,
+        )
+        return inserted == 1
+
     async def add(self, messages: list[ToDeviceMessage]) -> int:
         """Queue messages (inside a transaction) at one new stream position; return it."""
         position = await next_position(self.db, TO_DEVICE_STREAM)
@@ -70,3 +80,6 @@ class ToDeviceStore:
 
     async def delete_old_txns(self, before_ms: int) -> None:
         await self.db.execute("DELETE FROM to_device_txns WHERE created_ts < $1", before_ms)
+
+    async def delete_old_remote_messages(self, before_ms: int) -> None:
+        await self.db.execute("DELETE FROM inbound_to_device WHERE received_ts < $1", before_ms)

@@ -9,7 +9,7 @@ another's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeserver.core.signing import SignatureError, decode_verify_key, verify_json
@@ -129,6 +129,21 @@ def same_key(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         return {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
 
     return bare(a) == bare(b)
+
+
+def place_device_list_update(cached_stream_id: int, stream_id: int, prev_ids: Sequence[int]) -> str:
+    """Where an ``m.device_list_update`` falls against a cached copy of the user's device
+    list that is at ``cached_stream_id`` (spec: Server-Server API, "Device Management").
+
+    ``"old"``: the copy already includes it; ``"next"``: apply it; ``"gap"``: it follows
+    an update this server never received (a ``prev_id`` past the copy), so the copy must
+    be fetched again. A snapshot at ``cached_stream_id`` includes every earlier update.
+    """
+    if stream_id <= cached_stream_id:
+        return "old"
+    if any(p > cached_stream_id for p in prev_ids):
+        return "gap"
+    return "next"
 
 
 def better_backup_session(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

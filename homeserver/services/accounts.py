@@ -210,14 +210,15 @@ class AccountService:
         async with self._devices.db.transaction("logout_everywhere"):
             devices = [d for d in await self._devices.device_ids(user_id) if d != except_device]
             await self._devices.delete_devices(user_id, devices)
-            await self._device_lists.devices_changed(user_id)
+            await self._device_lists.devices_deleted(user_id, devices)
 
     async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         """Deactivate: no password, no devices or tokens, empty profile; the ID stays taken."""
         async with self._accounts.db.transaction("deactivate_user"):
             await self._accounts.mark_deactivated(user_id)
-            await self._devices.delete_devices(user_id, await self._devices.device_ids(user_id))
-            await self._device_lists.devices_changed(user_id)
+            devices = await self._devices.device_ids(user_id)
+            await self._devices.delete_devices(user_id, devices)
+            await self._device_lists.devices_deleted(user_id, devices)
             await self._accounts.clear_profile(user_id)
             if erase:
                 await self._account_data.delete_all(user_id)

@@ -30,7 +30,7 @@ class DeviceService:
         async with self._devices.db.transaction("rename_device"):
             if not await self._devices.set_display_name(user_id, device_id, display_name):
                 raise MatrixError("M_NOT_FOUND", "No such device")
-            await self._device_lists.devices_changed(user_id, device_id=device_id)  # names show in /keys/query
+            await self._device_lists.device_changed(user_id, device_id)  # names show in /keys/query
 
     async def delete_devices(
         self, requester: Requester, device_ids: list[str], body: dict[str, Any], operation: str
@@ -43,5 +43,4 @@ class DeviceService:
         """Delete devices without asking (logout, admin); their keys and inboxes go with them."""
         async with self._devices.db.transaction("delete_devices"):
             await self._devices.delete_devices(user_id, device_ids)
-            for device_id in device_ids:
-                await self._device_lists.devices_changed(user_id, device_id=device_id, deleted=True)
+            await self._device_lists.devices_deleted(user_id, device_ids)

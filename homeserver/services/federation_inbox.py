@@ -53,8 +53,8 @@ class FederationInbox:
             "m.typing": typing.receive_remote,
             "m.receipt": receipts.receive_remote,
             "m.presence": presence.receive_remote,
-            "m.device_list_update": device_lists.receive_remote,
-            "m.signing_key_update": device_lists.receive_remote,
+            "m.device_list_update": device_lists.receive_device_list_update,
+            "m.signing_key_update": device_lists.receive_signing_key_update,
         }
 
     async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:

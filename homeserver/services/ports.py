@@ -36,6 +36,8 @@ class FederationQueries(Protocol):
 
     async def claim_keys(self, destination: str, one_time_keys: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def user_devices(self, destination: str, user_id: str) -> dict[str, Any]: ...
+
     async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]: ...
 
     async def query_directory(self, destination: str, room_alias: str) -> dict[str, Any]: ...
@@ -57,6 +59,8 @@ class FederationQueries(Protocol):
     async def send_knock(self, destination: str, room_id: str, event_id: str, pdu: dict[str, Any]) -> dict[str, Any]: ...
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def hierarchy(self, destination: str, room_id: str, suggested_only: bool) -> dict[str, Any]: ...
 
     async def backfill(self, destination: str, room_id: str, event_ids: list[str], limit: int) -> dict[str, Any]: ...
 
@@ -106,6 +110,9 @@ class NoFederation:
     async def claim_keys(self, destination: str, one_time_keys: dict[str, Any]) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")
 
+    async def user_devices(self, destination: str, user_id: str) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
     async def query_profile(self, destination: str, user_id: str, field: str | None = None) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")
 
@@ -133,6 +140,9 @@ class NoFederation:
         raise RemoteUnavailable("federation is disabled")
 
     async def public_rooms(self, destination: str, query: dict[str, Any]) -> dict[str, Any]:
+        raise RemoteUnavailable("federation is disabled")
+
+    async def hierarchy(self, destination: str, room_id: str, suggested_only: bool) -> dict[str, Any]:
         raise RemoteUnavailable("federation is disabled")
 
     async def download_media(self, destination: str, media_id: str, max_bytes: int) -> RemoteMedia:

@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from homeserver.core.spaces import RemoteSpace, SpaceChild, space_children
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
+from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.summary import RoomSummaries
 from storage.events import EventStore
@@ -17,6 +21,16 @@ from storage.state import StateStore
 
 PEEKABLE_JOIN_RULES = ("public", "knock", "knock_restricted")
 MAX_ROOMS = 50
+
+
+@dataclass(frozen=True)
+class _Visited:
+    """A room of the walk the user may see: its chunk, its children, and (for a
+    room on another server) the answer that may describe those children."""
+
+    chunk: dict[str, Any]
+    children: list[SpaceChild]
+    remote: RemoteSpace | None
 
 
 class SpaceService:
@@ -28,16 +42,23 @@ class SpaceService:
         events: EventStore,
         summaries: RoomSummaries,
         membership: MembershipService,
+        remote: RemoteSpaces,
     ) -> None:
         self._rooms = rooms
         self._state = state
         self._events = events
         self._summaries = summaries
         self._membership = membership
+        self._remote = remote
 
-    async def can_preview(self, user_id: str | None, room_id: str, chunk: dict[str, Any]) -> bool:
+    async def can_preview(
+        self, user_id: str | None, room_id: str, chunk: dict[str, Any], *, allowed_rooms: list[str] | None = None
+    ) -> bool:
         """Members, and anyone for public/knockable/world-readable rooms or restricted
-        rooms whose allowed rooms they are in, may preview a room."""
+        rooms whose allowed rooms they are in, may preview a room.
+
+        ``allowed_rooms`` are a remote room's (a local room's are read from its join rules).
+        """
         if chunk["join_rule"] in PEEKABLE_JOIN_RULES or chunk["world_readable"]:
             return True
         if user_id is None:
@@ -45,7 +66,7 @@ class SpaceService:
         if await self._rooms.membership(room_id, user_id) in ("join", "invite", "knock", "leave", "ban"):
             return True
         if chunk["join_rule"] in ("restricted", "knock_restricted"):
-            for allowed in await self._allowed_rooms(room_id):
+            for allowed in allowed_rooms if allowed_rooms is not None else await self._allowed_rooms(room_id):
                 if await self._rooms.membership(allowed, user_id) == "join":
                     return True
         return False
@@ -81,9 +102,14 @@ class SpaceService:
         limit: int | None,
         from_token: str | None,
     ) -> dict[str, Any]:
-        """``GET /rooms/{roomId}/hierarchy``: a breadth-first walk of ``m.space.child`` links."""
-        root = await self._summaries.describe(room_id)
-        if root is None or not await self.can_preview(requester.user_id, room_id, root):
+        """``GET /rooms/{roomId}/hierarchy``: a breadth-first walk of ``m.space.child`` links.
+
+        Rooms this server is not in are asked of the servers in the ``via`` of
+        the event naming them (see :class:`RemoteSpaces` for the root).
+        """
+        user_id = requester.user_id
+        root = await self._visit(user_id, room_id, None, None, suggested_only)
+        if root is None:
             raise MatrixError("M_FORBIDDEN", "You cannot see this space")
         skip = 0
         if from_token is not None:
@@ -91,26 +117,47 @@ class SpaceService:
                 raise MatrixError("M_INVALID_PARAM", "Invalid from token")
             skip = int(from_token[1:])
         page = min(limit or MAX_ROOMS, MAX_ROOMS)
-        visited: set[str] = set()
-        ordered: list[dict[str, Any]] = []
-        queue: deque[tuple[str, int]] = deque([(room_id, 0)])
+        visited = {room_id}
+        ordered = [root.chunk]
+        queue: deque[tuple[_Visited, int]] = deque([(root, 0)])
         while queue and len(ordered) < skip + page + 1:
-            current, depth = queue.popleft()
-            if current in visited:
+            parent, depth = queue.popleft()
+            if max_depth is not None and depth >= max_depth:
                 continue
-            visited.add(current)
-            chunk = await self._summaries.describe(current)
-            if chunk is None or not await self.can_preview(requester.user_id, current, chunk):
-                continue
-            children = await self._children(current, suggested_only)
-            chunk["children_state"] = [c["event"] for c in children]
-            ordered.append(chunk)
-            if max_depth is None or depth < max_depth:
-                queue.extend((c["room_id"], depth + 1) for c in children)
+            for child in parent.children:
+                if child.room_id in visited or len(ordered) >= skip + page + 1:
+                    continue
+                visited.add(child.room_id)
+                found = await self._visit(user_id, child.room_id, child.via, parent.remote, suggested_only)
+                if found is not None:
+                    ordered.append(found.chunk)
+                    queue.append((found, depth + 1))
         body: dict[str, Any] = {"rooms": ordered[skip : skip + page]}
         if len(ordered) > skip + page:
             body["next_batch"] = f"h{skip + page}"
         return body
+
+    async def _visit(
+        self, user_id: str, room_id: str, via: Sequence[str] | None, parent: RemoteSpace | None, suggested_only: bool
+    ) -> _Visited | None:
+        """A room as this user may see it (``None`` if they may not): from this
+        server's own state when it has the room, else from another server."""
+        chunk = await self._summaries.describe(room_id)
+        if chunk is not None:
+            if not await self.can_preview(user_id, room_id, chunk):
+                return None
+            children = await self._children(room_id, suggested_only)
+            chunk["children_state"] = [c.event for c in children]
+            return _Visited(chunk, children, None)
+        if parent is not None and room_id in parent.inaccessible:
+            return None
+        hint = parent.children.get(room_id) if parent is not None else None
+        space = await self._remote.room(room_id, via, suggested_only=suggested_only, hint=hint)
+        if space is None or not await self.can_preview(
+            user_id, room_id, space.room, allowed_rooms=space.room.get("allowed_room_ids", [])
+        ):
+            return None
+        return _Visited(space.room, space_children(space.room["children_state"], suggested_only=suggested_only), space)
 
     async def hierarchy_for_server(self, room_id: str, *, suggested_only: bool) -> dict[str, Any]:
         """Federation ``/hierarchy/{roomId}``: a space and its direct children for another server.
@@ -122,16 +169,16 @@ class SpaceService:
         if root is None or not await self._server_may_preview(room_id, root):
             raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
         children = await self._children(room_id, suggested_only)
-        root["children_state"] = [c["event"] for c in children]
+        root["children_state"] = [c.event for c in children]
         listed, inaccessible = [], []
         for child in children:
-            chunk = await self._summaries.describe(child["room_id"])
+            chunk = await self._summaries.describe(child.room_id)
             if chunk is None:
                 continue  # a room this server does not know: the asking server must look elsewhere
-            if await self._server_may_preview(child["room_id"], chunk):
+            if await self._server_may_preview(child.room_id, chunk):
                 listed.append(chunk)
             else:
-                inaccessible.append(child["room_id"])
+                inaccessible.append(child.room_id)
         return {"room": root, "children": listed, "inaccessible_children": inaccessible}
 
     async def _server_may_preview(self, room_id: str, chunk: dict[str, Any]) -> bool:
@@ -149,34 +196,21 @@ class SpaceService:
         theirs = set(await self._rooms.rooms_for_user(other, "join"))
         return {"joined": sorted(mine & theirs)}
 
-    async def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+    async def _children(self, room_id: str, suggested_only: bool) -> list[SpaceChild]:
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             return []
         state = await self._state.get_state(room.current_state_group)
         ids = [eid for (t, _), eid in state.items() if t == "m.space.child"]
         stored = await self._events.get_events(ids)
-        children = []
-        for eid in ids:
-            item = stored.get(eid)
-            if item is None:
-                continue
-            content = item.event.content
-            via = content.get("via")
-            if not isinstance(via, list) or not via:
-                continue  # a child without servers to reach it is removed
-            if suggested_only and content.get("suggested") is not True:
-                continue
-            children.append({
-                "room_id": item.event.state_key,
-                "order": content.get("order") if isinstance(content.get("order"), str) else "",
-                "event": {
-                    "type": "m.space.child", "state_key": item.event.state_key, "content": dict(content),
-                    "sender": item.event.sender, "origin_server_ts": item.event.origin_server_ts,
-                },
-            })
-        children.sort(key=lambda c: (c["order"] == "", c["order"], c["event"]["origin_server_ts"], c["room_id"]))
-        return children
+        events = [
+            {
+                "type": "m.space.child", "state_key": item.event.state_key, "content": dict(item.event.content),
+                "sender": item.event.sender, "origin_server_ts": item.event.origin_server_ts,
+            }
+            for item in (stored.get(eid) for eid in ids) if item is not None
+        ]
+        return space_children(events, suggested_only=suggested_only)
 
     async def _allowed_rooms(self, room_id: str) -> list[str]:
         event_id = await self._state.get_current_state_event_id(room_id, "m.room.join_rules", "")

@@ -4,37 +4,11 @@ from __future__ import annotations
 
 import vodozemac as vz
 
-from tests.support.olm import CryptoDevice, sign
+from tests.support.olm import CrossSigning, CryptoDevice, sign
 
 V3 = "/_matrix/client/v3"
 PASSWORD_AUTH = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
                  "password": "correct horse battery"}
-
-
-class CrossSigning:
-    """A user's three cross-signing keys (each an ed25519 key pair)."""
-
-    def __init__(self, user_id: str) -> None:
-        self.user_id = user_id
-        self.master, self.self_signing, self.user_signing = vz.Account(), vz.Account(), vz.Account()
-
-    @staticmethod
-    def public(account: vz.Account) -> str:
-        return account.ed25519_key.to_base64()
-
-    def key(self, account: vz.Account, usage: str) -> dict:
-        public = self.public(account)
-        key = {"user_id": self.user_id, "usage": [usage], "keys": {f"ed25519:{public}": public}}
-        if usage != "master":
-            key = sign(self.master, self.user_id, f"ed25519:{self.public(self.master)}", key)
-        return key
-
-    def upload_body(self) -> dict:
-        return {
-            "master_key": self.key(self.master, "master"),
-            "self_signing_key": self.key(self.self_signing, "self_signing"),
-            "user_signing_key": self.key(self.user_signing, "user_signing"),
-        }
 
 
 async def _setup(client):

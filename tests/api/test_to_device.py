@@ -99,3 +99,23 @@ async def test_old_transaction_ids_are_forgotten(make_server):
     await server.hearth.to_device.forget_old_txns()
     await alice.put(f"{V3}/sendToDevice/m.test/same", message)  # a new message now
     assert len(_events((await bob.get(SYNC)).body)) == 2
+
+
+async def test_remote_message_ids_are_remembered_then_forgotten(make_server):
+    from homeserver.clock import FakeClock
+    from homeserver.services.e2ee.to_device import TXN_MEMORY_MS
+
+    clock = FakeClock()
+    server = await make_server(clock=clock)
+    bob = await server.client.register("bob")
+    edu = {"sender": "@alice:remote.test", "type": "m.test", "message_id": "m1",
+           "messages": {bob.user_id: {bob.device_id: {"n": 1}}}}
+    to_device = server.hearth.to_device
+    await to_device.receive_remote("remote.test", edu)
+    await to_device.receive_remote("remote.test", edu)  # a retry, in another transaction
+    synced = (await bob.get(SYNC)).body
+    assert len(_events(synced)) == 1
+    clock.advance(TXN_MEMORY_MS / 1000 + 1)
+    await to_device.forget_old_txns()
+    await to_device.receive_remote("remote.test", edu)  # long forgotten: a new message now
+    assert len(_events((await bob.get(SYNC, params={"since": synced["next_batch"]})).body)) == 1

@@ -13,6 +13,7 @@ from homeserver.core.e2e_keys import (
     check_device_keys,
     check_one_time_keys,
     cross_signing_public_key,
+    place_device_list_update,
     same_key,
 )
 from homeserver.core.encoding import encode_base64
@@ -92,3 +93,27 @@ def test_backup_replacement_is_a_strict_order(a, b):
         assert not better_backup_session(a, b)
     if a["is_verified"] == b["is_verified"] and b["first_message_index"] < a["first_message_index"]:
         assert better_backup_session(a, b)
+
+
+@pytest.mark.parametrize(("cached", "stream_id", "prev_ids", "expected"), [
+    (10, 11, [10], "next"),          # the update right after the copy
+    (10, 14, [10], "next"),          # stream IDs need not be consecutive
+    (10, 12, [], "next"),            # the first of a sequence names nothing before it
+    (10, 12, [8, 10], "next"),       # several earlier updates, all in the copy
+    (10, 12, [11], "gap"),           # follows an update this server never got
+    (10, 13, [10, 11], "gap"),
+    (10, 10, [9], "old"),            # already in the copy
+    (10, 7, [20], "old"),
+])
+def test_device_list_updates_are_placed_against_the_cached_copy(cached, stream_id, prev_ids, expected):
+    assert place_device_list_update(cached, stream_id, prev_ids) == expected
+
+
+@given(st.integers(0, 10**6), st.lists(st.integers(0, 10**6), max_size=5), st.integers(1, 1000))
+def test_applying_updates_in_order_never_sees_a_gap(start, gaps, step):
+    """A copy that applies every update of a serial sequence in turn never needs a refetch."""
+    cached = start
+    for extra in gaps:
+        update = cached + step + extra
+        assert place_device_list_update(cached, update, [cached]) == "next"
+        cached = update

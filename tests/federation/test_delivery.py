@@ -108,6 +108,31 @@ async def test_transactions_are_processed_once(federation):
     assert other_origin.value.status == 403
 
 
+async def test_a_to_device_edu_retried_in_another_transaction_arrives_once(federation):
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    alice = await hs1.client.register("alice")
+
+    async def push(txn_id: str, message_id: str | None, n: int) -> None:
+        content = {"sender": "@bob:hs2.test", "type": "m.test", "messages": {alice.user_id: {"*": {"n": n}}}}
+        if message_id is not None:
+            content["message_id"] = message_id
+        body = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [],
+                "edus": [{"edu_type": "m.direct_to_device", "content": content}]}
+        await hs2.hearth.federation_client.request("hs1.test", "PUT", f"/_matrix/federation/v1/send/{txn_id}", body=body)
+
+    # The same message ID in two transactions (as a retry with more queued would be) arrives once...
+    await push("first", "m1", 1)
+    await push("second", "m1", 1)
+    # ...while another message ID is delivered, and so is an EDU without one (nothing tells a retry).
+    await push("third", "m2", 2)
+    await push("fourth", None, 3)
+    synced = await alice.get(f"{V3}/sync")
+    assert [e["content"] for e in synced.body["to_device"]["events"]] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    # A retry after the device has had its messages is still not a new one.
+    await push("fifth", "m1", 1)
+    assert "to_device" not in (await alice.get(f"{V3}/sync", params={"since": synced.body["next_batch"]})).body
+
+
 def test_backoff_doubles_up_to_a_day():
     from federation.sender import backoff_seconds
 

@@ -49,6 +49,32 @@ def sign(account: vz.Account, user_id: str, key_id: str, obj: dict[str, Any]) ->
     return signed
 
 
+class CrossSigning:
+    """A user's three cross-signing keys (each an ed25519 key pair, from vodozemac)."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        self.master, self.self_signing, self.user_signing = vz.Account(), vz.Account(), vz.Account()
+
+    @staticmethod
+    def public(account: vz.Account) -> str:
+        return account.ed25519_key.to_base64()
+
+    def key(self, account: vz.Account, usage: str) -> dict:
+        public = self.public(account)
+        key = {"user_id": self.user_id, "usage": [usage], "keys": {f"ed25519:{public}": public}}
+        if usage != "master":
+            key = sign(self.master, self.user_id, f"ed25519:{self.public(self.master)}", key)
+        return key
+
+    def upload_body(self) -> dict:
+        return {
+            "master_key": self.key(self.master, "master"),
+            "self_signing_key": self.key(self.self_signing, "self_signing"),
+            "user_signing_key": self.key(self.user_signing, "user_signing"),
+        }
+
+
 class CryptoDevice:
     """One device of one user, with its own Olm account."""
 

@@ -24,6 +24,7 @@ from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.remote_device_lists import RemoteDeviceLists
 from homeserver.services.uia import UIAService
 from storage.database import Database
 from storage.e2e_keys import KeyStore, Signature
@@ -31,11 +32,18 @@ from storage.e2e_keys import KeyStore, Signature
 
 class CrossSigningService:
     def __init__(
-        self, db: Database, keys: KeyStore, device_lists: DeviceListService, uia: UIAService, server_name: str
+        self,
+        db: Database,
+        keys: KeyStore,
+        device_lists: DeviceListService,
+        remote_lists: RemoteDeviceLists,
+        uia: UIAService,
+        server_name: str,
     ) -> None:
         self._db = db
         self._keys = keys
         self._device_lists = device_lists
+        self._remote_lists = remote_lists
         self._uia = uia
         self._server_name = server_name
 
@@ -77,7 +85,7 @@ class CrossSigningService:
         async with self._db.transaction("upload_cross_signing_keys"):
             for usage, key in uploaded.items():
                 await self._keys.set_cross_signing_key(user_id, usage, public_keys[usage], dict(key))
-            await self._device_lists.devices_changed(user_id)
+            await self._device_lists.cross_signing_changed(user_id)
 
     async def upload_signatures(self, requester: Requester, body: Mapping[str, Any]) -> dict[str, Any]:
         """``/keys/signatures/upload``: store the signatures that verify; report the rest."""
@@ -96,8 +104,7 @@ class CrossSigningService:
         if accepted:
             async with self._db.transaction("upload_signatures"):
                 await self._keys.add_signatures(accepted)
-                for target in sorted({s.target_user_id for s in accepted}):
-                    await self._device_lists.devices_changed(target)
+                await self._announce(requester.user_id, accepted)
         return {"failures": failures}
 
     async def _check(
@@ -105,13 +112,10 @@ class CrossSigningService:
     ) -> list[Signature]:
         """The new, verified signatures the requester made on one key of ``user_id``."""
         signer = requester.user_id
-        if get_domain_from_id(user_id) != self._server_name:
-            raise _Failure("M_UNKNOWN", "Signing keys of users on other servers needs federation")
         own = await self._keys.cross_signing_keys(signer)
         if user_id != signer:
             # Another user's master key, signed with the requester's user-signing key.
-            theirs = await self._keys.cross_signing_keys(user_id)
-            target = theirs.get("master")
+            target = await self._master_key_of(user_id)
             if target is None or public_key_of(target) != key_id:
                 raise _Failure("M_NOT_FOUND", "Only a user's master key can be signed by another user")
             return self._verified(signed, target, user_id, key_id, signer, own.get("user_signing"))
@@ -133,6 +137,28 @@ class CrossSigningService:
         if not result:
             raise _Failure("M_INVALID_SIGNATURE", "No valid signature by one of your devices")
         return result
+
+    async def _master_key_of(self, user_id: str) -> Mapping[str, Any] | None:
+        """Another user's master key: stored here, or from their server's device list."""
+        if get_domain_from_id(user_id) == self._server_name:
+            return (await self._keys.cross_signing_keys(user_id)).get("master")
+        lists, _ = await self._remote_lists.get([user_id])
+        return lists[user_id].master_key if user_id in lists else None
+
+    async def _announce(self, signer: str, signatures: list[Signature]) -> None:
+        """Tell who must refetch keys now signed (inside the transaction that stored them):
+        the signer's own devices and master key concern everyone; a signature on another
+        user's master key is seen by the signer alone."""
+        own_master = (await self._keys.cross_signing_keys(signer)).get("master")
+        own_master_id = public_key_of(own_master) if own_master is not None else None
+        for target in sorted({(s.target_user_id, s.target_key_id) for s in signatures}):
+            user_id, key_id = target
+            if user_id != signer:
+                await self._device_lists.signatures_changed(user_id)
+            elif key_id == own_master_id:
+                await self._device_lists.cross_signing_changed(signer)
+            else:
+                await self._device_lists.device_changed(signer, key_id)
 
     @staticmethod
     def _verified(

@@ -2,8 +2,9 @@
 
 Spec: Client-Server API, "Key management API" (``/keys/upload``, ``/keys/query``,
 ``/keys/claim``, and the Server-Server API's ``/user/keys/*`` that other
-servers ask for their users). Keys of users on other servers are asked of
-those servers; a server that cannot answer is reported under ``failures``.
+servers ask for their users). Keys of users on other servers come from
+their cached device lists (:mod:`remote_device_lists`) or are asked of their
+servers; a server that cannot answer is reported under ``failures``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from homeserver.core.e2e_keys import InvalidKey, check_device_keys, check_one_time_keys, public_key_of, signatures_of
+from homeserver.core.e2e_keys import InvalidKey, check_device_keys, check_one_time_keys, public_key_of
 from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.e2ee.device_lists import DeviceListService
+from homeserver.services.e2ee.local_keys import LocalKeys, UserKeys, with_signatures
+from homeserver.services.e2ee.remote_device_lists import RemoteDeviceLists
 from homeserver.services.ports import FederationQueries
 from storage.database import Database
-from storage.e2e_keys import KeyStore, Signature
-
+from storage.e2e_keys import KeyStore
+from storage.remote_device_lists import RemoteDeviceList
 
 
 class KeyService:
@@ -28,13 +31,17 @@ class KeyService:
         self,
         db: Database,
         keys: KeyStore,
+        local_keys: LocalKeys,
         device_lists: DeviceListService,
+        remote_lists: RemoteDeviceLists,
         federation: FederationQueries,
         server_name: str,
     ) -> None:
         self._db = db
         self._keys = keys
+        self._local_keys = local_keys
         self._device_lists = device_lists
+        self._remote_lists = remote_lists
         self._federation = federation
         self._server_name = server_name
 
@@ -74,27 +81,36 @@ class KeyService:
             for (algorithm, key_id), value in fallback.items():
                 await self._keys.set_fallback_key(user_id, device_id, algorithm, key_id, value)
             if changed:
-                await self._device_lists.devices_changed(user_id, device_id=device_id)
+                await self._device_lists.device_changed(user_id, device_id)
             return await self._keys.count_one_time_keys(user_id, device_id)
 
     async def query(self, viewer: str | None, wanted: Mapping[str, list[str]]) -> dict[str, Any]:
         """``/keys/query``: device and cross-signing keys, with the signatures ``viewer`` may see.
 
         ``viewer`` is the asking user, or ``None`` for another server asking for
-        its users. Everyone sees a user's devices, master and self-signing keys;
-        only the user sees their own user-signing key, and a signature one user
-        made on another's master key is shown to the signer alone. Keys of users
-        on other servers are asked of those servers, all at once.
+        its users (see :mod:`local_keys` for who sees what). Keys of users on
+        other servers come from the cached device lists of those sharing a room
+        with a local user (fetched when missing); the others' servers are
+        asked, all at once. A signature ``viewer`` made on a remote user's
+        master key is kept here and merged in.
         """
         result: dict[str, Any] = {
             "device_keys": {}, "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {}, "failures": {},
         }
-        remote: dict[str, dict[str, list[str]]] = {}
-        for user_id, device_ids in wanted.items():
+        remote_users = [u for u in wanted if not self._is_local(u)]
+        for user_id in wanted:
             if self._is_local(user_id):
-                await self._query_local(viewer, user_id, device_ids, result)
-            else:
-                remote.setdefault(get_domain_from_id(user_id), {})[user_id] = list(device_ids)
+                _fill(result, user_id, await self._local_keys.describe(viewer, user_id, list(wanted[user_id])))
+        cached, unavailable = await self._remote_lists.get(remote_users)
+        for server, error in unavailable.items():
+            result["failures"][server] = _failure(error)
+        for user_id, device_list in cached.items():
+            _fill(result, user_id, _remote_keys(device_list, list(wanted[user_id])))
+        remote: dict[str, dict[str, list[str]]] = {}
+        for user_id in remote_users:
+            server = get_domain_from_id(user_id)
+            if user_id not in cached and server not in unavailable:
+                remote.setdefault(server, {})[user_id] = list(wanted[user_id])
         answers = await asyncio.gather(
             *(self._federation.query_keys(server, users) for server, users in remote.items()), return_exceptions=True
         )
@@ -107,51 +123,34 @@ class KeyService:
                 if isinstance(found, Mapping):
                     # A server answers for its own users only.
                     result[section].update({u: k for u, k in found.items() if u in remote[server]})
+        if viewer is not None:
+            for user_id in remote_users:
+                master = result["master_keys"].get(user_id)
+                if isinstance(master, Mapping) and isinstance(master.get("keys"), Mapping) and master["keys"]:
+                    signatures = await self._keys.signatures_on(user_id)
+                    result["master_keys"][user_id] = with_signatures(
+                        master, signatures, public_key_of(master), lambda s: s.signer_user_id == viewer
+                    )
         return result
-
-    async def _query_local(self, viewer: str | None, user_id: str, device_ids: list[str], result: dict[str, Any]) -> None:
-        signatures = await self._keys.signatures_on(user_id)
-        devices: dict[str, Any] = {}
-        for device in await self._keys.devices_with_keys(user_id):
-            if device_ids and device.device_id not in device_ids:
-                continue
-            keys = _with_signatures(device.keys, signatures, device.device_id, lambda s: True)
-            if device.display_name is not None:
-                keys["unsigned"] = {"device_display_name": device.display_name}
-            devices[device.device_id] = keys
-        result["device_keys"][user_id] = devices
-        cross = await self._keys.cross_signing_keys(user_id)
-        if "master" in cross:
-            result["master_keys"][user_id] = _with_signatures(
-                cross["master"], signatures, public_key_of(cross["master"]),
-                lambda s: s.signer_user_id in (user_id, viewer),
-            )
-        if "self_signing" in cross:
-            result["self_signing_keys"][user_id] = _with_signatures(
-                cross["self_signing"], signatures, public_key_of(cross["self_signing"]),
-                lambda s: s.signer_user_id == user_id,
-            )
-        if "user_signing" in cross and user_id == viewer:
-            result["user_signing_keys"][user_id] = cross["user_signing"]
 
     async def user_devices(self, user_id: str) -> dict[str, Any]:
         """Federation ``/user/devices/{userId}``: a local user's devices and cross-signing keys."""
         if not self._is_local(user_id):
             raise MatrixError("M_NOT_FOUND", "Not a user of this server", status=404)
-        result: dict[str, Any] = {"device_keys": {}, "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {}}
-        await self._query_local(None, user_id, [], result)
+        keys = await self._local_keys.describe(None, user_id)
         body: dict[str, Any] = {
             "user_id": user_id,
-            "stream_id": await self._device_lists.latest_position(user_id),
+            "stream_id": await self._device_lists.latest_device_update(user_id),
             "devices": [
-                {"device_id": device_id, "keys": keys}
-                | ({"device_display_name": keys["unsigned"]["device_display_name"]} if "unsigned" in keys else {})
-                for device_id, keys in result["device_keys"][user_id].items()
+                {"device_id": device_id, "keys": {k: v for k, v in device.items() if k != "unsigned"}}
+                | ({"device_display_name": device["unsigned"]["device_display_name"]} if "unsigned" in device else {})
+                for device_id, device in keys.devices.items()
             ],
         }
-        for name, section in (("master_key", "master_keys"), ("self_signing_key", "self_signing_keys")):
-            if user_id in result[section]:
-                body[name] = result[section][user_id]
+        if keys.master is not None:
+            body["master_key"] = keys.master
+        if keys.self_signing is not None:
+            body["self_signing_key"] = keys.self_signing
         return body
 
     async def claim(self, wanted: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
@@ -197,15 +196,23 @@ def _or_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
-def _with_signatures(
-    key: Mapping[str, Any], signatures: list[Signature], target: str, visible: Any
-) -> dict[str, Any]:
-    """A copy of ``key`` with the stored signatures on ``target`` merged in."""
-    merged = signatures_of(key)
-    for s in signatures:
-        if s.target_key_id == target and visible(s):
-            merged.setdefault(s.signer_user_id, {})[s.signer_key_id] = s.signature
-    result = dict(key)
-    if merged:
-        result["signatures"] = merged
-    return result
+def _fill(result: dict[str, Any], user_id: str, keys: UserKeys) -> None:
+    """Put one user's keys into a ``/keys/query`` answer."""
+    result["device_keys"][user_id] = keys.devices
+    for section, key in (("master_keys", keys.master), ("self_signing_keys", keys.self_signing),
+                         ("user_signing_keys", keys.user_signing)):
+        if key is not None:
+            result[section][user_id] = key
+
+
+def _remote_keys(device_list: RemoteDeviceList, device_ids: list[str]) -> UserKeys:
+    """A cached remote device list as ``/keys/query`` shows it (devices without keys left out)."""
+    devices: dict[str, dict[str, Any]] = {}
+    for device in device_list.devices.values():
+        if device.keys is None or (device_ids and device.device_id not in device_ids):
+            continue
+        keys = dict(device.keys)
+        if device.display_name is not None:
+            keys["unsigned"] = {"device_display_name": device.display_name}
+        devices[device.device_id] = keys
+    return UserKeys(devices, device_list.master_key, device_list.self_signing_key, None)

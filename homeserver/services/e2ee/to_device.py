@@ -5,7 +5,10 @@ its transaction ID, so a retried request never delivers twice. The device
 receives it in ``/sync`` and it is deleted only when a later sync presents a
 ``since`` token at or past it: a response lost on the way is sent again.
 Messages for users of other servers become one ``m.direct_to_device`` EDU per
-server, queued for federation in the same transaction.
+server, queued for federation in the same transaction. An EDU from another
+server is delivered once per (sender, ``message_id``), recorded in the same
+transaction as the delivery: a server may retry an EDU inside a new federation
+transaction, which the inbound transaction ID alone would not catch.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ from storage.to_device import TO_DEVICE_STREAM, ToDeviceMessage, ToDeviceStore
 
 #: Messages delivered per sync; the rest follow in the next one.
 MAX_PER_SYNC = 100
-#: How long a transaction ID is remembered (a client retries within minutes).
+#: How long a transaction ID or a remote message ID is remembered (a client or
+#: server retries within minutes, or hours for a server that was away).
 TXN_MEMORY_MS = 7 * 24 * 60 * 60 * 1000
+#: Longer remote message IDs are not remembered (they would overflow an index
+#: entry); such an EDU is delivered like one without a message ID.
+MAX_MESSAGE_ID_LENGTH = 500
 
 
 class ToDeviceService:
@@ -79,7 +86,9 @@ class ToDeviceService:
             await self._deliver(requester.user_id, event_type, local)
 
     async def receive_remote(self, origin: str, content: Any) -> None:
-        """An ``m.direct_to_device`` EDU from ``origin``: deliver it to local devices."""
+        """An ``m.direct_to_device`` EDU from ``origin``: deliver it to local devices, once
+        per ``message_id`` (an EDU without a usable one cannot be told from a retry, and is
+        delivered)."""
         if not isinstance(content, Mapping):
             return
         sender, event_type, messages = content.get("sender"), content.get("type"), content.get("messages")
@@ -93,7 +102,11 @@ class ToDeviceService:
             if isinstance(u, str) and is_valid_user_id(u) and get_domain_from_id(u) == self._server_name
             and isinstance(m, Mapping) and all(isinstance(c, Mapping) for c in m.values())
         }
+        message_id = content.get("message_id")
+        remembered = isinstance(message_id, str) and len(message_id) <= MAX_MESSAGE_ID_LENGTH
         async with self._db.transaction("receive_to_device"):
+            if remembered and not await self._store.claim_remote_message(sender, message_id, self._clock.time_ms()):
+                return  # delivered before, from an earlier transaction
             await self._deliver(sender, event_type, local)
 
     async def _deliver(self, sender: str, event_type: str, messages: Mapping[str, Mapping[str, Any]]) -> None:
@@ -113,8 +126,10 @@ class ToDeviceService:
         self._db.after_commit(lambda: self._notifier.notify(TO_DEVICE_STREAM, position, recipients))
 
     async def forget_old_txns(self) -> None:
-        """Housekeeping: drop transaction IDs too old to be retried."""
-        await self._store.delete_old_txns(self._clock.time_ms() - TXN_MEMORY_MS)
+        """Housekeeping: drop transaction IDs and remote message IDs too old to be retried."""
+        before = self._clock.time_ms() - TXN_MEMORY_MS
+        await self._store.delete_old_txns(before)
+        await self._store.delete_old_remote_messages(before)
 
     async def for_sync(
         self, user_id: str, device_id: str, since: int, up_to: int

@@ -102,11 +102,14 @@ class MembershipService:
 
     async def _invite_of(self, room_id: str, user_id: str) -> Event | None:
         """The user's pending invite to a room, if that is their membership."""
+        event = await self._membership_event_of(room_id, user_id)
+        return event if event is not None and event.membership == "invite" else None
+
+    async def _membership_event_of(self, room_id: str, user_id: str) -> Event | None:
+        """The event of the user's current membership in a room, if there is one."""
         memberships = await self._rooms.current_memberships_of_user(user_id)
-        membership, event_id, _ = memberships.get(room_id, (None, "", 0))
-        if membership != "invite":
-            return None
-        stored = await self._events.get_event(event_id)
+        _, event_id, _ = memberships.get(room_id, (None, "", 0))
+        stored = await self._events.get_event(event_id) if event_id else None
         return stored.event if stored is not None else None
 
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
@@ -131,11 +134,7 @@ class MembershipService:
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
         room = await self._rooms.get_room(room_id)
         if room is not None and room.current_state_group is None:
-            # An invite to a room this server is not in: reject it through the inviting server.
-            invite = await self._invite_of(room_id, requester.user_id)
-            if invite is None:
-                raise MatrixError("M_FORBIDDEN", "You are not in this room")
-            await self._remote.reject_invite(requester.user_id, room_id, get_domain_from_id(invite.sender))
+            await self._leave_outside(requester.user_id, room_id, reason)
             return
         await self._require_room(room_id)
         current = await self._rooms.membership(room_id, requester.user_id)
@@ -145,6 +144,25 @@ class MembershipService:
         if reason:
             content["reason"] = reason
         await self._membership_event(requester, room_id, requester.user_id, content)
+
+    async def _leave_outside(self, user_id: str, room_id: str, reason: str | None) -> None:
+        """Reject an invite to, or retract a knock on, a room this server is not in, through
+        the servers likeliest to be in it: the inviter's or the one the knock went through,
+        then those of the preview state's senders, then the room ID's."""
+        event = await self._membership_event_of(room_id, user_id)
+        if event is None or event.membership not in ("invite", "knock"):
+            raise MatrixError("M_FORBIDDEN", "You are not in this room")
+        if event.membership == "invite":
+            first = get_domain_from_id(event.sender)
+        else:
+            first = await self._rooms.knocked_via(room_id, user_id)
+        servers = [first] if first else []
+        preview = await self._rooms.invite_state(room_id, user_id)
+        servers += [get_domain_from_id(e["sender"]) for e in preview
+                    if isinstance(e.get("sender"), str) and is_valid_user_id(e["sender"])]
+        if ":" in room_id:
+            servers.append(get_domain_from_id(room_id))
+        await self._remote.leave_outside(user_id, room_id, list(dict.fromkeys(servers)), reason)
 
     async def kick(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)

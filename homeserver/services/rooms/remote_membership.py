@@ -9,7 +9,9 @@ template, checks the room state and auth chain that ``send_join`` returns and
 stores the room. An invite to a user of another server is co-signed by that
 server before it enters the room; an invite from another server to a room
 Hearth is not in is kept with the preview state sent along, until the user
-joins (through the inviter's server) or rejects it (``make_leave`` there).
+joins (through the inviter's server) or rejects it (``make_leave`` there). A
+knock on such a room is kept the same way, with the server it went through,
+the first one asked to take the leave when the user retracts it.
 """
 
 from __future__ import annotations
@@ -270,13 +272,16 @@ class RemoteMembership:
                 errors.append(f"{server}: {e}")
                 continue
             preview = [e for e in result.get("knock_room_state", []) if isinstance(e, dict)]
-            await self._remember_outside(event, preview)
+            await self._remember_outside(event, preview, knocked_via=server)
             return
         raise MatrixError("M_NOT_FOUND", f"No server let you knock: {'; '.join(errors) or 'none was given'}", status=404)
 
-    async def _remember_outside(self, event: Event, preview: list[dict[str, Any]] | None) -> None:
+    async def _remember_outside(
+        self, event: Event, preview: list[dict[str, Any]] | None, *, knocked_via: str | None = None
+    ) -> None:
         """Keep a local user's membership in a room this server is not in (an invite they got,
-        a knock or a rejection they sent), with the room's preview state when there is one."""
+        a knock or a leave they sent), with the room's preview state when there is one and
+        the server a knock went through."""
         room_id, user_id = event.room_id, event.state_key
         assert user_id is not None and event.membership is not None
         async with self._db.transaction("membership_outside_room"):
@@ -285,23 +290,49 @@ class RemoteMembership:
             if await self._events.get_event(event.event_id) is None:
                 await self._events.insert_event(event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True)
             if preview is not None:
-                await self._rooms.set_invite_state(room_id, user_id, preview)
+                await self._rooms.set_invite_state(room_id, user_id, preview, knocked_via=knocked_via)
             await self._rooms.record_membership(MembershipChange(
                 event_id=event.event_id, room_id=room_id, user_id=user_id, sender=event.sender,
                 membership=event.membership, stream_ordering=position,
             ))
             self._db.after_commit(lambda: self._sender.announce_membership(room_id, user_id, position))
 
-    async def reject_invite(self, user_id: str, room_id: str, inviter_server: str) -> None:
-        """Leave a room this server is not in (reject an invite) through the inviting server."""
-        answer = await self._federation.make_leave(inviter_server, room_id, user_id)
+    async def leave_outside(self, user_id: str, room_id: str, servers: list[str], reason: str | None) -> None:
+        """Leave a room this server is not in (reject an invite, retract a knock) through the
+        first of ``servers`` that takes the leave, and remember the user's leave.
+
+        ``M_FORBIDDEN`` when a server refused and none took it, else ``M_UNKNOWN`` (502)
+        when none could be reached.
+        """
+        errors: list[str] = []
+        refused = False
+        for server in [s for s in servers if s != self._server_name]:
+            try:
+                event = await self._leave_via(server, user_id, room_id, reason)
+            except (RemoteUnavailable, Rejected) as e:
+                errors.append(f"{server}: {e}")
+                continue
+            except MatrixError as e:
+                refused = True
+                errors.append(f"{server}: {e.message}")
+                continue
+            await self._remember_outside(event, None)
+            return
+        why = "; ".join(errors) or "no server in the room is known"
+        if refused:
+            raise MatrixError("M_FORBIDDEN", f"The room's servers refused your leave: {why}", status=403)
+        raise MatrixError("M_UNKNOWN", f"No server in the room could take your leave: {why}", status=502)
+
+    async def _leave_via(self, server: str, user_id: str, room_id: str, reason: str | None) -> Event:
+        """Our user's leave, built on ``server``'s template and sent back to it."""
+        answer = await self._federation.make_leave(server, room_id, user_id)
         version_id, template = answer.get("room_version"), answer.get("event")
         if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
-            raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot leave rooms of version {version_id}", status=400)
+            raise Rejected(f"cannot leave rooms of version {version_id}")
         version = get_room_version(version_id)
-        event = self._sign_template(template, user_id, room_id, "leave", version)
-        await self._federation.send_leave(inviter_server, room_id, event.event_id, event.pdu())
-        await self._remember_outside(event, None)
+        event = self._sign_template(template, user_id, room_id, "leave", version, reason=reason)
+        await self._federation.send_leave(server, room_id, event.event_id, event.pdu())
+        return event
 
     def _sign_template(self, template: Mapping[str, Any], user_id: str, room_id: str, membership: str,
                        version: RoomVersion, *, reason: str | None = None) -> Event:
