@@ -240,11 +240,11 @@ class EventStore:
             [(room_id, event_id) for event_id in added],
         )
 
-    async def promote_outlier(self, event_id: str, stream_ordering: int) -> None:
+    async def promote_outlier(self, event_id: str, stream_ordering: int, *, replaces_state: str | None = None) -> None:
         """An event known only as state or auth joins the timeline (history filled in later)."""
         await self.db.execute(
-            "UPDATE events SET outlier = FALSE, stream_ordering = $2 WHERE event_id = $1 AND outlier",
-            event_id, stream_ordering,
+            "UPDATE events SET outlier = FALSE, stream_ordering = $2, replaces_state = $3 WHERE event_id = $1 AND outlier",
+            event_id, stream_ordering, replaces_state,
         )
         self._cache.pop(event_id, None)
         self.db.after_commit(lambda: self._cache.pop(event_id, None))

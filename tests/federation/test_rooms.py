@@ -463,27 +463,6 @@ async def test_malformed_pdus_and_requests_get_clear_answers(federation):
         assert refused.value.errcode, path
 
 
-async def test_history_from_before_a_join_is_backfilled(federation):
-    hs1, hs2 = await federation("hs1.test", "hs2.test")
-    alice = await hs1.client.register("alice")
-    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
-    for n in range(5):
-        await alice.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/old{n}", {"msgtype": "m.text", "body": f"old {n}"})
-    bob = await hs2.client.register("bob")
-    assert (await bob.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
-    history = await bob.get(f"{V3}/rooms/{quote(room_id)}/messages", params={"dir": "b", "limit": "30"})
-    assert history.status == 200, history.body
-    bodies = [e["content"].get("body") for e in history.body["chunk"] if e["type"] == "m.room.message"]
-    assert bodies == [f"old {n}" for n in reversed(range(5))]
-    # Paging on reaches the room's creation and stops.
-    page, end = history.body, history.body.get("end")
-    while end is not None:
-        page = (await bob.get(f"{V3}/rooms/{quote(room_id)}/messages", params={"dir": "b", "limit": "30", "from": end})).body
-        end = page.get("end")
-    types = [e["type"] for e in history.body["chunk"] + page["chunk"]]
-    assert "m.room.create" in types
-
-
 async def test_an_event_after_a_gap_is_taken_with_the_state_at_the_gap(federation):
     hs1, hs2, hs3 = await federation("hs1.test", "hs2.test", "hs3.test")
     alice = await hs1.client.register("alice")

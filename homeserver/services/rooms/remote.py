@@ -13,13 +13,22 @@ local events use. Joins, leaves and invites across servers build on these
 checks in :mod:`homeserver.services.rooms.remote_membership`.
 
 Missing prev events are asked of the sending server (``/get_missing_events``,
-one round); an event whose prev events are still unknown after that is
-refused, since fetching the state at a gap (``/state_ids``) is not done yet.
+one round); when some are still unknown after that, the state before the event
+is asked of it (``/state_ids``) and the state and auth events missing here are
+fetched (``/event``), checked and kept as outliers.
+
+History older than this server's (``/backfill``) is taken oldest first, each
+event checked against the state before it: the state after its prev events
+where those are here (stored, or taken earlier in the same batch), else asked
+of the server that sent the batch, a bounded number of times per batch. Each
+backfilled event gets the state group of the state after it, so history
+visibility, ``/context`` and ``/members?at=`` see the room as it was then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 import structlog
@@ -36,7 +45,7 @@ from homeserver.core.server_acl import server_allowed
 from homeserver.core.state_res import resolve_state
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
-from homeserver.services.rooms.sender import EventSender
+from homeserver.services.rooms.sender import BackfilledEvent, EventSender
 from storage.events import EventStore
 from storage.rooms import RoomStore
 from storage.state import StateStore
@@ -44,9 +53,13 @@ from storage.state import StateStore
 logger = structlog.get_logger(__name__)
 
 StateMap = Mapping[tuple[str, str], str]
-#: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
 #: Most state and auth events fetched one by one to fill a gap.
 MAX_GAP_EVENTS = 2000
+#: Most events asked for and taken in one backfill.
+MAX_BACKFILL_EVENTS = 100
+#: Most gaps (``/state_ids`` asks) one backfill fills.
+MAX_BACKFILL_GAPS = 5
+#: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
 JOINABLE_VERSIONS = [v for v in sorted(KNOWN_ROOM_VERSIONS, key=int) if int(v) >= 3]
 
 
@@ -134,57 +147,86 @@ class RemoteEvents:
             return stored.event if stored is not None else None
         return next((e for e in known.values() if e.type == "m.room.create" and e.room_id == event.room_id), None)
 
-    async def _check_against_state(self, event: Event, state: StateMap) -> dict[tuple[str, str], Event]:
+    async def _check_against_state(
+        self, event: Event, state: StateMap, pending: Mapping[str, Event] | None = None
+    ) -> dict[tuple[str, str], Event]:
+        """Rule: ``state`` allows the event (its events stored here, or in ``pending``:
+        checked but not stored yet)."""
         version = event.room_version
+        pending = pending or {}
         wanted = auth_rules.auth_types_for_event(version, event.type, event.sender, event.state_key, event.content)
         wanted.add(("m.room.create", ""))
         ids = {k: state[k] for k in wanted if k in state}
-        stored = await self._events.get_events(list(ids.values()))
-        auth_state = {k: stored[v].event for k, v in ids.items() if v in stored}
+        stored = await self._events.get_events([v for v in ids.values() if v not in pending])
+        found = {**{k: v.event for k, v in stored.items()}, **pending}
+        auth_state = {k: found[v] for k, v in ids.items() if v in found}
         if ("m.room.create", "") not in auth_state:
-            create = await self._create_event(event, {})
+            create = await self._create_event(event, pending)
             if create is not None:
                 auth_state[("m.room.create", "")] = create
         auth_rules.check_auth_rules(event, auth_state)
         return auth_state
 
     async def resolve(
-        self, version: RoomVersion, state_sets: list[StateMap], *, new: Event | None = None
+        self,
+        version: RoomVersion,
+        state_sets: list[StateMap],
+        *,
+        new: Event | None = None,
+        pending: Mapping[str, Event] | None = None,
     ) -> dict[tuple[str, str], str]:
         """State resolution over stored events (their auth chains are loaded as needed)
-        and ``new``, the event being persisted, which is not stored yet."""
-        ids = {eid for state in state_sets for eid in state.values()} - ({new.event_id} if new else set())
-        if new is not None:
-            ids.update(auth_ids(new))
-        event_map = await self.auth_closure(ids)
-        if new is not None:
-            event_map[new.event_id] = new
+        and events not stored yet: ``new``, the event being persisted, and ``pending``
+        (checked history being backfilled)."""
+        unstored = {**(pending or {}), **({new.event_id: new} if new is not None else {})}
+        ids = {eid for state in state_sets for eid in state.values()} | ({new.event_id} if new is not None else set())
+        event_map = await self.auth_closure(ids, pending=unstored)
         return resolve_state(version, state_sets, event_map)
 
-    async def auth_closure(self, event_ids: Iterable[str]) -> dict[str, Event]:
-        """The events and, recursively, their auth events (those stored here).
+    async def auth_closure(
+        self, event_ids: Iterable[str], *, pending: Mapping[str, Event] | None = None
+    ) -> dict[str, Event]:
+        """The events and, recursively, their auth events (those stored here, or in
+        ``pending``: checked but not stored yet).
 
         From room version 12 the create event is in every auth chain although
         no event lists it (the room ID names it).
         """
+        pending = pending or {}
         event_map: dict[str, Event] = {}
         frontier = set(event_ids)
         while frontier:
-            stored = await self._events.get_events(list(frontier))
-            found = {k: v.event for k, v in stored.items()}
+            found = {i: pending[i] for i in frontier if i in pending}
+            stored = await self._events.get_events([i for i in frontier if i not in found])
+            found.update({k: v.event for k, v in stored.items()})
             event_map.update(found)
             frontier = {a for e in found.values() for a in auth_ids(e) if a not in event_map}
         return event_map
 
-    async def state_before(self, event: Event) -> dict[tuple[str, str], str]:
-        """The room state before ``event``: after its prev events, resolved when they differ."""
-        groups = await self._state.get_event_state_groups(event.prev_event_ids)
-        if len(groups) != len(event.prev_event_ids):
-            raise Rejected("some prev events are unknown (fetching them is not supported yet)")
-        states = [await self._state.get_state(g) for g in sorted(set(groups.values()))]
-        if len(states) == 1:
-            return dict(states[0])
-        return await self.resolve(event.room_version, states)
+    async def state_before(
+        self,
+        event: Event,
+        *,
+        after: Mapping[str, StateMap] | None = None,
+        pending: Mapping[str, Event] | None = None,
+    ) -> dict[tuple[str, str], str]:
+        """The room state before ``event``: after its prev events, resolved when they differ.
+
+        ``after`` holds the state after prev events that are not stored (history
+        being backfilled), and ``pending`` the events not stored yet that those
+        states name.
+        """
+        after = after or {}
+        stored_prevs = {p for p in event.prev_event_ids if p not in after}
+        groups = await self._state.get_event_state_groups(sorted(stored_prevs))
+        if len(groups) != len(stored_prevs):
+            raise Rejected("some prev events are unknown here")
+        states = [after[p] for p in dict.fromkeys(event.prev_event_ids) if p in after]
+        states += [await self._state.get_state(g) for g in sorted(set(groups.values()))]
+        distinct = [state for n, state in enumerate(states) if state not in states[:n]]
+        if len(distinct) == 1:
+            return dict(distinct[0])
+        return await self.resolve(event.room_version, distinct, pending=pending)
 
     async def check_acl(self, room_id: str, server: str) -> None:
         """``403 M_FORBIDDEN`` unless the room's server ACL lets ``server`` take part."""
@@ -249,12 +291,10 @@ class RemoteEvents:
 
     async def backfill(self, room_id: str, limit: int) -> int:
         """Fetch history older than the oldest event this server has from a server in the
-        room (``/backfill``); the number of events added.
+        room (``/backfill``, at most :data:`MAX_BACKFILL_EVENTS`); the number of events added.
 
-        Backfilled events are checked like any PDU against their auth events and
-        get stream positions below everything else, oldest lowest. Their state is
-        taken to be that of the oldest event already here (the room as this
-        server joined it), which is what history visibility is judged by.
+        The events are checked and placed by :meth:`_store_backfilled` and get
+        stream positions below everything else, oldest lowest.
         """
         oldest = await self._events.oldest_timeline_event(room_id)
         if oldest is None:
@@ -268,6 +308,7 @@ class RemoteEvents:
         group = groups.get(oldest.event_id)
         if group is None:
             return 0
+        limit = max(1, min(limit, MAX_BACKFILL_EVENTS))
         for server in servers:
             try:
                 answer = await self._federation.backfill(server, room_id, frontier, limit)
@@ -275,32 +316,73 @@ class RemoteEvents:
                 logger.info("backfill_failed", server=server, room_id=room_id, error=str(e))
                 continue
             pdus = answer.get("pdus") if isinstance(answer, dict) else None
-            return await self._store_backfilled(room_id, pdus if isinstance(pdus, list) else [], group)
+            return await self._store_backfilled(server, room_id, pdus[:limit] if isinstance(pdus, list) else [], group)
         return 0
 
-    async def _store_backfilled(self, room_id: str, pdus: list[Any], group: int) -> int:
+    async def _store_backfilled(self, origin: str, room_id: str, pdus: list[Any], fallback_group: int) -> int:
+        """Check history ``origin`` sent and store what passes; the number of events stored.
+
+        The events are taken oldest first (by depth, each after its prev events).
+        The state before one is the state after its prev events (stored here or
+        taken earlier in this batch, resolved when they differ); at the batch's old
+        edge, where they are unknown, it is asked of ``origin`` (``/state_ids``, at
+        most :data:`MAX_BACKFILL_GAPS` times). An event with bad signatures, or
+        whose state before cannot be learnt, is dropped; one its auth events or
+        the state before it do not allow is rejected: not stored, and the state
+        after it is the state before it (spec: "Rejection"). Outliers from the join
+        were checked against their auth events when they arrived; they are checked
+        against the state before them and join the timeline. ``fallback_group``
+        (the state of the oldest event already here) is what the state of events
+        at the old edge is stored as a delta of.
+        """
         room = await self._rooms.get_room(room_id)
         assert room is not None
         version = get_room_version(room.room_version)
-        accepted: list[Event] = []
+        fetched: dict[str, Event] = {}
         for pdu in pdus:
             try:
                 event = self.parse(pdu, version)
-                if event.room_id != room_id:
-                    continue  # (a v12 create event names its room only through its ID)
-                stored = await self._events.get_event(event.event_id)
-                if stored is not None:
-                    if stored.outlier:
-                        accepted.append(stored.event)  # checked when it arrived; now it joins the timeline
-                    continue
-                await self.check_signatures(event)
-                await self.check_against_auth_events(event, {e.event_id: e for e in accepted})
             except Rejected as e:
-                logger.info("backfilled_event_rejected", room_id=room_id, error=str(e))
+                logger.info("backfilled_event_dropped", room_id=room_id, error=str(e))
                 continue
-            accepted.append(event)
-        await self._sender.persist_backfilled(sorted(accepted, key=lambda e: -e.depth), group)
-        return len(accepted)
+            if event.room_id == room_id:  # (a v12 create event names its room only through its ID)
+                fetched[event.event_id] = event
+        stored = await self._events.get_events(list(fetched))
+        batch = {
+            i: stored[i].event if i in stored else e for i, e in fetched.items() if i not in stored or stored[i].outlier
+        }
+        taken: dict[str, Event] = {}  # passed, not in the timeline yet
+        after: dict[str, StateMap] = {}  # the state after each event looked at (rejected: the state before it)
+        placed: list[BackfilledEvent] = []
+        gaps = 0
+        for event in topological(batch, parents=attrgetter("prev_event_ids")):
+            is_new = event.event_id not in stored
+            try:
+                if is_new:
+                    await self.check_signatures(event)
+                try:
+                    before = await self.state_before(event, after=after, pending=taken)
+                except Rejected:
+                    if gaps == MAX_BACKFILL_GAPS:
+                        raise Rejected("too many gaps in one batch of history") from None
+                    gaps += 1
+                    before = await self._state_at_gap(origin, event)
+            except Rejected as e:
+                logger.info("backfilled_event_dropped", room_id=room_id, event_id=event.event_id, error=str(e))
+                continue
+            try:
+                if is_new:
+                    await self.check_against_auth_events(event, taken)
+                await self._check_against_state(event, before, taken)
+            except (Rejected, auth_rules.AuthError) as e:
+                logger.info("backfilled_event_rejected", room_id=room_id, event_id=event.event_id, error=str(e))
+                after[event.event_id] = before
+                continue
+            after[event.event_id] = {**before, event.state_tuple(): event.event_id} if event.is_state else before
+            taken[event.event_id] = event
+            placed.append(BackfilledEvent(event, state_before=before, state_after=after[event.event_id]))
+        await self._sender.persist_backfilled(placed, fallback_group=fallback_group)
+        return len(placed)
 
     async def _state_at_gap(self, origin: str, event: Event) -> dict[tuple[str, str], str]:
         """The state before ``event`` asked of ``origin`` (``/state_ids``), when the events
@@ -360,21 +442,27 @@ def auth_ids(event: Event) -> list[str]:
     return event.auth_event_ids
 
 
-def topological(events: Mapping[str, Event]) -> list[Event]:
-    """Events ordered so each comes after its auth events (those among ``events``)."""
+def topological(
+    events: Mapping[str, Event], *, parents: Callable[[Event], list[str]] = attrgetter("auth_event_ids")
+) -> list[Event]:
+    """Events ordered so each comes after its ``parents`` among ``events`` (its auth
+    events unless told otherwise), the shallowest first where that leaves a choice."""
     ordered: list[Event] = []
     seen: set[str] = set()
-
-    def visit(event_id: str) -> None:
-        if event_id in seen or event_id not in events:
-            return
-        seen.add(event_id)
-        for auth_id in events[event_id].auth_event_ids:
-            visit(auth_id)
-        ordered.append(events[event_id])
-
-    for event_id in sorted(events, key=lambda e: events[e].depth):
-        visit(event_id)
+    for root in sorted(events, key=lambda e: events[e].depth):
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(parents(events[root])))]
+        while stack:  # depth first, without recursion (a batch of history is a long chain)
+            event_id, unvisited = stack[-1]
+            parent = next((p for p in unvisited if p in events and p not in seen), None)
+            if parent is None:
+                stack.pop()
+                ordered.append(events[event_id])
+            else:
+                seen.add(parent)
+                stack.append((parent, iter(parents(events[parent]))))
     return ordered
 
 

@@ -81,6 +81,16 @@ class SentEvent:
     deduplicated: bool = False
 
 
+@dataclass(frozen=True)
+class BackfilledEvent:
+    """An event of history fetched from another server, checked, with the room
+    state before and after it."""
+
+    event: Event
+    state_before: Mapping[tuple[str, str], str]
+    state_after: Mapping[tuple[str, str], str]
+
+
 @dataclass
 class RoomHead:
     """What building the next local event of a room needs, kept between sends."""
@@ -323,23 +333,43 @@ class EventSender:
                     event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
                 )
 
-    async def persist_backfilled(self, events: list[Event], state_group: int) -> None:
-        """Keep history fetched from another server, newest first, below every stream
-        position in use (it changes neither the current state nor the extremities)."""
-        if not events:
-            return
+    async def persist_backfilled(self, events: list[BackfilledEvent], *, fallback_group: int) -> None:
+        """Keep history fetched from another server (checked by the caller, oldest
+        first) below every stream position in use, the oldest lowest; it changes
+        neither the current state nor the extremities.
+
+        Each event gets the state group of the state after it: its prev event's
+        group when it changed nothing, else a new group stored as a delta on that
+        one (on ``fallback_group`` for events whose prev events have no group).
+        Outliers (room state from the join) take their place in history; events
+        that reached the timeline meanwhile (another backfill) are left alone.
+        """
         async with self._db.transaction("persist_backfilled"):
+            known = await self._events.get_events([b.event.event_id for b in events])
+            events = [b for b in events if b.event.event_id not in known or known[b.event.event_id].outlier]
+            if not events:
+                return
             positions = await next_positions(self._db, BACKFILL_STREAM, len(events))
-            known = await self._events.get_events([e.event_id for e in events])
-            for event, position in zip(events, positions):
-                if event.event_id in known:  # an outlier (room state from the join) takes its place in history
-                    await self._events.promote_outlier(event.event_id, BACKFILL_BASE - position)
+            ids = {b.event.event_id for b in events}
+            groups = await self._state.get_event_state_groups(
+                sorted({p for b in events for p in b.event.prev_event_ids} - ids)
+            )
+            for item, position in zip(events, reversed(positions)):
+                event, stream = item.event, BACKFILL_BASE - position
+                base = next((groups[p] for p in event.prev_event_ids if p in groups), fallback_group)
+                base_state = await self._state.get_state(base)
+                groups[event.event_id] = base if base_state == item.state_after else await self._state.create_group(
+                    event.room_id, item.state_after, prev_group=base, prev_state=base_state
+                )
+                replaces = item.state_before.get(event.state_tuple()) if event.is_state else None
+                if event.event_id in known:
+                    await self._events.promote_outlier(event.event_id, stream, replaces_state=replaces)
                 else:
                     await self._events.insert_event(
-                        event, stream_ordering=BACKFILL_BASE - position, received_ts=self._clock.time_ms()
+                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), replaces_state=replaces
                     )
-                await self._state.set_event_state_group(event.event_id, state_group)
-                await self._relations.add(event, BACKFILL_BASE - position)
+                await self._state.set_event_state_group(event.event_id, groups[event.event_id])
+                await self._relations.add(event, stream)
 
     async def _apply_membership_changes(
         self, room_id: str, changes: Mapping[tuple[str, str], str], event: Event, stream: int

@@ -96,7 +96,8 @@ class TimelineService:
         memberships: Mapping[str, tuple[str, str, int]] | None = None,
         ignored: set[str] | None = None,
     ) -> list[StoredEvent]:
-        """The events the user may see, judged by the state at each event;
+        """The events the user may see, judged by the state at each event (an
+        ``m.room.history_visibility`` event by the setting before or after it);
         messages from ignored users are dropped (their state events are kept).
         ``memberships`` and ``ignored`` may be passed when the caller has them."""
         if not items:
@@ -111,20 +112,34 @@ class TimelineService:
         for group in set(groups.values()):
             state = await self._state.get_state(group)
             lookups[group] = (state.get(("m.room.member", user_id)), state.get(("m.room.history_visibility", "")))
-        needed = {eid for pair in lookups.values() for eid in pair if eid}
+        changes = {
+            i.event_id: i.replaces_state for i in items
+            if i.event.type == "m.room.history_visibility" and i.event.state_key == ""
+        }
+        needed = {eid for pair in lookups.values() for eid in pair if eid} | {e for e in changes.values() if e}
         related = await self._events.get_events(needed)
+
+        def setting(event_id: str | None) -> str | None:
+            hv = related.get(event_id) if event_id else None
+            return hv.event.content.get("history_visibility") if hv else None
+
         visible = []
         for item in items:
             event = item.event
             group = groups.get(item.event_id)
             member_id, hv_id = lookups.get(group, (None, None)) if group is not None else (None, None)
             member = related.get(member_id) if member_id else None
-            hv = related.get(hv_id) if hv_id else None
-            if can_see_event(
-                history_visibility=hv.event.content.get("history_visibility") if hv else None,
-                membership_at_event=member.event.membership if member else None,
-                current_membership=current.get(event.room_id, (None,))[0],
-                is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
+            settings = [setting(hv_id)]
+            if item.event_id in changes:
+                settings.append(setting(changes[item.event_id]))  # the setting it replaced
+            if any(
+                can_see_event(
+                    history_visibility=visibility,
+                    membership_at_event=member.event.membership if member else None,
+                    current_membership=current.get(event.room_id, (None,))[0],
+                    is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
+                )
+                for visibility in settings
             ):
                 visible.append(item)
         return visible
