@@ -12,7 +12,7 @@ speaking only the Client-Server API:
 It prints one JSON line with every figure and the Hearth/Synapse ratios
 (throughput: higher is better; latency, sync time and memory: lower is better).
 
-    .venv/bin/python -m bench.client_bench [--backends sqlite,postgres] [--no-synapse]
+    .venv/bin/python -m bench.client_bench [--backends sqlite,postgres] [--no-synapse] [--only latency,...]
 """
 
 from __future__ import annotations
@@ -163,23 +163,30 @@ async def measure(server: RunningServer, args: argparse.Namespace) -> dict[str, 
     connector = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         result: dict[str, Any] = {}
-        result["throughput_10_msgs_per_s"] = round(await throughput(session, server.url, 10, args.messages, "a"), 1)
-        result["throughput_50_msgs_per_s"] = round(await throughput(session, server.url, 50, args.messages, "b"), 1)
-        result["latency"] = await latency(session, server.url, args.latency_messages, "c")
-        result["initial_sync_s"] = round(await initial_sync(session, server.url, args.rooms, args.events, "d"), 3)
+        if "throughput" in args.only:
+            result["throughput_10_msgs_per_s"] = round(await throughput(session, server.url, 10, args.messages, "a"), 1)
+            result["throughput_50_msgs_per_s"] = round(await throughput(session, server.url, 50, args.messages, "b"), 1)
+        if "latency" in args.only:
+            result["latency"] = await latency(session, server.url, args.latency_messages, "c")
+        if "sync" in args.only:
+            result["initial_sync_s"] = round(await initial_sync(session, server.url, args.rooms, args.events, "d"), 3)
         result["rss_mib"] = round(server.rss_bytes() / 2**20, 1)
     return result
 
 
 def ratios(hearth: dict[str, Any], synapse: dict[str, Any]) -> dict[str, float]:
-    return {
-        "throughput_10": round(hearth["throughput_10_msgs_per_s"] / synapse["throughput_10_msgs_per_s"], 2),
-        "throughput_50": round(hearth["throughput_50_msgs_per_s"] / synapse["throughput_50_msgs_per_s"], 2),
-        "latency_p50_speedup": round(synapse["latency"]["p50_ms"] / hearth["latency"]["p50_ms"], 2),
-        "latency_p99_speedup": round(synapse["latency"]["p99_ms"] / hearth["latency"]["p99_ms"], 2),
-        "initial_sync_speedup": round(synapse["initial_sync_s"] / hearth["initial_sync_s"], 2),
-        "memory_ratio": round(hearth["rss_mib"] / synapse["rss_mib"], 2),
-    }
+    """Hearth against Synapse, for the figures both runs measured."""
+    result: dict[str, float] = {}
+    if "throughput_10_msgs_per_s" in hearth:
+        result["throughput_10"] = round(hearth["throughput_10_msgs_per_s"] / synapse["throughput_10_msgs_per_s"], 2)
+        result["throughput_50"] = round(hearth["throughput_50_msgs_per_s"] / synapse["throughput_50_msgs_per_s"], 2)
+    if "latency" in hearth:
+        for pct in ("p50", "p95", "p99"):
+            result[f"latency_{pct}_speedup"] = round(synapse["latency"][f"{pct}_ms"] / hearth["latency"][f"{pct}_ms"], 2)
+    if "initial_sync_s" in hearth:
+        result["initial_sync_speedup"] = round(synapse["initial_sync_s"] / hearth["initial_sync_s"], 2)
+    result["memory_ratio"] = round(hearth["rss_mib"] / synapse["rss_mib"], 2)
+    return result
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="sqlite,postgres", type=lambda s: s.split(","))
     parser.add_argument("--no-synapse", dest="synapse", action="store_false")
+    parser.add_argument("--only", default="throughput,latency,sync", type=lambda s: s.split(","),
+                        help="which measurements to run (throughput, latency, sync)")
     parser.add_argument("--messages", type=int, default=1000, help="messages per throughput run")
     parser.add_argument("--latency-messages", type=int, default=500)
     parser.add_argument("--rooms", type=int, default=100)

@@ -531,7 +531,7 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
                 DEVICE_LISTS_STREAM,
             ):
                 hearth.notifier.advance(stream, await current_position(hearth.db, stream))
-            hearth.notifier.track_room_changes_from(hearth.notifier.position(EVENTS_STREAM))
+            hearth.notifier.start_tracking(EVENTS_STREAM)
             if not hearth.config.rate_limits.enabled:
                 logger.warning("rate_limits_disabled", detail="every rate limit is switched off")
             if hearth.federation_sender is not None:

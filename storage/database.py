@@ -505,19 +505,23 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 def _combine(statements: list[Statement]) -> tuple[tuple[Any, ...] | None, list[Statement]]:
-    """Small batches of queued inserts as one statement of data-modifying CTEs (one round trip).
+    """Small batches of queued writes as one statement of data-modifying CTEs (one round trip).
 
     Only for reordered batches, whose statement kinds are independent by
-    contract. Only inserts (plain, or ``ON CONFLICT ... DO NOTHING``) whose
-    values are bare parameters combine, each kind as one multi-row ``VALUES``
-    CTE: an insert never changes an existing row, so running the kinds side by
-    side in one statement equals running them in turn (a second row with the
-    same key fails, or is skipped, either way), while two updates or upserts
-    of one row inside one statement would not both take effect. The rest stay
-    separate calls. Big batches (throughput, not latency, matters there) are
-    left alone: their many rows would make large statements of ever-new shapes.
-    Returns ``(sql, *args)`` of the combined statement (``None`` when fewer
-    than two kinds combine) and the statements left to run on their own.
+    contract (they touch different rows: the sender's delete of old forward
+    extremities never meets its insert of the new one). What combines: inserts
+    (plain, or ``ON CONFLICT ... DO NOTHING``) with one ``VALUES`` tuple of
+    parameters and expressions of them, each kind as one multi-row ``VALUES``
+    CTE; and deletes by equality on columns, each kind as one CTE whose
+    ``WHERE`` ORs the rows' conditions. An insert never changes an existing row
+    and a delete only removes rows, so running the kinds side by side in one
+    statement (all see the rows as they were before it) equals running them in
+    turn, while two updates or upserts of one row inside one statement would not
+    both take effect: those stay separate calls. Big batches (throughput, not
+    latency, matters there) are left alone: their many rows would make large
+    statements of ever-new shapes. Returns ``(sql, *args)`` of the combined
+    statement (``None`` when fewer than two kinds combine) and the statements
+    left to run on their own.
     """
     if sum(len(rows) if many else 1 for many, _, rows in statements) > _MAX_COMBINED_ROWS:
         return None, statements
@@ -526,23 +530,35 @@ def _combine(statements: list[Statement]) -> tuple[tuple[Any, ...] | None, list[
     separate: list[Statement] = []
     for many, sql, raw_rows in statements:
         rows = list(raw_rows) if many else [raw_rows]
-        shape = _INSERT_VALUES.fullmatch(sql.strip())
-        tail = shape.group(3).upper() if shape else ""
-        if shape is None or ("ON CONFLICT" in tail and not tail.rstrip().endswith("DO NOTHING")):
+        insert = _INSERT_VALUES.fullmatch(sql.strip())
+        delete = _DELETE_WHERE.fullmatch(sql.strip())
+        tail = insert.group(3).upper() if insert else ""
+        if insert is not None and ("ON CONFLICT" not in tail or tail.rstrip().endswith("DO NOTHING")):
+            tuples = [_renumbered(insert.group(2), args, row) for row in rows]
+            parts.append(f"q{len(parts)} AS ({insert.group(1)}{', '.join(tuples)}{insert.group(3)})")
+        elif delete is not None:
+            conditions = [_renumbered(delete.group(2), args, row) for row in rows]
+            parts.append(f"q{len(parts)} AS ({delete.group(1)}{' OR '.join(f'({c})' for c in conditions)})")
+        else:
             separate.append((many, sql, raw_rows))
-            continue
-        tuples = []
-        for row in rows:
-            tuples.append("(" + ", ".join(f"${len(args) + i + 1}" for i in range(len(row))) + ")")
-            args.extend(row)
-        parts.append(f"q{len(parts)} AS ({shape.group(1)}{', '.join(tuples)}{shape.group(3)})")
     if len(parts) < 2:
         return None, statements
     return ("WITH " + ", ".join(parts) + " SELECT 1", *args), separate
 
 
-#: ``INSERT ... VALUES (<bare parameters>) <tail>``: the inserts :func:`_combine` can merge.
-_INSERT_VALUES = re.compile(r"(INSERT\s.*?\bVALUES\s*)(\((?:\s*\$\d+\s*,)*\s*\$\d+\s*\))(.*)", re.I | re.S)
+def _renumbered(template: str, args: list[Any], row: Sequence[Any]) -> str:
+    """``template`` (using ``$1``...) for ``row``, its parameters renumbered after ``args``,
+    which ``row`` is appended to."""
+    offset = len(args)
+    args.extend(row)
+    return _PLACEHOLDER.sub(lambda m: f"${offset + int(m.group(1))}", template)
+
+
+#: ``INSERT ... VALUES (<parameters, and expressions of them>) <tail>``: the inserts
+#: :func:`_combine` can merge.
+_INSERT_VALUES = re.compile(r"(INSERT\s.*?\bVALUES\s*)(\((?:[^()]|\([^()]*\))*\))(.*)", re.I | re.S)
+#: ``DELETE FROM <table> WHERE <column> = $n AND ...``: the deletes :func:`_combine` can merge.
+_DELETE_WHERE = re.compile(r"(DELETE\s+FROM\s+\w+\s+WHERE\s+)(\w+\s*=\s*\$\d+(?:\s+AND\s+\w+\s*=\s*\$\d+)*)", re.I)
 #: Rows beyond which a batch is not combined.
 _MAX_COMBINED_ROWS = 64
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from storage.database import Database
+
+#: Rooms whose unread counts are remembered (users x rooms synced recently).
+_UNREAD_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class PushAction:
 class PushStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: (user, room) -> (read positions, up_to, counts) of the last unread count
+        self._unread: OrderedDict[tuple[str, str], tuple[Any, int, dict[str, tuple[int, int]]]] = OrderedDict()
 
     # -- rules --------------------------------------------------------------------------
 
@@ -53,20 +59,42 @@ class PushStore:
         )
 
     async def unread_counts(
-        self, user_id: str, room_id: str, after: int, thread_after: dict[str, int]
+        self, user_id: str, room_id: str, after: int, thread_after: dict[str, int], up_to: int
     ) -> dict[str, tuple[int, int]]:
-        """``thread_id -> (notifications, highlights)`` after the read position.
+        """``thread_id -> (notifications, highlights)`` after the read position, up to
+        ``up_to`` (a position every notification at or below has committed).
 
         ``after`` is the unthreaded read-up-to position; ``thread_after`` the
         threaded receipts' positions, which can only move a thread further on.
+        The counts are remembered: while the read positions stay, the next call
+        only counts the notifications after the last ``up_to``.
         """
+        key = (user_id, room_id)
+        read = (after, tuple(sorted(thread_after.items())))
+        known = self._unread.get(key)
+        if known is not None and known[0] == read and known[1] <= up_to:
+            counts = dict(known[2])
+            if known[1] < up_to:
+                for thread_id, (n, h) in (await self._count(user_id, room_id, max(after, known[1]), thread_after, up_to)).items():
+                    old_n, old_h = counts.get(thread_id, (0, 0))
+                    counts[thread_id] = (old_n + n, old_h + h)
+        else:
+            counts = await self._count(user_id, room_id, after, thread_after, up_to)
+        if not self.db.in_transaction:
+            self._unread[key] = (read, up_to, counts)
+            self._unread.move_to_end(key)
+            if len(self._unread) > _UNREAD_CACHE_SIZE:
+                self._unread.popitem(last=False)
+        return dict(counts)  # the caller's own copy
+
+    async def _count(
+        self, user_id: str, room_id: str, after: int, thread_after: dict[str, int], up_to: int
+    ) -> dict[str, tuple[int, int]]:
         rows = await self.db.fetch(
             "SELECT thread_id, COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h"
             " FROM event_push_actions WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3"
-            " GROUP BY thread_id",
-            user_id,
-            room_id,
-            after,
+            " AND stream_ordering <= $4 GROUP BY thread_id",
+            user_id, room_id, after, up_to,
         )
         counts = {r["thread_id"]: (int(r["n"]), int(r["h"] or 0)) for r in rows}
         for thread_id, position in thread_after.items():
@@ -76,7 +104,7 @@ class PushStore:
                 "SELECT COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h FROM event_push_actions"
                 " WHERE user_id = $1 AND room_id = $2 AND thread_id = $3 AND stream_ordering > $4"
                 " AND stream_ordering <= $5",
-                user_id, room_id, thread_id, after, position,
+                user_id, room_id, thread_id, after, min(position, up_to),
             )
             n, h = counts[thread_id]
             counts[thread_id] = (n - int(read["n"]), h - int(read["h"] or 0)) if read else (n, h)

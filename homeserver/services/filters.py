@@ -4,6 +4,7 @@ errors, and matching events, for ``/sync``, ``/messages`` and friends."""
 from __future__ import annotations
 
 import fnmatch
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,9 @@ import orjson
 
 from homeserver.errors import MatrixError
 from storage.account_data import FilterStore
+
+#: Filters kept parsed (users x filters in use).
+_RESOLVED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,9 @@ def parse_filter(data: Any) -> Filter:
 class FilterService:
     def __init__(self, store: FilterStore) -> None:
         self._store = store
+        #: (user, filter parameter) -> parsed filter: a client sends the same one with
+        #: every sync, and a stored filter never changes.
+        self._resolved: OrderedDict[tuple[str, str], Filter] = OrderedDict()
 
     async def create(self, requester_id: str, user_id: str, definition: dict[str, Any]) -> str:
         if requester_id != user_id:
@@ -170,6 +177,18 @@ class FilterService:
         """A ``filter`` query parameter: a filter ID or an inline JSON definition."""
         if value is None:
             return Filter()
+        key = (user_id, value)
+        parsed = self._resolved.get(key)
+        if parsed is None:
+            parsed = await self._parse(user_id, value)
+            self._resolved[key] = parsed
+            if len(self._resolved) > _RESOLVED_CACHE_SIZE:
+                self._resolved.popitem(last=False)
+        else:
+            self._resolved.move_to_end(key)
+        return parsed
+
+    async def _parse(self, user_id: str, value: str) -> Filter:
         if value.lstrip().startswith("{"):
             try:
                 return parse_filter(orjson.loads(value))

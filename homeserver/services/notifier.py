@@ -6,17 +6,25 @@ and the local users who should hear about it. Each waiting request registers
 an :class:`asyncio.Event` under its user; a notification sets the events of the
 named users only, so a message in a small room does not wake every syncing
 client on the server. A woken request re-reads the stores from its ``since``
-token, so a notification carries no data and a lost or duplicated one is
-harmless. This is the seam where several worker processes will later relay
+token, so a notification carries no data and a duplicated one is harmless.
+
+The notifier also remembers, per user, the newest position of each stream a
+notification named them at (for the most recently notified users; forgotten
+users fall back to a floor), so a long-poll whose ``since`` token is past all
+of them can start waiting without reading the stores first: nothing can be
+new for that user. This is the seam where several worker processes will later relay
 notifications to each other (PostgreSQL LISTEN/NOTIFY or Redis pub/sub).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+
+#: Users whose latest notified positions are remembered.
+USER_MARKS_SIZE = 20_000
 
 
 class Notifier:
@@ -30,10 +38,16 @@ class Notifier:
         self._room_changes: dict[str, int] = {}
         self._membership_changes: dict[str, int] = {}
         self._room_membership_changes: dict[str, int] = {}
+        # Per user: the newest position of each stream a notification named them at.
+        # ``_marks_floor`` covers users forgotten since, and everything before startup.
+        self._user_marks: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._marks_floor: dict[str, int] = {}
 
-    def track_room_changes_from(self, position: int) -> None:
-        """Start remembering room changes; earlier ones are unknown (startup)."""
-        self._tracked_from = position
+    def start_tracking(self, events_stream: str) -> None:
+        """Start remembering room changes and whom notifications name, from the
+        positions reached now (startup: what happened before is unknown)."""
+        self._tracked_from = self._positions[events_stream]
+        self._marks_floor = dict(self._positions)
 
     def room_changed(self, room_id: str, position: int, membership_of: str | None) -> None:
         """An event at ``position`` in ``room_id`` (changing ``membership_of``'s membership)."""
@@ -73,8 +87,35 @@ class Notifier:
         """Announce that ``stream`` reached ``position`` with news for ``users``."""
         self.advance(stream, position)
         for user_id in users:
+            self._mark(user_id, stream, position)
             for event in self._waiters.get(user_id, ()):
                 event.set()
+
+    def _mark(self, user_id: str, stream: str, position: int) -> None:
+        marks = self._user_marks.get(user_id)
+        if marks is None:
+            marks = self._user_marks[user_id] = {}
+            if len(self._user_marks) > USER_MARKS_SIZE:
+                _, forgotten = self._user_marks.popitem(last=False)
+                for name, mark in forgotten.items():
+                    self._marks_floor[name] = max(mark, self._marks_floor.get(name, 0))
+        else:
+            self._user_marks.move_to_end(user_id)
+        if position > marks.get(stream, 0):
+            marks[stream] = position
+
+    def nothing_new_since(self, user_id: str, since: Mapping[str, int]) -> bool:
+        """Whether no notification has named ``user_id`` after the positions in ``since``
+        (stream -> position); ``False`` when that cannot be known."""
+        if self._tracked_from is None:
+            return False
+        marks = self._user_marks.get(user_id, {})
+        for stream, position in since.items():
+            if position > self._positions[stream]:
+                return False  # a token from another run of the server, or another server
+            if max(marks.get(stream, 0), self._marks_floor.get(stream, 0)) > position:
+                return False
+        return True
 
     @contextmanager
     def listen(self, user_id: str) -> Iterator[asyncio.Event]:

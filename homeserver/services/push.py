@@ -194,10 +194,11 @@ class PushService:
                 unthreaded = max(unthreaded, receipt.event_stream)
         return unthreaded, threaded
 
-    async def unread(self, user_id: str, room_id: str, with_threads: bool) -> dict[str, Any]:
-        """``unread_notifications`` (and ``unread_thread_notifications``) for /sync."""
+    async def unread(self, user_id: str, room_id: str, with_threads: bool, up_to: int) -> dict[str, Any]:
+        """``unread_notifications`` (and ``unread_thread_notifications``) for /sync, counting
+        the events up to ``up_to`` (the sync's position)."""
         unthreaded, threaded = await self._read_positions(user_id, room_id)
-        counts = await self._store.unread_counts(user_id, room_id, unthreaded, threaded)
+        counts = await self._store.unread_counts(user_id, room_id, unthreaded, threaded, up_to)
         result: dict[str, Any] = {}
         if with_threads:
             main = counts.pop("main", (0, 0))

@@ -51,6 +51,39 @@ async def test_thread_notification_counts(client):
     assert body["unread_thread_notifications"] == {root: {"notification_count": 1, "highlight_count": 0}}
 
 
+async def test_unread_counts_follow_each_sync(client):
+    """Counts kept between syncs grow with new notifications and start over when a receipt moves."""
+    alice, bob, room_id = await _setup(client)
+    flt = json.dumps({"room": {"timeline": {"unread_thread_notifications": True}}})
+
+    async def counts(since):
+        body = (await bob.get(SYNC, params={"filter": flt} | ({"since": since} if since else {}))).body
+        room = body.get("rooms", {}).get("join", {}).get(room_id, {})
+        return body["next_batch"], room.get("unread_notifications"), room.get("unread_thread_notifications")
+
+    root = await _send(alice, room_id, {"msgtype": "m.text", "body": "root"})
+    since, main, threads = await counts(None)
+    assert main == {"notification_count": 1, "highlight_count": 0} and threads == {}
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "two"})
+    reply = await _send(alice, room_id, {"msgtype": "m.text", "body": "re", "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
+    since, main, threads = await counts(since)
+    assert main == {"notification_count": 2, "highlight_count": 0}
+    assert threads == {root: {"notification_count": 1, "highlight_count": 0}}
+    await _send(alice, room_id, {"msgtype": "m.text", "body": f"{bob.user_id}!", "m.mentions": {"user_ids": [bob.user_id]}})
+    since, main, threads = await counts(since)
+    assert main == {"notification_count": 3, "highlight_count": 1}
+    # A threaded receipt reads the thread only; an unthreaded one on the root reads what came before it.
+    await bob.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{reply}", {"thread_id": root})
+    since, main, threads = await counts(since)
+    assert main == {"notification_count": 3, "highlight_count": 1} and threads == {}
+    await bob.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{root}", {"thread_id": "main"})
+    since, main, threads = await counts(since)
+    assert main == {"notification_count": 2, "highlight_count": 1}
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "more"})
+    since, main, threads = await counts(since)
+    assert main == {"notification_count": 3, "highlight_count": 1} and threads == {}
+
+
 async def test_push_rules_crud(client):
     alice, bob, room_id = await _setup(client)
     rules = (await bob.get(f"{P}/")).body["global"]

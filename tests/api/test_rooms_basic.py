@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 
 async def _room(alice, **body):
     resp = await alice.post("/_matrix/client/v3/createRoom", body)
@@ -25,3 +27,28 @@ async def test_create_send_and_read(client):
     state = await alice.get(f"/_matrix/client/v3/rooms/{room_id}/state")
     types = {e["type"] for e in state.body}
     assert {"m.room.create", "m.room.member", "m.room.power_levels", "m.room.join_rules", "m.room.name", "m.room.topic"} <= types
+
+
+async def test_a_transaction_id_is_remembered_across_a_restart(make_server):
+    first = await make_server()
+    alice = await first.client.register("alice")
+    room_id = await _room(alice)
+    path = f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/kept"
+    sent = await alice.put(path, {"msgtype": "m.text", "body": "once"})
+    await first.hearth.db.close()
+    # A second server process on the same database knows nothing of the send in memory.
+    second = await make_server()
+    retried = await second.client.as_user(alice.token).put(path, {"msgtype": "m.text", "body": "once"})
+    assert retried.status == 200, retried.body
+    assert retried.body["event_id"] == sent.body["event_id"]
+    # The same ID in a batch with new sends: the repeat gets its event, the others are written.
+    again = second.client.as_user(alice.token)
+    answers = await asyncio.gather(*(
+        again.put(f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/{txn}", {"msgtype": "m.text", "body": txn})
+        for txn in ("new1", "kept", "new2")
+    ))
+    assert answers[1].body["event_id"] == sent.body["event_id"]
+    assert len({a.body["event_id"] for a in answers}) == 3
+    msgs = await again.get(f"/_matrix/client/v3/rooms/{room_id}/messages", params={"dir": "b", "limit": "10"})
+    bodies = [e["content"].get("body") for e in msgs.body["chunk"] if e["type"] == "m.room.message"]
+    assert sorted(bodies) == ["new1", "new2", "once"]

@@ -103,24 +103,29 @@ async def test_wal_is_checkpointed_in_the_background(database):
     assert await database.fetchval("SELECT COUNT(*) AS c FROM filler") == 2000
 
 
-def test_combining_queued_inserts():
-    """PostgreSQL sends a small reordered batch of inserts as one statement; upserts stay apart."""
+def test_combining_queued_writes():
+    """PostgreSQL sends a small reordered batch of inserts and keyed deletes as one
+    statement; upserts and other shapes stay apart."""
     from storage.database import _combine
 
     statements = [
         (True, "INSERT INTO a (x, y) VALUES ($1, $2)", [(1, 2), (3, 4)]),
         (False, "INSERT INTO b (x) VALUES ($1) ON CONFLICT DO NOTHING", (5,)),
         (True, "INSERT INTO c (x) VALUES ($1) ON CONFLICT (x) DO UPDATE SET x = EXCLUDED.x", [(6,)]),
-        (True, "DELETE FROM d WHERE x = $1", [(7,)]),
-        (True, "INSERT INTO e (x) VALUES (to_tsvector($1))", [("t",)]),
+        (True, "DELETE FROM d WHERE x = $1 AND y = $2", [(7, 8), (9, 10)]),
+        (True, "INSERT INTO e (x, v) VALUES ($1, to_tsvector('simple', $1))", [("t",)]),
+        (False, "DELETE FROM f WHERE x < $1", (11,)),
+        (False, "UPDATE g SET x = $1", (12,)),
     ]
     combined, separate = _combine(statements)
     assert combined == (
         "WITH q0 AS (INSERT INTO a (x, y) VALUES ($1, $2), ($3, $4)),"
-        " q1 AS (INSERT INTO b (x) VALUES ($5) ON CONFLICT DO NOTHING) SELECT 1",
-        1, 2, 3, 4, 5,
+        " q1 AS (INSERT INTO b (x) VALUES ($5) ON CONFLICT DO NOTHING),"
+        " q2 AS (DELETE FROM d WHERE (x = $6 AND y = $7) OR (x = $8 AND y = $9)),"
+        " q3 AS (INSERT INTO e (x, v) VALUES ($10, to_tsvector('simple', $10))) SELECT 1",
+        1, 2, 3, 4, 5, 7, 8, 9, 10, "t",
     )
-    assert [sql.split()[0] + " " + sql.split()[2] for _, sql, _ in separate] == ["INSERT c", "DELETE d", "INSERT e"]
+    assert [statement for statement in separate] == [statements[2], statements[5], statements[6]]
     big = [(True, "INSERT INTO a (x) VALUES ($1)", [(i,) for i in range(100)]), (False, "INSERT INTO b (x) VALUES ($1)", (1,))]
     assert _combine(big) == (None, big)
 

@@ -47,7 +47,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
 from homeserver.services.push import PushService
-from storage.database import Database
+from storage.database import Database, IntegrityError
 from storage.events import EVENTS_STREAM, EventStore
 from storage.relations import RelationStore
 from storage.rooms import MembershipChange, RoomStore
@@ -233,13 +233,15 @@ class EventSender:
     ) -> SentEvent:
         """Build, authorise and persist a local event in an existing room."""
         request = _Request(sender, event_type, content, state_key, txn, redacts)
-        if txn is not None:
-            previous = await self._earlier_send(txn)
-            if previous is not None:
-                return previous
+        previous = self._recent_txns.get(txn) if txn is not None else None
+        if previous is not None:
+            return previous
         if self._db.in_transaction:
             # Part of a caller's transaction: write now, reading the room as that
             # transaction sees it, and forget the cached head.
+            previous = await self._stored_send(txn) if txn is not None else None
+            if previous is not None:
+                return previous
             async with self._room_lock(room_id):
                 self._heads.pop(room_id, None)
                 built = await self._build(await self._load_head(room_id), room_id, request)
@@ -406,11 +408,8 @@ class EventSender:
             if entry[1] == 0:
                 del self._locks[room_id]
 
-    async def _earlier_send(self, txn: Txn) -> SentEvent | None:
-        """The event a repeated transaction ID already produced, if any."""
-        recent = self._recent_txns.get(txn)
-        if recent is not None:
-            return recent
+    async def _stored_send(self, txn: Txn) -> SentEvent | None:
+        """The event a transaction ID produced before (this process may not remember it)."""
         previous = await self._rooms.get_txn_event(txn.user_id, txn.device_id, txn.txn_id)
         if previous is None:
             return None
@@ -457,7 +456,12 @@ class EventSender:
             try:
                 built = await self._build(head, room_id, request)
             except BaseException as e:
-                _fail(request, e)
+                # A retry of a send from before a restart may no longer be allowed: it gets its event.
+                earlier = await self._stored_send(request.txn) if request.txn is not None else None
+                if earlier is not None and request.future is not None and not request.future.done():
+                    request.future.set_result(earlier)
+                else:
+                    _fail(request, e)
                 continue
             requests.append(request)
             request.built = built
@@ -471,8 +475,12 @@ class EventSender:
             await self._write(room_id, builds)
         except BaseException as e:
             self._heads.pop(room_id, None)
-            for request in requests:
-                _fail(request, e)
+            retry = await self._settle_repeated_txns(requests) if isinstance(e, IntegrityError) else None
+            if retry is None:
+                for request in requests:
+                    _fail(request, e)
+            else:
+                queue.pending[:0] = retry
             return
         self._remember_head(room_id, builds[-1].next_head)
         for request in requests:
@@ -483,6 +491,28 @@ class EventSender:
                 self._remember_txn(request.txn, result)
             if request.future is not None and not request.future.done():
                 request.future.set_result(result)
+
+    async def _settle_repeated_txns(self, requests: list[_Request]) -> list[_Request] | None:
+        """After a batch failed on a unique key: answer the requests whose transaction ID
+        an earlier send (one this process does not remember) already used, and return the
+        others to be built again; ``None`` when no transaction ID was repeated.
+
+        Transaction IDs are not looked up before every send: the unique key on them
+        catches the rare repeat (a client retrying across a restart) at no cost to the rest.
+        """
+        earlier = {txn: await self._stored_send(txn) for txn in {r.txn for r in requests if r.txn is not None}}
+        if not any(earlier.values()):
+            return None
+        retry = []
+        for request in requests:
+            previous = earlier.get(request.txn) if request.txn is not None else None
+            if previous is not None:
+                if request.future is not None and not request.future.done():
+                    request.future.set_result(previous)
+            else:
+                request.built = request.duplicate_of = None
+                retry.append(request)
+        return retry
 
     @staticmethod
     def _batch_duplicate(request: _Request, builds: list[_Built]) -> _Built | None:
@@ -533,6 +563,7 @@ class EventSender:
         statements of other kinds, and the forward extremities are written once,
         for the whole batch, from the head.
         """
+        loop = asyncio.get_running_loop()
         async with self._db.transaction("send_events"):
             async with self._db.batched(reorder=True):
                 positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
@@ -551,9 +582,12 @@ class EventSender:
                     await self._push.on_event(event, stream, built.auth_state, sorted(members))
                     if destinations:
                         await self._federation.enqueue_pdu(event, destinations)
-                    self._db.after_commit(
-                        partial(self._announce, event, stream, audience, federate=bool(destinations))
-                    )
+                    # Announced on the loop's next turn, still before the senders' requests
+                    # resume (they are woken after this): each sender is answered before the
+                    # long-polls woken by the announcement compute their responses.
+                    self._db.after_commit(partial(
+                        loop.call_soon, partial(self._announce, event, stream, audience, federate=bool(destinations))
+                    ))
                 final = builds[-1].next_head.extremities
                 replaced = {p for b in builds for p in b.event.prev_event_ids} - set(final)
                 await self._events.replace_extremities(room_id, replaced, final)

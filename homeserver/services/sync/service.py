@@ -5,7 +5,9 @@ The response covers everything after ``since`` up to "now", where "now" is
 read from the notifier, whose positions only advance after a commit, so every
 change at or below it is already visible. An incremental sync with nothing to
 say listens on the notifier *before* computing, then waits up to ``timeout``
-and computes once more: a change that lands in between still wakes it.
+and computes once more: a change that lands in between still wakes it. When
+the notifier knows that nothing was announced for the user since the token,
+the first computation is skipped (an idle long-poll reads nothing).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import MIN_STREAM, TimelineService, position_token
 from homeserver.services.sync.stripped import stripped_state
 from homeserver.services.sync_token import SyncToken
-from homeserver.services.typing import TypingService
+from homeserver.services.typing import TYPING_STREAM, TypingService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore
 from storage.device_lists import DEVICE_LISTS_STREAM
 from storage.events import EVENTS_STREAM, EventStore, StoredEvent
@@ -124,12 +126,15 @@ class SyncService:
         timeout = max(0, min(request.timeout_ms, MAX_TIMEOUT_MS)) / 1000
         if request.set_presence != "offline":
             await self._presence.on_activity(requester.user_id, request.set_presence)
+        since = request.since
         with self._notifier.listen(requester.user_id) as woken:
-            body, has_news = await self._compute(requester, request)
-            if has_news or request.since is None or request.full_state or timeout == 0:
-                return body
-            if not await wait_for(woken, timeout):
-                return body
+            if since is None or request.full_state or timeout == 0 or not self._notifier.nothing_new_since(
+                requester.user_id, _positions(since)
+            ):
+                body, has_news = await self._compute(requester, request)
+                if has_news or since is None or request.full_state or timeout == 0:
+                    return body
+            await wait_for(woken, timeout)
         body, _ = await self._compute(requester, request)
         return body
 
@@ -313,7 +318,9 @@ class SyncService:
             joined, invited, heroes = await self._rooms.member_summary(room_id, requester.user_id)
             body["summary"] = {"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}
         body.update(
-            await self._push.unread(requester.user_id, room_id, request.filter.room.timeline.unread_thread_notifications)
+            await self._push.unread(
+                requester.user_id, room_id, request.filter.room.timeline.unread_thread_notifications, now
+            )
         )
         return body
 
@@ -455,6 +462,15 @@ def _global_account_data(changed: list[tuple[str, str, dict[str, Any]]], data_fi
         if not room_id and data_filter.matches(data_type)
     ]
     return events[: data_filter.limit] if data_filter.limit is not None else events
+
+
+def _positions(token: SyncToken) -> dict[str, int]:
+    """A sync token as stream -> position."""
+    return {
+        EVENTS_STREAM: token.events, ACCOUNT_DATA_STREAM: token.account_data, RECEIPTS_STREAM: token.receipts,
+        TYPING_STREAM: token.typing, PRESENCE_STREAM: token.presence, TO_DEVICE_STREAM: token.to_device,
+        DEVICE_LISTS_STREAM: token.device_lists,
+    }
 
 
 def _delta(before: StateMap, after: StateMap) -> dict[tuple[str, str], str]:
