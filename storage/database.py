@@ -412,6 +412,8 @@ class PostgresDatabase(Database):
         self.dsn = dsn
         self.pool_size = max(2, pool_size)
         self._pool: asyncpg.Pool | None = None
+        #: insert SQL -> the same insert over unnested arrays (see _insert_unnested)
+        self._unnested: dict[str, str] = {}
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -451,12 +453,26 @@ class PostgresDatabase(Database):
             if combined is not None:
                 await txn.conn.execute(*combined)
             for many, sql, args in separate:
-                if many:
+                if many and len(args) >= _UNNEST_ROWS and _insert_shape(sql) is not None:
+                    await self._insert_unnested(txn.conn, sql, args)
+                elif many:
                     await txn.conn.executemany(sql, args)
                 else:
                     await txn.conn.execute(sql, *args)
         except asyncpg.IntegrityConstraintViolationError as e:
             raise IntegrityError(str(e)) from e
+
+    async def _insert_unnested(self, conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows of one insert as a single statement over ``unnest`` of one array per
+        parameter (a large batch's rows in one message instead of one each)."""
+        unnested = self._unnested.get(sql)
+        if unnested is None:
+            types = [
+                t.name if t.schema == "pg_catalog" else f'"{t.schema}"."{t.name}"'
+                for t in (await conn.prepare(sql)).get_parameters()
+            ]
+            unnested = self._unnested[sql] = _unnest_sql(sql, types)
+        await conn.execute(unnested, *(list(column) for column in zip(*rows)))
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
@@ -530,10 +546,9 @@ def _combine(statements: list[Statement]) -> tuple[tuple[Any, ...] | None, list[
     separate: list[Statement] = []
     for many, sql, raw_rows in statements:
         rows = list(raw_rows) if many else [raw_rows]
-        insert = _INSERT_VALUES.fullmatch(sql.strip())
+        insert = _insert_shape(sql)
         delete = _DELETE_WHERE.fullmatch(sql.strip())
-        tail = insert.group(3).upper() if insert else ""
-        if insert is not None and ("ON CONFLICT" not in tail or tail.rstrip().endswith("DO NOTHING")):
+        if insert is not None:
             tuples = [_renumbered(insert.group(2), args, row) for row in rows]
             parts.append(f"q{len(parts)} AS ({insert.group(1)}{', '.join(tuples)}{insert.group(3)})")
         elif delete is not None:
@@ -544,6 +559,28 @@ def _combine(statements: list[Statement]) -> tuple[tuple[Any, ...] | None, list[
     if len(parts) < 2:
         return None, statements
     return ("WITH " + ", ".join(parts) + " SELECT 1", *args), separate
+
+
+def _insert_shape(sql: str) -> re.Match[str] | None:
+    """An insert of one ``VALUES`` tuple whose rows may go side by side in one statement
+    (plain, or ``ON CONFLICT ... DO NOTHING``: an upsert must not meet its key twice)."""
+    shape = _INSERT_VALUES.fullmatch(sql.strip())
+    if shape is None:
+        return None
+    tail = shape.group(3).upper()
+    return shape if "ON CONFLICT" not in tail or tail.rstrip().endswith("DO NOTHING") else None
+
+
+def _unnest_sql(sql: str, types: list[str]) -> str:
+    """``INSERT ... VALUES (<exprs of $1..$n>) <tail>`` as ``INSERT ... SELECT <exprs of
+    u.c1..u.cn> FROM unnest($1::type1[], ...) AS u(c1, ..., cn) <tail>``."""
+    shape = _insert_shape(sql)
+    assert shape is not None
+    head = shape.group(1)[: shape.group(1).upper().rindex("VALUES")]
+    values = _PLACEHOLDER.sub(lambda m: f"u.c{m.group(1)}", shape.group(2).strip()[1:-1])
+    arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+    columns = ", ".join(f"c{i + 1}" for i in range(len(types)))
+    return f"{head}SELECT {values} FROM unnest({arrays}) AS u({columns}){shape.group(3)}"
 
 
 def _renumbered(template: str, args: list[Any], row: Sequence[Any]) -> str:
@@ -561,6 +598,8 @@ _INSERT_VALUES = re.compile(r"(INSERT\s.*?\bVALUES\s*)(\((?:[^()]|\([^()]*\))*\)
 _DELETE_WHERE = re.compile(r"(DELETE\s+FROM\s+\w+\s+WHERE\s+)(\w+\s*=\s*\$\d+(?:\s+AND\s+\w+\s*=\s*\$\d+)*)", re.I)
 #: Rows beyond which a batch is not combined.
 _MAX_COMBINED_ROWS = 64
+#: Rows from which one insert goes as a single statement over unnested arrays.
+_UNNEST_ROWS = 16
 
 
 def _log_slow(name: str, started: float) -> None:

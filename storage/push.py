@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from storage.database import Database
 
 #: Rooms whose unread counts are remembered (users x rooms synced recently).
 _UNREAD_CACHE_SIZE = 50_000
+#: Actions from which PostgreSQL gets them grouped by what their rows share.
+_GROUPED_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class PushAction:
     stream_ordering: int
     thread_id: str
     highlight: bool
-    actions: list[Any]
+    actions: Sequence[Any]
 
 
 class PushStore:
@@ -48,14 +52,45 @@ class PushStore:
     # -- notifications ------------------------------------------------------------------
 
     async def add_actions(self, actions: Sequence[PushAction]) -> None:
+        # Most users of a room share one decision (one actions object): encode each once.
+        encoded: dict[int, str] = {}
+        for a in actions:
+            if id(a.actions) not in encoded:
+                encoded[id(a.actions)] = orjson.dumps(a.actions).decode()
+        if self.db.dialect == "postgres" and len(actions) >= _GROUPED_ROWS:
+            await self._add_grouped(actions, encoded)
+            return
         await self.db.executemany(
             "INSERT INTO event_push_actions"
             " (event_id, user_id, room_id, stream_ordering, thread_id, highlight, actions)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             [
-                (a.event_id, a.user_id, a.room_id, a.stream_ordering, a.thread_id, a.highlight, json.dumps(a.actions))
+                (a.event_id, a.user_id, a.room_id, a.stream_ordering, a.thread_id, a.highlight, encoded[id(a.actions)])
                 for a in actions
             ],
+        )
+
+    async def _add_grouped(self, actions: Sequence[PushAction], encoded: dict[int, str]) -> None:
+        """Many actions as one PostgreSQL statement: what an event's notified users share
+        (event, room, position, thread, decision) is sent once per group, with the users
+        as one array pointing at their group, instead of every column for every user."""
+        groups: dict[tuple[Any, ...], int] = {}
+        users: list[str] = []
+        members_of: list[int] = []
+        for a in actions:
+            key = (a.event_id, a.room_id, a.stream_ordering, a.thread_id, a.highlight, encoded[id(a.actions)])
+            users.append(a.user_id)
+            members_of.append(groups.setdefault(key, len(groups) + 1))
+        columns = list(zip(*groups)) if groups else [[]] * 6
+        await self.db.execute(
+            "INSERT INTO event_push_actions"
+            " (event_id, user_id, room_id, stream_ordering, thread_id, highlight, actions)"
+            " SELECT g.event_id, u.user_id, g.room_id, g.stream_ordering, g.thread_id, g.highlight, g.actions"
+            " FROM unnest($1::text[], $2::int4[]) AS u(user_id, grp)"
+            " JOIN unnest($3::text[], $4::text[], $5::int8[], $6::text[], $7::bool[], $8::text[]) WITH ORDINALITY"
+            " AS g(event_id, room_id, stream_ordering, thread_id, highlight, actions, grp) USING (grp)"
+            " ON CONFLICT DO NOTHING",
+            users, members_of, *(list(c) for c in columns),
         )
 
     async def unread_counts(

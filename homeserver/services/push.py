@@ -175,7 +175,7 @@ class PushService:
                 decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
             if decision.notify:
                 actions.append(
-                    PushAction(user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, list(decision.actions))
+                    PushAction(user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, decision.actions)
                 )
         if actions:
             await self._store.add_actions(actions)

@@ -76,6 +76,38 @@ async def test_signed_requests_are_accepted_and_others_refused(federation):
         assert (status, body["errcode"]) == (401, "M_UNAUTHORIZED"), header
 
 
+async def _put(server, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.put(
+            URL(server.federation_url + path, encoded=True), data=body,
+            headers={"Content-Type": "application/json", **headers}, ssl=ca_context(server), server_hostname=server.name,
+        ) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_a_captured_request_replayed_changes_nothing(federation):
+    import json
+
+    hs1, hs2, hs3 = await federation("hs1.test", "hs2.test", "hs3.test")
+    alice = await hs1.client.register("alice")
+    path = "/_matrix/federation/v1/send/captured"
+    content = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [], "edus": [{
+        "edu_type": "m.direct_to_device",
+        "content": {"sender": "@bob:hs2.test", "type": "m.test", "messages": {alice.user_id: {"*": {"n": 1}}}},
+    }]}
+    header = authorization_header("PUT", path, "hs2.test", "hs1.test", content, hs2.hearth.keyring._key)
+    raw = json.dumps(content).encode()
+    first = await _put(hs1, path, raw, {"Authorization": header})
+    # The very same bytes again (a retry, or someone replaying them): the recorded answer, nothing done twice.
+    assert await _put(hs1, path, raw, {"Authorization": header}) == first == (200, {"pdus": {}})
+    events = (await alice.get("/_matrix/client/v3/sync")).body.get("to_device", {}).get("events", [])
+    assert [e["content"] for e in events] == [{"n": 1}]
+    # Replayed to another server, or with anything changed, it is refused.
+    assert (await _put(hs3, path, raw, {"Authorization": header}))[0] == 401
+    altered = json.dumps({**content, "origin_server_ts": 2}).encode()
+    assert (await _put(hs1, path, altered, {"Authorization": header}))[0] == 401
+
+
 async def test_notary_vouches_for_an_unreachable_server(federation):
     hs1, hs2, hs3 = await federation(
         "hs1.test", "hs2.test", "hs3.test",

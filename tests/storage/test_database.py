@@ -130,6 +130,38 @@ def test_combining_queued_writes():
     assert _combine(big) == (None, big)
 
 
+def test_big_inserts_become_one_statement_over_arrays():
+    from storage.database import _unnest_sql
+
+    sql = "INSERT INTO e (x, v, n) VALUES ($1, lower($1), $2) ON CONFLICT DO NOTHING"
+    assert _unnest_sql(sql, ["text", "int8"]) == (
+        "INSERT INTO e (x, v, n) SELECT u.c1, lower(u.c1), u.c2 FROM unnest($1::text[], $2::int8[]) AS u(c1, c2)"
+        " ON CONFLICT DO NOTHING"
+    )
+
+
+async def test_big_batches_write_every_row(database):
+    """Large batches (one statement over arrays on PostgreSQL) keep the insert's meaning:
+    expressions, NULLs, and ON CONFLICT DO NOTHING for repeated keys."""
+    await database.execute("CREATE TABLE big (x INTEGER PRIMARY KEY, y TEXT, z TEXT, f BOOLEAN)")
+    rows = [(i, None if i % 3 == 0 else f"v{i}", i % 2 == 0) for i in range(40)]
+    async with database.transaction("t"):
+        async with database.batched(reorder=True):
+            await database.executemany(
+                "INSERT INTO big (x, y, z, f) VALUES ($1, $2, upper($2), $3) ON CONFLICT DO NOTHING",
+                rows + [(5, "again", True)] * 20,
+            )
+    stored = await database.fetch("SELECT x, y, z, f FROM big ORDER BY x")
+    assert [(r["x"], r["y"], r["z"], bool(r["f"])) for r in stored] == [
+        (x, y, y.upper() if y else None, f) for x, y, f in rows
+    ]
+    with pytest.raises(IntegrityError):
+        async with database.transaction("t"):
+            async with database.batched(reorder=True):
+                await database.executemany("INSERT INTO big (x, y, z, f) VALUES ($1, $2, $2, $3)", [(100 + i, "n", True) for i in range(20)] + [(1, "dup", False)])
+    assert await database.fetchval("SELECT COUNT(*) FROM big") == 40
+
+
 async def test_reordered_batches_write_everything(database):
     await database.execute("CREATE TABLE one (x INTEGER PRIMARY KEY)")
     await database.execute("CREATE TABLE two (x INTEGER PRIMARY KEY, y TEXT)")
