@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,8 +17,9 @@ _UNREAD_CACHE_SIZE = 50_000
 _GROUPED_ROWS = 16
 
 
-@dataclass(frozen=True)
-class PushAction:
+class PushAction(NamedTuple):
+    """One user notified by one event (a tuple: an event makes one for every member)."""
+
     user_id: str
     event_id: str
     room_id: str

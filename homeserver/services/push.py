@@ -20,7 +20,6 @@ from typing import Any
 from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
-from homeserver.core.identifiers import get_domain_from_id
 from homeserver.core.push_rules import KINDS, PushContext, evaluate, merge_rules
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
@@ -154,7 +153,8 @@ class PushService:
         candidates = list(members)
         if event.type == "m.room.member" and event.membership == "invite" and event.state_key:
             candidates.append(event.state_key)
-        local = [u for u in candidates if u != event.sender and get_domain_from_id(u) == self._server_name]
+        ours = ":" + self._server_name  # (a localpart never holds a colon)
+        local = [u for u in candidates if u != event.sender and u.endswith(ours)]
         if not local:
             return
         member_count = len(members)

@@ -54,7 +54,10 @@ async def test_retracting_a_knock_on_a_remote_room(federation):
     assert member.body == {"membership": "leave", "reason": "changed my mind"}
     # ...and bob's sync moves the room from knock to leave.
     synced = (await bob.get(f"{V3}/sync", params={"since": since})).body
-    assert room_id in synced["rooms"]["leave"]
+    [own_leave] = synced["rooms"]["leave"][room_id]["timeline"]["events"]
+    assert (own_leave["type"], own_leave["state_key"], own_leave["content"]["membership"]) == (
+        "m.room.member", bob.user_id, "leave"
+    )
     assert room_id not in synced["rooms"].get("knock", {})
     assert room_id not in (await bob.get(f"{V3}/sync")).body.get("rooms", {}).get("knock", {})
     # Nothing is left to take back; knocking again works.

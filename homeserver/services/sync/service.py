@@ -205,7 +205,7 @@ class SyncService:
             elif membership in ("leave", "ban") and room_id not in forgotten:
                 if (since_events is None and room_filter.include_leave) or changed_membership:
                     leave[room_id] = await self._left_room(
-                        requester, room_id, since_events, stream, request, room_data.get(room_id, []), seen
+                        requester, room_id, event_id, since_events, stream, request, room_data.get(room_id, []), seen
                     )
 
         # Rooms are independent: their reads overlap instead of queueing one after another.
@@ -353,12 +353,27 @@ class SyncService:
         self,
         requester: Requester,
         room_id: str,
+        leave_event_id: str,
         since: int | None,
         left_at: int,
         request: SyncRequest,
         account_data: list[dict[str, Any]],
         seen: _Seen,
     ) -> dict[str, Any]:
+        room = await self._rooms.get_room(room_id)
+        if room is not None and room.current_state_group is None:
+            # A room this server is not in (a rejected invite, a retracted knock): its
+            # timeline here is the user's own leave.
+            leave = await self._events.get_event(leave_event_id)
+            return {
+                "timeline": {
+                    "events": await self._serializer.serialize([leave] if leave else [], requester, include_room_id=False),
+                    "limited": False,
+                    "prev_batch": position_token(left_at),
+                },
+                "state": {"events": []},
+                "account_data": {"events": account_data},
+            }
         timeline_filter = request.filter.room.timeline
         limit = timeline_filter.limit if timeline_filter.limit is not None else DEFAULT_TIMELINE_LIMIT
         window = await self._timeline_events(requester, room_id, since, left_at, limit, timeline_filter, seen)
