@@ -113,6 +113,7 @@ from storage.media import MediaStore
 from storage.media_files import MediaFiles
 from storage.migrations import migrate
 from storage.push import PushStore
+from storage.push_actions import NotificationStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
 from storage.registration import RegistrationStore
 from storage.reports import ReportStore
@@ -257,6 +258,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     search_store = SearchStore(db)
     push = PushService(
         store=PushStore(db),
+        notifications=NotificationStore(db),
         rooms=room_store,
         receipts=receipt_store,
         account_data=account_data,

@@ -24,7 +24,8 @@ from homeserver.core.push_rules import KINDS, PushContext, evaluate, merge_rules
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
-from storage.push import PushAction, PushStore
+from storage.push import PushStore
+from storage.push_actions import EVERYONE, NotificationStore, PushAction
 from storage.receipts import ReceiptStore
 from storage.rooms import RoomStore
 
@@ -36,6 +37,7 @@ class PushService:
         self,
         *,
         store: PushStore,
+        notifications: NotificationStore,
         rooms: RoomStore,
         receipts: ReceiptStore,
         account_data: AccountDataService,
@@ -43,6 +45,7 @@ class PushService:
         server_name: str,
     ) -> None:
         self._store = store
+        self._notifications = notifications
         self._rooms = rooms
         self._receipts = receipts
         self._account_data = account_data
@@ -146,7 +149,16 @@ class PushService:
     # -- evaluation ------------------------------------------------------------------------
 
     async def on_event(self, event: Event, stream: int, auth_state: StateMap, members: list[str]) -> None:
-        """Record who this new event notifies (inside the event's transaction).
+        """Record who this new event notifies (inside the event's transaction)."""
+        await self.record(await self.notified_by(event, stream, auth_state, members))
+
+    async def record(self, actions: list[PushAction]) -> None:
+        """Store notification actions (inside their events' transaction)."""
+        if actions:
+            await self._notifications.add(actions)
+
+    async def notified_by(self, event: Event, stream: int, auth_state: StateMap, members: list[str]) -> list[PushAction]:
+        """Whom this new event notifies, and how (to :meth:`record` with the event).
 
         ``members`` are the room's joined members; an invite also notifies its target.
         """
@@ -156,29 +168,41 @@ class PushService:
         ours = ":" + self._server_name  # (a localpart never holds a colon)
         local = [u for u in candidates if u != event.sender and u.endswith(ours)]
         if not local:
-            return
+            return []
         member_count = len(members)
         levels = {"room": pl.notification_level("room", auth_state)}
         sender_level = pl.user_power_level(event.sender, auth_state)
         client_event = {**event.pdu(), "content": dict(event.content)}
         thread_id = _thread_of(event)
         # The predefined rules depend on the user only through mentions and the
-        # state key, so users who kept them and are neither share one evaluation.
+        # state key, so users who kept them and are neither share one decision,
+        # stored once for everyone (see storage.push_actions); the others get a row
+        # of their own where their decision differs.
         singled_out = _mentioned_users(event)
-        bystander = evaluate(self._bystander_rules, client_event, PushContext("", member_count, None, sender_level, levels))
+        shared = evaluate(self._bystander_rules, client_event, PushContext("", member_count, None, sender_level, levels))
+        joined = set(members)
         actions: list[PushAction] = []
+        covered = 0  # joined members the shared row stands for
         for user_id in local:
             ruleset, customised = self._cache.get(user_id) or await self._cached(user_id)
             if not customised and user_id not in singled_out:
-                decision = bystander
-            else:
-                decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
-            if decision.notify:
-                actions.append(
-                    PushAction(user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, decision.actions)
-                )
-        if actions:
-            await self._store.add_actions(actions)
+                covered += 1
+                continue
+            decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
+            if user_id in joined and decision == shared:
+                covered += 1
+            elif decision.notify or (shared.notify and user_id in joined):
+                # Their own row: how they are notified, or (notify false) that they are not.
+                actions.append(PushAction(
+                    user_id, event.event_id, event.room_id, stream, thread_id, decision.highlight, decision.actions,
+                    notify=decision.notify, sender=event.sender,
+                ))
+        if shared.notify and covered:
+            actions.append(PushAction(
+                EVERYONE, event.event_id, event.room_id, stream, thread_id, shared.highlight, shared.actions,
+                sender=event.sender,
+            ))
+        return actions
 
     async def read_position(self, user_id: str, room_id: str) -> int:
         """How far the user has read the room (their furthest unthreaded receipt)."""
@@ -198,7 +222,8 @@ class PushService:
         """``unread_notifications`` (and ``unread_thread_notifications``) for /sync, counting
         the events up to ``up_to`` (the sync's position)."""
         unthreaded, threaded = await self._read_positions(user_id, room_id)
-        counts = await self._store.unread_counts(user_id, room_id, unthreaded, threaded, up_to)
+        membership = (await self._rooms.current_memberships_of_user(user_id)).get(room_id, ("", "", 0))[2]
+        counts = await self._notifications.unread_counts(user_id, room_id, unthreaded, threaded, up_to, membership)
         result: dict[str, Any] = {}
         if with_threads:
             main = counts.pop("main", (0, 0))
@@ -218,7 +243,7 @@ class PushService:
             if not since.isdigit():
                 raise MatrixError("M_INVALID_PARAM", "Invalid from token")
             before = int(since)
-        rows = await self._store.notifications(user_id, before, limit, only == "highlight")
+        rows = await self._notifications.notifications(user_id, before, limit, only == "highlight")
         next_token = str(rows[-1].stream_ordering) if len(rows) == limit else None
         return rows, next_token
 

@@ -145,6 +145,40 @@ async def test_notifications_list(client):
     assert [n["event"]["event_id"] for n in rest.body["notifications"]] == [first]
 
 
+async def test_counts_in_a_bigger_room_follow_each_members_rules_and_membership(client):
+    """Members who kept the predefined rules share one stored decision; a muted member, a
+    mentioned one and members who come and go are each counted for what they saw."""
+    alice, bob, room_id = await _setup(client)
+    carol, dave = await client.register("carol"), await client.register("dave")
+    for user in (carol, dave):
+        assert (await user.post(f"/_matrix/client/v3/join/{room_id}", {})).status == 200
+    # Dave mutes the room.
+    assert (await dave.put(f"{P}/global/room/{room_id}", {"actions": []})).status == 200
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "to everyone"})
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "carol!", "m.mentions": {"user_ids": [carol.user_id]}})
+    assert (await bob.post(f"/_matrix/client/v3/rooms/{room_id}/leave", {})).status == 200
+    await _send(alice, room_id, {"msgtype": "m.text", "body": "bob is away"})
+    assert (await bob.post(f"/_matrix/client/v3/join/{room_id}", {})).status == 200
+    await _send(carol, room_id, {"msgtype": "m.text", "body": "welcome back"})
+    eve = await client.register("eve")
+    assert (await eve.post(f"/_matrix/client/v3/join/{room_id}", {})).status == 200
+    last = await _send(alice, room_id, {"msgtype": "m.text", "body": "hi eve"})
+
+    async def unread(user):
+        return _unread((await user.get(SYNC)).body, room_id)
+
+    assert await unread(alice) == {"notification_count": 1, "highlight_count": 0}  # carol's message only
+    assert await unread(bob) == {"notification_count": 4, "highlight_count": 0}    # not while away
+    assert await unread(carol) == {"notification_count": 4, "highlight_count": 1}  # not her own
+    assert await unread(dave) == {"notification_count": 0, "highlight_count": 0}
+    assert await unread(eve) == {"notification_count": 1, "highlight_count": 0}    # joined at the end
+    listed = (await bob.get("/_matrix/client/v3/notifications")).body["notifications"]
+    assert [n["event"]["content"]["body"] for n in listed] == ["hi eve", "welcome back", "carol!", "to everyone"]
+    assert (await dave.get("/_matrix/client/v3/notifications")).body["notifications"] == []
+    await carol.post(f"/_matrix/client/v3/rooms/{room_id}/receipt/m.read/{last}", {})
+    assert await unread(carol) == {"notification_count": 0, "highlight_count": 0}
+
+
 async def test_pushers(client):
     alice = await client.register("alice")
     pusher = {

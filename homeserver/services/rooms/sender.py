@@ -567,6 +567,7 @@ class EventSender:
         async with self._db.transaction("send_events"):
             async with self._db.batched(reorder=True):
                 positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
+                notified = []
                 for built, stream in zip(builds, positions):
                     event = built.event
                     built.stream = stream
@@ -579,7 +580,7 @@ class EventSender:
                     if event.membership is not None and event.state_key:
                         audience.add(event.state_key)
                     destinations = {get_domain_from_id(user) for user in audience} - {self._server_name}
-                    await self._push.on_event(event, stream, built.auth_state, sorted(members))
+                    notified += await self._push.notified_by(event, stream, built.auth_state, sorted(members))
                     if destinations:
                         await self._federation.enqueue_pdu(event, destinations)
                     # Announced on the loop's next turn, still before the senders' requests
@@ -588,6 +589,7 @@ class EventSender:
                     self._db.after_commit(partial(
                         loop.call_soon, partial(self._announce, event, stream, audience, federate=bool(destinations))
                     ))
+                await self._push.record(notified)  # the batch's notifications in one write
                 final = builds[-1].next_head.extremities
                 replaced = {p for b in builds for p in b.event.prev_event_ids} - set(final)
                 await self._events.replace_extremities(room_id, replaced, final)
