@@ -154,27 +154,29 @@ class NotificationStore:
     async def _count(
         self, user_id: str, room_id: str, after: int, up_to: int, spans: Spans, thread_id: str | None = None
     ) -> Counts:
-        """Notifications of the user in ``(after, up_to]`` by thread (one thread if given)."""
-        in_thread = " AND thread_id = $5" if thread_id is not None else ""
-        extra = [thread_id] if thread_id is not None else []
-        rows = list(await self.db.fetch(
-            "SELECT thread_id, COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h"
-            " FROM event_push_actions WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3"
-            f" AND stream_ordering <= $4 AND notify{in_thread} GROUP BY thread_id",
-            user_id, room_id, after, up_to, *extra,
-        ))
+        """Notifications of the user in ``(after, up_to]`` by thread (one thread if given),
+        in one query: their own rows, and the shared ones of the spans they were joined."""
+        args: list[Any] = [user_id, room_id, after, up_to]
+        in_thread = ""
+        if thread_id is not None:
+            args.append(thread_id)
+            in_thread = f" AND thread_id = ${len(args)}"
+        parts = [
+            "SELECT thread_id, highlight FROM event_push_actions WHERE user_id = $1 AND room_id = $2"
+            f" AND stream_ordering > $3 AND stream_ordering <= $4 AND notify{in_thread}"
+        ]
         for low, high in _clip(spans, after, up_to):
-            rows += await self.db.fetch(
-                "SELECT thread_id, COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h"
-                f" FROM event_push_actions s WHERE {_SHARED_FOR_USER} AND room_id = $2"
-                f" AND stream_ordering > $3 AND stream_ordering <= $4{in_thread} GROUP BY thread_id",
-                user_id, room_id, low, high, *extra,
+            args += [low, high]
+            parts.append(
+                f"SELECT thread_id, highlight FROM event_push_actions s WHERE {_SHARED_FOR_USER} AND room_id = $2"
+                f" AND stream_ordering > ${len(args) - 1} AND stream_ordering <= ${len(args)}{in_thread}"
             )
-        counts: Counts = {}
-        for row in rows:
-            n, h = counts.get(row["thread_id"], (0, 0))
-            counts[row["thread_id"]] = (n + int(row["n"]), h + int(row["h"] or 0))
-        return counts
+        rows = await self.db.fetch(
+            "SELECT thread_id, COUNT(*) AS n, SUM(CASE WHEN highlight THEN 1 ELSE 0 END) AS h"
+            f" FROM ({' UNION ALL '.join(parts)}) AS notified GROUP BY thread_id",
+            *args,
+        )
+        return {r["thread_id"]: (int(r["n"]), int(r["h"] or 0)) for r in rows}
 
     async def _joined_spans(self, user_id: str, room_ids: list[str] | None = None) -> dict[str, Spans]:
         """The spans of stream positions the user was joined to each room (every room the
