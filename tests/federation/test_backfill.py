@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.pdus import signed_pdu
+
 pytestmark = pytest.mark.federation
 
 V3 = "/_matrix/client/v3"
@@ -162,23 +164,15 @@ async def _forge(on, signer, room_id: str, sender: str, event_type: str, content
                  prev_events: list[str], auth_state: dict[tuple[str, str], str], state_key: str | None = None):
     """An event ``signer`` signs, on ``prev_events`` as ``on`` has them, with its auth
     events picked from ``auth_state``."""
-    from homeserver.core import auth_rules
     from homeserver.core.events import Event
     from homeserver.core.room_versions import get_room_version
-    from homeserver.core.signing import hash_and_sign_event
 
-    hearth = on.hearth
-    room = await hearth.event_store.db.fetchrow("SELECT room_version FROM rooms WHERE room_id = $1", room_id)
-    version = get_room_version(room["room_version"])
-    wanted = auth_rules.auth_types_for_event(version, event_type, sender, state_key, content)
-    pdu = {
-        "type": event_type, "room_id": room_id, "sender": sender, "content": content,
-        "origin_server_ts": hearth.clock.time_ms(), "depth": await hearth.event_store.max_depth(prev_events) + 1,
-        "prev_events": prev_events, "auth_events": sorted(auth_state[k] for k in wanted if k in auth_state),
-    }
-    if state_key is not None:
-        pdu["state_key"] = state_key
-    return Event(hash_and_sign_event(pdu, signer.name, signer.hearth.keyring._key, version), version)
+    pdu = await signed_pdu(
+        on.hearth, signer.name, signer.hearth.keyring._key, room_id, sender, event_type, content,
+        prev_events=prev_events, auth_state=auth_state, state_key=state_key,
+    )
+    room = await on.hearth.event_store.db.fetchrow("SELECT room_version FROM rooms WHERE room_id = $1", room_id)
+    return Event(pdu, get_room_version(room["room_version"]))
 
 
 async def test_a_fork_in_backfilled_history_is_resolved(federation):

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.pdus import signed_pdu
+
 pytestmark = pytest.mark.federation
 
 V3 = "/_matrix/client/v3"
@@ -73,24 +75,13 @@ async def _shared_room(federation):
 
 async def _craft(hs1, hs2, room_id: str, sender: str, event_type: str, content: dict, *, state_key=None, server="hs2.test", key=None) -> dict:
     """A PDU as hs2 would send it (signed with hs2's key), built on hs1's view of the room."""
-    from homeserver.core import auth_rules
-    from homeserver.core.room_versions import get_room_version
-    from homeserver.core.signing import hash_and_sign_event
-
     hearth = hs1.hearth
-    room = await hearth.event_store.db.fetchrow("SELECT room_version, current_state_group FROM rooms WHERE room_id = $1", room_id)
-    version = get_room_version(room["room_version"])
+    room = await hearth.event_store.db.fetchrow("SELECT current_state_group FROM rooms WHERE room_id = $1", room_id)
     state = await hearth.remote_events._state.get_state(room["current_state_group"])
-    wanted = auth_rules.auth_types_for_event(version, event_type, sender, state_key, content)
-    extremities = await hearth.event_store.get_extremities(room_id)
-    pdu = {
-        "type": event_type, "room_id": room_id, "sender": sender, "content": content,
-        "origin_server_ts": hearth.clock.time_ms(), "depth": await hearth.event_store.max_depth(extremities) + 1,
-        "prev_events": extremities, "auth_events": sorted(state[k] for k in wanted if k in state),
-    }
-    if state_key is not None:
-        pdu["state_key"] = state_key
-    return hash_and_sign_event(pdu, server, key or hs2.hearth.keyring._key, version)
+    return await signed_pdu(
+        hearth, server, key or hs2.hearth.keyring._key, room_id, sender, event_type, content,
+        prev_events=await hearth.event_store.get_extremities(room_id), auth_state=dict(state), state_key=state_key,
+    )
 
 
 async def _push(hs2, pdu: dict, txn: str) -> dict:
