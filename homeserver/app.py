@@ -560,6 +560,7 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                     hearth.clock.time_ms() - 60 * 60 * 1000
                 )
                 await hearth.to_device.forget_old_txns()
+                await hearth.device_lists.forget_unshared_remote_lists()
                 await hearth.media.expire_pending()
             except Exception:
                 logger.exception("housekeeping_failed")

@@ -134,6 +134,23 @@ class RemoteDeviceListStore:
             f"UPDATE remote_device_lists SET {column} = $2 WHERE user_id = $1", user_id, _dumps(key)
         )
 
+    async def forget_unshared(self) -> None:
+        """Drop the copies of users who share no room with a local user any more: their
+        server stops sending updates, so a copy would go stale (it is fetched again if
+        they share a room once more)."""
+        async with self.db.transaction("forget_unshared_device_lists"):
+            await self.db.execute(
+                "DELETE FROM remote_device_lists WHERE NOT EXISTS ("
+                " SELECT 1 FROM current_memberships theirs"
+                " JOIN current_memberships ours ON ours.room_id = theirs.room_id"
+                " JOIN users u ON u.user_id = ours.user_id"
+                " WHERE theirs.user_id = remote_device_lists.user_id"
+                " AND theirs.membership = 'join' AND ours.membership = 'join')"
+            )
+            await self.db.execute(
+                "DELETE FROM remote_devices WHERE user_id NOT IN (SELECT user_id FROM remote_device_lists)"
+            )
+
     async def forget(self, user_id: str) -> None:
         """Drop a user's cached list (it will be fetched again when needed)."""
         async with self.db.transaction("forget_remote_device_list"):

@@ -115,6 +115,10 @@ class DeviceListService:
         users refetch the keys; other servers have nothing to learn."""
         await self._record(user_id, await self._rooms.users_sharing_rooms(user_id))
 
+    async def forget_unshared_remote_lists(self) -> None:
+        """Housekeeping: other servers' users sharing no room with ours lose their cached lists."""
+        await self._remote_lists.forget_unshared()
+
     async def receive_device_list_update(self, origin: str, content: Any) -> None:
         """``m.device_list_update`` from ``origin``: update the cached list; local users
         sharing a room with that user refetch the keys."""

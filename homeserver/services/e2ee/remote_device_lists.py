@@ -85,6 +85,10 @@ class RemoteDeviceLists:
         logger.debug("remote_device_list_fetched", user_id=user_id, stream_id=device_list.stream_id)
         return device_list
 
+    async def forget_unshared(self) -> None:
+        """Housekeeping: drop the copies of users who share no room with ours any more."""
+        await self._store.forget_unshared()
+
     async def apply_device_update(self, user_id: str, content: Mapping[str, Any]) -> None:
         """Apply an ``m.device_list_update`` about ``user_id`` (whose server sent it) to the
         cached copy; drop the copy when the update shows a gap or cannot be used."""
