@@ -179,6 +179,18 @@ class KeyStore:
         )
         return [Signature(**dict(r)) for r in rows]
 
+    async def signatures_by(self, signer_user_id: str, target_user_ids: list[str]) -> list[Signature]:
+        """The stored signatures ``signer_user_id`` made on the keys of ``target_user_ids``."""
+        if not target_user_ids:
+            return []
+        placeholders = ", ".join(f"${i + 2}" for i in range(len(target_user_ids)))
+        rows = await self.db.fetch(
+            "SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature"
+            f" FROM e2e_signatures WHERE signer_user_id = $1 AND target_user_id IN ({placeholders})",
+            signer_user_id, *target_user_ids,
+        )
+        return [Signature(**dict(r)) for r in rows]
+
     async def delete_signatures_by(self, user_id: str, signer_key_ids: list[str]) -> None:
         """Drop signatures made with keys the user has replaced."""
         await self.db.executemany(

@@ -34,6 +34,18 @@ def _loads(raw: str | None) -> Any:
     return orjson.loads(raw) if raw is not None else None
 
 
+def _shares_a_room(user: str, since: str = "") -> str:
+    """An ``EXISTS`` test: ``user`` (an SQL expression) is joined to a room a local user is
+    joined to (both since at most ``since``, an SQL expression, when given)."""
+    earlier = f" AND theirs.stream_ordering <= {since} AND ours.stream_ordering <= {since}" if since else ""
+    return (
+        "EXISTS (SELECT 1 FROM current_memberships theirs"
+        " JOIN current_memberships ours ON ours.room_id = theirs.room_id"
+        " JOIN users u ON u.user_id = ours.user_id"
+        f" WHERE theirs.user_id = {user} AND theirs.membership = 'join' AND ours.membership = 'join'{earlier})"
+    )
+
+
 class RemoteDeviceListStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -47,12 +59,7 @@ class RemoteDeviceListStore:
         placeholders = ", ".join(f"${i + 1}" for i in range(len(user_ids)))
         rows = await self.db.fetch(
             "SELECT r.user_id, r.stream_id, r.master_key, r.self_signing_key FROM remote_device_lists r"
-            f" WHERE r.user_id IN ({placeholders}) AND EXISTS ("
-            "  SELECT 1 FROM current_memberships theirs"
-            "  JOIN current_memberships ours ON ours.room_id = theirs.room_id"
-            "  JOIN users u ON u.user_id = ours.user_id"
-            "  WHERE theirs.user_id = r.user_id AND theirs.membership = 'join' AND ours.membership = 'join'"
-            "  AND theirs.stream_ordering <= r.cached_at_stream AND ours.stream_ordering <= r.cached_at_stream)",
+            f" WHERE r.user_id IN ({placeholders}) AND {_shares_a_room('r.user_id', 'r.cached_at_stream')}",
             *user_ids,
         )
         if not rows:
@@ -89,10 +96,8 @@ class RemoteDeviceListStore:
             return set()
         placeholders = ", ".join(f"${i + 1}" for i in range(len(user_ids)))
         rows = await self.db.fetch(
-            "SELECT DISTINCT theirs.user_id FROM current_memberships theirs"
-            " JOIN current_memberships ours ON ours.room_id = theirs.room_id"
-            " JOIN users u ON u.user_id = ours.user_id"
-            f" WHERE theirs.user_id IN ({placeholders}) AND theirs.membership = 'join' AND ours.membership = 'join'",
+            f"SELECT DISTINCT user_id FROM current_memberships WHERE user_id IN ({placeholders})"
+            f" AND {_shares_a_room('current_memberships.user_id')}",
             *user_ids,
         )
         return {r["user_id"] for r in rows}
@@ -140,12 +145,7 @@ class RemoteDeviceListStore:
         they share a room once more)."""
         async with self.db.transaction("forget_unshared_device_lists"):
             await self.db.execute(
-                "DELETE FROM remote_device_lists WHERE NOT EXISTS ("
-                " SELECT 1 FROM current_memberships theirs"
-                " JOIN current_memberships ours ON ours.room_id = theirs.room_id"
-                " JOIN users u ON u.user_id = ours.user_id"
-                " WHERE theirs.user_id = remote_device_lists.user_id"
-                " AND theirs.membership = 'join' AND ours.membership = 'join')"
+                f"DELETE FROM remote_device_lists WHERE NOT {_shares_a_room('remote_device_lists.user_id')}"
             )
             await self.db.execute(
                 "DELETE FROM remote_devices WHERE user_id NOT IN (SELECT user_id FROM remote_device_lists)"

@@ -65,33 +65,44 @@ class DeviceListService:
     async def device_changed(self, user_id: str, device_id: str, *, deleted: bool = False) -> None:
         """A local user's device was added, deleted, renamed, or its keys or their
         signatures changed (in the caller's transaction, if any)."""
+        await self._device_updates(user_id, [device_id], deleted=deleted)
+
+    async def devices_deleted(self, user_id: str, device_ids: list[str]) -> None:
+        """A local user's devices were deleted (in the caller's transaction, if any)."""
+        await self._device_updates(user_id, device_ids, deleted=True)
+
+    async def _device_updates(self, user_id: str, device_ids: list[str], *, deleted: bool) -> None:
         audience = await self._rooms.users_sharing_rooms(user_id)
         servers = self._servers_of(user_id, audience)
         async with self._db.transaction("device_list_change"):
             previous = await self._store.latest_device_update(user_id) if servers else 0
-            position = await self._record(user_id, audience, device_id)
-            if not servers:
-                return
-            update: dict[str, Any] = {
-                "user_id": user_id, "device_id": device_id, "stream_id": position,
-                "prev_id": [previous] if previous else [],
-            }
-            if deleted:
-                update["deleted"] = True
-            else:
-                keys = (await self._local_keys.describe(None, user_id, [device_id])).devices.get(device_id)
-                if keys is not None:
-                    name = keys.pop("unsigned", {}).get("device_display_name")
-                    update["keys"] = keys
-                    if name is not None:
-                        update["device_display_name"] = name
-            await self._federation.enqueue_edu("m.device_list_update", update, servers)
-            self._db.after_commit(self._federation.wake)
+            for device_id in device_ids:
+                position = await self._record(user_id, audience, device_id)
+                if servers:
+                    await self._federation.enqueue_edu(
+                        "m.device_list_update", await self._update_edu(user_id, device_id, position, previous, deleted),
+                        servers,
+                    )
+                    previous = position
+            if servers:
+                self._db.after_commit(self._federation.wake)
 
-    async def devices_deleted(self, user_id: str, device_ids: list[str]) -> None:
-        """A local user's devices were deleted (in the caller's transaction, if any)."""
-        for device_id in device_ids:
-            await self.device_changed(user_id, device_id, deleted=True)
+    async def _update_edu(self, user_id: str, device_id: str, position: int, previous: int, deleted: bool) -> dict[str, Any]:
+        """The ``m.device_list_update`` of one device change (its keys as ``/user/devices`` shows them)."""
+        update: dict[str, Any] = {
+            "user_id": user_id, "device_id": device_id, "stream_id": position,
+            "prev_id": [previous] if previous else [],
+        }
+        if deleted:
+            update["deleted"] = True
+            return update
+        keys = (await self._local_keys.describe(None, user_id, [device_id])).devices.get(device_id)
+        if keys is not None:
+            name = keys.pop("unsigned", {}).get("device_display_name")
+            update["keys"] = keys
+            if name is not None:
+                update["device_display_name"] = name
+        return update
 
     async def cross_signing_changed(self, user_id: str) -> None:
         """A local user's master or self-signing key, or the signatures on them, changed."""
@@ -113,7 +124,7 @@ class DeviceListService:
     async def signatures_changed(self, user_id: str) -> None:
         """Someone here signed ``user_id``'s master key (a signature only they see): local
         users refetch the keys; other servers have nothing to learn."""
-        await self._record(user_id, await self._rooms.users_sharing_rooms(user_id))
+        await self._record(user_id)
 
     async def forget_unshared_remote_lists(self) -> None:
         """Housekeeping: other servers' users sharing no room with ours lose their cached lists."""
@@ -125,14 +136,14 @@ class DeviceListService:
         user_id = self._remote_user(origin, content)
         if user_id is not None:
             await self._remote_lists.apply_device_update(user_id, content)
-            await self._record(user_id, await self._rooms.users_sharing_rooms(user_id))
+            await self._record(user_id)
 
     async def receive_signing_key_update(self, origin: str, content: Any) -> None:
         """``m.signing_key_update`` from ``origin``: as a device update, for cross-signing keys."""
         user_id = self._remote_user(origin, content)
         if user_id is not None:
             await self._remote_lists.apply_signing_key_update(user_id, content)
-            await self._record(user_id, await self._rooms.users_sharing_rooms(user_id))
+            await self._record(user_id)
 
     @staticmethod
     def _remote_user(origin: str, content: Any) -> str | None:
@@ -148,8 +159,11 @@ class DeviceListService:
             return set()
         return {get_domain_from_id(u) for u in audience} - {self._server_name}
 
-    async def _record(self, user_id: str, audience: set[str], device_id: str | None = None) -> int:
-        """Put the change on the stream and wake ``audience`` (everyone sharing a room with the user)."""
+    async def _record(self, user_id: str, audience: set[str] | None = None, device_id: str | None = None) -> int:
+        """Put the change on the stream and wake ``audience`` (everyone sharing a room with
+        the user; read when not given)."""
+        if audience is None:
+            audience = await self._rooms.users_sharing_rooms(user_id)
         async with self._db.transaction("device_list_change"):
             position = await self._store.record_change(user_id, device_id)
             self._db.after_commit(lambda: self._notifier.notify(DEVICE_LISTS_STREAM, position, audience))

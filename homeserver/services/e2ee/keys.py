@@ -123,14 +123,14 @@ class KeyService:
                 if isinstance(found, Mapping):
                     # A server answers for its own users only.
                     result[section].update({u: k for u, k in found.items() if u in remote[server]})
-        if viewer is not None:
-            for user_id in remote_users:
-                master = result["master_keys"].get(user_id)
-                if isinstance(master, Mapping) and isinstance(master.get("keys"), Mapping) and master["keys"]:
-                    signatures = await self._keys.signatures_on(user_id)
-                    result["master_keys"][user_id] = with_signatures(
-                        master, signatures, public_key_of(master), lambda s: s.signer_user_id == viewer
-                    )
+        signed = [u for u in remote_users if _has_public_key(result["master_keys"].get(u))]
+        if viewer is not None and signed:
+            by_viewer = await self._keys.signatures_by(viewer, signed)
+            for user_id in signed:
+                master = result["master_keys"][user_id]
+                result["master_keys"][user_id] = with_signatures(
+                    master, by_viewer, public_key_of(master), lambda s, u=user_id: s.target_user_id == u
+                )
         return result
 
     async def user_devices(self, user_id: str) -> dict[str, Any]:
@@ -194,6 +194,11 @@ def _failure(error: BaseException | None) -> dict[str, Any]:
 
 def _or_empty(value: Any) -> Any:
     return {} if value is None else value
+
+
+def _has_public_key(key: Any) -> bool:
+    """Whether another server's key object has a key to hang signatures on."""
+    return isinstance(key, Mapping) and isinstance(key.get("keys"), Mapping) and bool(key["keys"])
 
 
 def _fill(result: dict[str, Any], user_id: str, keys: UserKeys) -> None:

@@ -112,15 +112,8 @@ class SyncService:
         self._device_lists = device_lists
 
     def current_token(self) -> SyncToken:
-        return SyncToken(
-            events=self._notifier.position(EVENTS_STREAM),
-            account_data=self._notifier.position(ACCOUNT_DATA_STREAM),
-            receipts=self._notifier.position(RECEIPTS_STREAM),
-            typing=self._typing.position,
-            presence=self._notifier.position(PRESENCE_STREAM),
-            to_device=self._notifier.position(TO_DEVICE_STREAM),
-            device_lists=self._notifier.position(DEVICE_LISTS_STREAM),
-        )
+        positions = {name: self._notifier.position(stream) for name, stream in _STREAMS.items()}
+        return SyncToken(**(positions | {"typing": self._typing.position}))
 
     async def sync(self, requester: Requester, request: SyncRequest) -> dict[str, Any]:
         timeout = max(0, min(request.timeout_ms, MAX_TIMEOUT_MS)) / 1000
@@ -479,13 +472,17 @@ def _global_account_data(changed: list[tuple[str, str, dict[str, Any]]], data_fi
     return events[: data_filter.limit] if data_filter.limit is not None else events
 
 
+#: The stream behind each position of a sync token.
+_STREAMS = {
+    "events": EVENTS_STREAM, "account_data": ACCOUNT_DATA_STREAM, "receipts": RECEIPTS_STREAM,
+    "typing": TYPING_STREAM, "presence": PRESENCE_STREAM, "to_device": TO_DEVICE_STREAM,
+    "device_lists": DEVICE_LISTS_STREAM,
+}
+
+
 def _positions(token: SyncToken) -> dict[str, int]:
     """A sync token as stream -> position."""
-    return {
-        EVENTS_STREAM: token.events, ACCOUNT_DATA_STREAM: token.account_data, RECEIPTS_STREAM: token.receipts,
-        TYPING_STREAM: token.typing, PRESENCE_STREAM: token.presence, TO_DEVICE_STREAM: token.to_device,
-        DEVICE_LISTS_STREAM: token.device_lists,
-    }
+    return {stream: getattr(token, name) for name, stream in _STREAMS.items()}
 
 
 def _delta(before: StateMap, after: StateMap) -> dict[tuple[str, str], str]:
