@@ -7,10 +7,18 @@ otherwise the server is asked directly (``/_matrix/key/v2/server``), then each
 configured notary (``/_matrix/key/v2/query``), and whatever verifies is cached.
 A response must be signed by every key it lists as current, and a notary's
 answer must also carry the notary's own signature by a key we already trust.
+
+Serving the notary API (``/_matrix/key/v2/query``, open to anyone) is work for
+strangers, so it is bounded apart from real federation: it uses its own
+client (own connection pool, one request per destination at a time), at most
+:data:`NOTARY_CONCURRENCY` fetches run at once across all queries, one query
+names at most :data:`NOTARY_MAX_SERVERS` servers and fetches afresh at most
+:data:`NOTARY_MAX_FETCHES` of them (the others are answered from the cache).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +35,7 @@ from homeserver.core.server_keys import (
 )
 from homeserver.core.encoding import encode_base64
 from homeserver.core.signing import ServerSigningKey, decode_verify_key, sign_json
+from homeserver.errors import MatrixError
 from homeserver.services.ports import KeyUnavailable
 from storage.server_keys import ServerKeyStore
 
@@ -34,7 +43,14 @@ logger = structlog.get_logger(__name__)
 
 #: How long others may cache our key response.
 OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
-
+#: Seconds a key fetch may take (a slow server must not hold up request checks for long).
+KEY_FETCH_TIMEOUT_S = 10.0
+#: Servers one notary query may name.
+NOTARY_MAX_SERVERS = 100
+#: Servers one notary query may make us ask afresh.
+NOTARY_MAX_FETCHES = 10
+#: Notary fetches in flight at once, across all queries.
+NOTARY_CONCURRENCY = 10
 
 
 class KeyRing:
@@ -45,6 +61,7 @@ class KeyRing:
         signing_key: ServerSigningKey,
         store: ServerKeyStore,
         client: FederationClient,
+        notary_client: FederationClient,
         notaries: tuple[str, ...],
         clock: Clock,
     ) -> None:
@@ -52,6 +69,8 @@ class KeyRing:
         self._key = signing_key
         self._store = store
         self._client = client
+        self._notary_client = notary_client
+        self._notary_slots = asyncio.Semaphore(NOTARY_CONCURRENCY)
         self._notaries = notaries
         self._clock = clock
 
@@ -77,7 +96,9 @@ class KeyRing:
 
     async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
         try:
-            response = await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
+            response = await self._client.request(
+                server_name, "GET", "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
+            )
             await self._remember(server_name, response)
             return
         except (FederationError, InvalidKeyResponse) as e:
@@ -86,7 +107,7 @@ class KeyRing:
             try:
                 answer = await self._client.request(notary, "POST", "/_matrix/key/v2/query", body={
                     "server_keys": {server_name: {key_id: {"minimum_valid_until_ts": moment}}},
-                })
+                }, timeout=KEY_FETCH_TIMEOUT_S)
                 for response in answer.get("server_keys", []) if isinstance(answer, dict) else []:
                     if isinstance(response, dict) and response.get("server_name") == server_name:
                         await self._check_notarised(notary, response)
@@ -118,27 +139,45 @@ class KeyRing:
 
         ``wanted`` maps a server name to ``{key_id: {"minimum_valid_until_ts": ts}}``
         (an empty mapping: any key). A cached response that is fresh enough is
-        served; otherwise the server is asked.
+        served; otherwise the server is asked (within the notary limits).
         """
-        answers = []
+        if len(wanted) > NOTARY_MAX_SERVERS:
+            raise MatrixError("M_INVALID_PARAM", f"A key query may name at most {NOTARY_MAX_SERVERS} servers")
+        now = self._clock.time_ms()
+        stored: dict[str, tuple[dict[str, Any], int] | None] = {}
+        stale: list[str] = []
         for server_name, criteria in wanted.items():
             if server_name == self._server_name:
-                answers.append(self.own_response())
                 continue
             minimum = max(
                 [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)] or [0]
             )
             minimum = minimum if isinstance(minimum, int) else 0
-            stored = await self._store.get_response(server_name)
-            if stored is None or stored[1] < max(minimum, self._clock.time_ms()):
-                try:
-                    await self._remember(
-                        server_name, await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
-                    )
-                except (FederationError, InvalidKeyResponse) as e:
-                    logger.info("notary_fetch_failed", server=server_name, error=str(e))
-                stored = await self._store.get_response(server_name)
-            if stored is not None:
-                answers.append(sign_json(stored[0], self._server_name, self._key))
+            stored[server_name] = await self._store.get_response(server_name)
+            cached = stored[server_name]
+            if cached is None or cached[1] < max(minimum, now):
+                stale.append(server_name)
+        fetched = await asyncio.gather(*(self._notary_fetch(s) for s in stale[:NOTARY_MAX_FETCHES]))
+        for server_name, fresh in zip(stale, fetched):
+            if fresh:
+                stored[server_name] = await self._store.get_response(server_name)
+        answers = []
+        for server_name in wanted:
+            if server_name == self._server_name:
+                answers.append(self.own_response())
+            elif (response := stored.get(server_name)) is not None:
+                answers.append(sign_json(response[0], self._server_name, self._key))
         return answers
 
+    async def _notary_fetch(self, server_name: str) -> bool:
+        """Ask ``server_name`` for its keys on a stranger's behalf; whether it answered."""
+        async with self._notary_slots:
+            try:
+                response = await self._notary_client.request(
+                    server_name, "GET", "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
+                )
+                await self._remember(server_name, response)
+            except (FederationError, InvalidKeyResponse) as e:
+                logger.info("notary_fetch_failed", server=server_name, error=str(e))
+                return False
+        return True

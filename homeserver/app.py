@@ -46,7 +46,7 @@ from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
 from federation.auth import FederationAuthenticator
 from federation.client import FederationClient, tls_context
-from federation.keys import KeyRing
+from federation.keys import NOTARY_CONCURRENCY, KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
 from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
@@ -54,6 +54,7 @@ from federation.routes import MediaRoutes as FederationMediaRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
+from homeserver.outbound import OutboundPolicy
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.accounts import AccountService
 from homeserver.services.auth import AuthService
@@ -179,6 +180,7 @@ class Hearth:
     key_backups: KeyBackupService
     media: MediaService
     federation_client: FederationClient
+    notary_client: FederationClient
     keyring: KeyRing
     remote_events: RemoteEvents
     remote_membership: RemoteMembership
@@ -195,7 +197,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     signing_key = load_signing_key(config.path(config.signing_key_path))
     federation_config = config.federation
-    federation_client = FederationClient(
+    client_options = dict(
         server_name=config.server_name,
         signing_key=signing_key,
         tls=tls_context(
@@ -204,7 +206,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         ),
         addresses=federation_config.server_addresses,
         clock=clock,
+        policy=OutboundPolicy.from_config(config.outbound),
     )
+    federation_client = FederationClient(**client_options)
+    # The notary API works for strangers: its own small pool, one request per destination.
+    notary_client = FederationClient(**client_options, max_connections=NOTARY_CONCURRENCY, per_destination=1)
     queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
     federation_queue = FederationQueueStore(db)
     federation_sender = FederationSender(
@@ -281,7 +287,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     keyring = KeyRing(
         server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
-        client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+        client=federation_client, notary_client=notary_client, notaries=federation_config.trusted_key_servers,
+        clock=clock,
     )
     remote_events = RemoteEvents(
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
@@ -437,6 +444,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             server_name=config.server_name,
         ),
         federation_client=federation_client,
+        notary_client=notary_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
             store=federation_queue, to_device=to_device, typing=typing, receipts=receipts, presence=presence,
@@ -544,6 +552,7 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
                 if hearth.federation_sender is not None:
                     await hearth.federation_sender.stop()
                 await hearth.federation_client.close()
+                await hearth.notary_client.close()
         finally:
             await hearth.db.close()
 
