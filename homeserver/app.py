@@ -454,7 +454,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         remote_events=remote_events,
         remote_membership=remote_membership,
         server_reads=ServerReads(
-            events=event_store, rooms=room_store, remote=remote_events, clock=clock, server_name=config.server_name,
+            events=event_store, state=state_store, rooms=room_store, remote=remote_events, clock=clock,
+            server_name=config.server_name,
         ),
     )
 
