@@ -54,6 +54,7 @@ from federation.routes import MediaRoutes as FederationMediaRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
+from homeserver.connections import ConnectionGuard, ListenerLimits
 from homeserver.outbound import OutboundPolicy
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.accounts import AccountService
@@ -465,6 +466,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     hearth = build_hearth(config, clock=clock, db=db)
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
     app[HEARTH_KEY] = hearth
+    connections = ConnectionGuard(ListenerLimits.for_listener(config.listen, behind_proxy=config.listen.x_forwarded))
+    app[CONNECTIONS_KEY] = connections
 
     authenticator = Authenticator(hearth.auth, x_forwarded=config.listen.x_forwarded)
     route_groups = [
@@ -484,7 +487,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
             authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters,
             hearth.upgrader, hearth.event_store,
         ),
-        SyncRoutes(authenticator, hearth.sync, hearth.filters),
+        SyncRoutes(authenticator, hearth.sync, hearth.filters, connections),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
@@ -493,7 +496,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SpaceRoutes(authenticator, hearth.spaces, hearth.reports, hearth.account_data),
         KeyRoutes(authenticator, hearth.keys, hearth.cross_signing, hearth.device_lists, hearth.to_device),
         RoomKeyRoutes(authenticator, hearth.key_backups),
-        MediaRoutes(authenticator, hearth.media, config.media),
+        MediaRoutes(authenticator, hearth.media, config.media, connections),
         MediaAdminRoutes(authenticator, hearth.media, config.server_name),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
@@ -506,6 +509,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
 
 
 HEARTH_KEY = web.AppKey("hearth", Hearth)
+#: The guard of the listener serving an application (see :mod:`homeserver.connections`).
+CONNECTIONS_KEY = web.AppKey("connections", ConnectionGuard)
 
 
 def create_federation_app(hearth: Hearth) -> web.Application:
@@ -517,6 +522,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
     config = hearth.config
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
     app[HEARTH_KEY] = hearth
+    app[CONNECTIONS_KEY] = ConnectionGuard(ListenerLimits.for_listener(config.listen, behind_proxy=False))
     authenticator = FederationAuthenticator(hearth.keyring, config.server_name)
     for group in (
         ServerKeyRoutes(hearth.keyring),
