@@ -8,8 +8,11 @@ configured notary (``/_matrix/key/v2/query``), and whatever verifies is cached.
 A response must be signed by every key it lists as current, and a notary's
 answer must also carry the notary's own signature by a key we already trust.
 
-Serving the notary API (``/_matrix/key/v2/query``, open to anyone) is work for
-strangers, so it is bounded apart from real federation: it uses its own
+Any caller can make us fetch keys (an inbound request names its origin before
+it is verified), so at most :data:`KEY_FETCH_CONCURRENCY` fetches for checking
+requests and events run at once: the rest of the connection pool stays with
+real federation. Serving the notary API (``/_matrix/key/v2/query``, open to
+anyone) is work for strangers too, so it is bounded apart from real federation: it uses its own
 client (own connection pool, one request per destination at a time), at most
 :data:`NOTARY_CONCURRENCY` fetches run at once across all queries, one query
 names at most :data:`NOTARY_MAX_SERVERS` servers and fetches afresh at most
@@ -45,6 +48,8 @@ logger = structlog.get_logger(__name__)
 OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
 #: Seconds a key fetch may take (a slow server must not hold up request checks for long).
 KEY_FETCH_TIMEOUT_S = 10.0
+#: Key fetches (for checking requests and events) in flight at once.
+KEY_FETCH_CONCURRENCY = 20
 #: Servers one notary query may name.
 NOTARY_MAX_SERVERS = 100
 #: Servers one notary query may make us ask afresh.
@@ -70,6 +75,7 @@ class KeyRing:
         self._store = store
         self._client = client
         self._notary_client = notary_client
+        self._fetch_slots = asyncio.Semaphore(KEY_FETCH_CONCURRENCY)
         self._notary_slots = asyncio.Semaphore(NOTARY_CONCURRENCY)
         self._notaries = notaries
         self._clock = clock
@@ -96,18 +102,16 @@ class KeyRing:
 
     async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
         try:
-            response = await self._client.request(
-                server_name, "GET", "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
-            )
-            await self._remember(server_name, response)
+            await self._remember(server_name, await self._ask_for_keys(server_name, "GET", "/_matrix/key/v2/server"))
             return
         except (FederationError, InvalidKeyResponse) as e:
             logger.info("server_keys_unavailable", server=server_name, error=str(e))
         for notary in self._notaries:
             try:
-                answer = await self._client.request(notary, "POST", "/_matrix/key/v2/query", body={
+                answer = await self._ask_for_keys(notary, "POST", "/_matrix/key/v2/query", body={
                     "server_keys": {server_name: {key_id: {"minimum_valid_until_ts": moment}}},
-                }, timeout=KEY_FETCH_TIMEOUT_S)
+                })
+                # Checking the notary's signature may fetch its key (in a slot of its own).
                 for response in answer.get("server_keys", []) if isinstance(answer, dict) else []:
                     if isinstance(response, dict) and response.get("server_name") == server_name:
                         await self._check_notarised(notary, response)
@@ -115,6 +119,14 @@ class KeyRing:
                 return
             except (FederationError, InvalidKeyResponse, KeyUnavailable) as e:
                 logger.info("notary_failed", notary=notary, server=server_name, error=str(e))
+
+    async def _ask_for_keys(self, destination: str, method: str, path: str, body: Any = None) -> Any:
+        """One key request in a fetch slot; waiting for the slot counts toward its timeout."""
+        try:
+            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S), self._fetch_slots:
+                return await self._client.request(destination, method, path, body=body, timeout=KEY_FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise FederationError(destination, "no key fetch slot came free in time") from None
 
     async def _check_notarised(self, notary: str, response: Mapping[str, Any]) -> None:
         signatures = response.get("signatures", {}).get(notary, {}) if isinstance(response.get("signatures"), dict) else {}

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from federation.keys import NOTARY_CONCURRENCY, NOTARY_MAX_SERVERS
+from federation.keys import KEY_FETCH_CONCURRENCY, NOTARY_CONCURRENCY, NOTARY_MAX_SERVERS
 from tests.federation.conftest import FederatedServer, ca_context, free_port
 from tests.support.sockets import tcp_targets
 
@@ -140,3 +140,31 @@ async def test_notary_work_on_slow_hosts_leaves_federation_alone(federation):
                 query.cancel()
             await asyncio.gather(*queries, return_exceptions=True)
     assert max(t.most_open for t in slow) <= 1  # one notary request per destination at a time
+
+
+async def test_requests_naming_slow_origins_take_a_bounded_share_of_the_pool(federation):
+    """An unverified request names its origin, and checking it means fetching that origin's keys."""
+    (hs1,) = await federation("hs1.test")
+    async with tcp_targets(*["hang"] * 30) as slow, aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0)
+    ) as session:
+        async def forged(port: int) -> int:
+            header = f'X-Matrix origin="127.0.0.1:{port}",destination="hs1.test",key="ed25519:k",sig="c2ln"'
+            async with session.get(
+                f"{hs1.federation_url}/_matrix/federation/v1/query/profile", params={"user_id": "@a:hs1.test"},
+                headers={"Authorization": header}, ssl=ca_context(hs1), server_hostname=hs1.name,
+            ) as resp:
+                return resp.status
+
+        requests = [asyncio.create_task(forged(slow[i % len(slow)].port)) for i in range(60)]
+        try:
+            async with asyncio.timeout(60):
+                while sum(t.connections for t in slow) < KEY_FETCH_CONCURRENCY:
+                    await asyncio.sleep(0.05)
+            for _ in range(20):
+                assert sum(t.open for t in slow) <= KEY_FETCH_CONCURRENCY
+                await asyncio.sleep(0.05)
+        finally:
+            for request in requests:
+                request.cancel()
+            await asyncio.gather(*requests, return_exceptions=True)
