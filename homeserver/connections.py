@@ -45,6 +45,11 @@ logger = structlog.get_logger(__name__)
 CLOSE_GRACE_S = 1.0
 
 
+def _gone() -> MatrixError:
+    """What a long-poll whose client left answers (to no one; the request log shows ``499``)."""
+    return MatrixError("M_UNKNOWN", "The client disconnected", status=499)
+
+
 @dataclass(frozen=True)
 class ListenerLimits:
     header_timeout: float
@@ -110,6 +115,8 @@ class ConnectionGuard:
         """Run the block, cancelling it if the client disconnects (then ``499``, to no one)."""
         task = asyncio.current_task()
         assert task is not None
+        if request.transport is None:
+            raise _gone()
         polls = self._long_polls.setdefault(request.protocol, set())
         polls.add(task)
         try:
@@ -119,7 +126,7 @@ class ConnectionGuard:
                 raise
             self._disconnected.discard(task)
             task.uncancel()
-            raise MatrixError("M_UNKNOWN", "The client disconnected", status=499) from None
+            raise _gone() from None
         finally:
             polls.discard(task)
             if not polls and self._long_polls.get(request.protocol) is polls:
