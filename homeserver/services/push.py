@@ -17,10 +17,13 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
+
 from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
-from homeserver.core.push_rules import KINDS, PushContext, evaluate, merge_rules
+from homeserver.core.glob import Budget
+from homeserver.core.push_rules import KINDS, MAX_PATTERN_LENGTH, RULESET_BUDGET, PushContext, evaluate, merge_rules, pattern_allowed
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
@@ -28,6 +31,8 @@ from storage.push import PushStore
 from storage.push_actions import EVERYONE, NotificationStore, PushAction
 from storage.receipts import ReceiptStore
 from storage.rooms import RoomStore
+
+logger = structlog.get_logger(__name__)
 
 StateMap = Mapping[tuple[str, str], Event]
 
@@ -91,10 +96,13 @@ class PushService:
             conditions = body.get("conditions", [])
             if not isinstance(conditions, list) or not all(isinstance(c, dict) and isinstance(c.get("kind"), str) for c in conditions):
                 raise MatrixError("M_BAD_JSON", "conditions must be an array of condition objects")
+            for condition in conditions:
+                _check_globs(condition)
             rule["conditions"] = conditions
         elif kind == "content":
             if not isinstance(body.get("pattern"), str):
                 raise MatrixError("M_MISSING_PARAM", "Content rules need a pattern")
+            _check_globs(body)
             rule["pattern"] = body["pattern"]
         custom = await self._store.get_custom_rules(requester.user_id)
         own: list[dict[str, Any]] = custom.setdefault("rules", {}).setdefault(kind, [])
@@ -188,7 +196,10 @@ class PushService:
             if not customised and user_id not in singled_out:
                 covered += 1
                 continue
-            decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
+            budget = Budget(RULESET_BUDGET)
+            decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels), budget)
+            if budget.exhausted:
+                logger.warning("push_rules_over_budget", user_id=user_id, event_id=event.event_id)
             if user_id in joined and decision == shared:
                 covered += 1
             elif decision.notify or (shared.notify and user_id in joined):
@@ -274,6 +285,14 @@ class PushService:
 
     async def pushers(self, user_id: str) -> list[dict[str, Any]]:
         return await self._store.pushers(user_id)
+
+
+def _check_globs(holder: Mapping[str, Any]) -> None:
+    """Refuse a rule's pattern or condition whose ``pattern`` or ``key`` is too long to evaluate."""
+    for name in ("pattern", "key"):
+        value = holder.get(name)
+        if isinstance(value, str) and not pattern_allowed(value):
+            raise MatrixError("M_INVALID_PARAM", f"A push rule's {name} may hold at most {MAX_PATTERN_LENGTH} characters")
 
 
 def _mentioned_users(event: Event) -> set[str]:
