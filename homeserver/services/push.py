@@ -28,6 +28,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
 from storage.push import PushStore
+from storage.read_cache import MISSING, ReadCache
 from storage.push_actions import EVERYONE, NotificationStore, PushAction
 from storage.receipts import ReceiptStore
 from storage.rooms import RoomStore
@@ -57,7 +58,10 @@ class PushService:
         self._clock = clock
         self._server_name = server_name
         #: user -> (merged ruleset, whether the user changed anything)
-        self._cache: dict[str, tuple[dict[str, list[dict[str, Any]]], bool]] = {}
+        #: (Push rules are written only outside the event transactions that read them.)
+        self._cache: ReadCache[str, tuple[dict[str, list[dict[str, Any]]], bool]] = ReadCache(
+            store.db, 10_000, fill_in_transactions=True
+        )
         #: The predefined rules of a user who is neither mentioned nor targeted.
         self._bystander_rules = merge_rules("", {})
 
@@ -68,13 +72,12 @@ class PushService:
 
     async def _cached(self, user_id: str) -> tuple[dict[str, list[dict[str, Any]]], bool]:
         cached = self._cache.get(user_id)
-        if cached is None:
+        if cached is MISSING:
+            ticket = self._cache.ticket()
             custom = await self._store.get_custom_rules(user_id)
             cached = (merge_rules(user_id, custom), bool(custom.get("rules") or custom.get("defaults")))
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[user_id] = cached
-        return cached
+            self._cache.fill(ticket, user_id, cached)
+        return cached  # type: ignore[return-value]
 
     async def get_rule(self, user_id: str, kind: str, rule_id: str) -> dict[str, Any]:
         _check_kind(kind)
@@ -150,7 +153,7 @@ class PushService:
 
     async def _save(self, user_id: str, custom: dict[str, Any]) -> None:
         await self._store.set_custom_rules(user_id, custom)
-        self._cache.pop(user_id, None)
+        self._cache.invalidate([user_id])
         merged = await self.ruleset(user_id)
         await self._account_data.put_internal(user_id, "", "m.push_rules", {"global": copy.deepcopy(merged)})
 
@@ -192,7 +195,8 @@ class PushService:
         actions: list[PushAction] = []
         covered = 0  # joined members the shared row stands for
         for user_id in local:
-            ruleset, customised = self._cache.get(user_id) or await self._cached(user_id)
+            cached = self._cache.get(user_id)
+            ruleset, customised = cached if cached is not MISSING else await self._cached(user_id)  # type: ignore[misc]
             if not customised and user_id not in singled_out:
                 covered += 1
                 continue
