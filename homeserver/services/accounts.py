@@ -110,9 +110,20 @@ class AccountService:
         Exactly one of several concurrent creations of the same user ID succeeds.
         """
         self.check_localpart(localpart, for_guest=is_guest)
-        if password is not None:
-            self.check_password_strength(password)
-        password_hash = await self._passwords.hash(password) if password is not None else None
+        password_hash = await self.hash_password(password) if password is not None else None
+        return await self.add_user(localpart, password_hash, is_admin=is_admin, is_guest=is_guest)
+
+    async def hash_password(self, password: str) -> str:
+        """The hash to store for a new password (``M_WEAK_PASSWORD`` if it is too short)."""
+        self.check_password_strength(password)
+        return await self._passwords.hash(password)
+
+    async def add_user(
+        self, localpart: str, password_hash: str | None, *, is_admin: bool = False, is_guest: bool = False
+    ) -> str:
+        """:meth:`create_user` with the password already hashed (so that it can join a
+        larger transaction without hashing inside it)."""
+        self.check_localpart(localpart, for_guest=is_guest)
         user_id = self.user_id_for(localpart)
         async with self._accounts.db.transaction("create_user"):
             created = await self._accounts.create_user(
