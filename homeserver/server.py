@@ -22,6 +22,7 @@ from aiohttp import web
 
 from homeserver.app import HEARTH_KEY, create_app, create_federation_app
 from homeserver.config import Config, ConfigError
+from homeserver.metrics import create_metrics_app
 
 logger = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, access_log=None)
     await runner.setup()
     federation_runner: web.AppRunner | None = None
+    metrics_runner: web.AppRunner | None = None
     stop = asyncio.Event()
     if install_signal_handlers:
         loop = asyncio.get_running_loop()
@@ -52,12 +54,19 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
             await federation_runner.setup()
             for host in config.federation.bind_addresses:
                 await web.TCPSite(federation_runner, host, config.federation.port, ssl_context=tls, reuse_address=True).start()
+        if config.metrics.enabled:
+            metrics_runner = web.AppRunner(create_metrics_app(), handle_signals=False, access_log=None)
+            await metrics_runner.setup()
+            for host in config.metrics.bind_addresses:
+                await web.TCPSite(metrics_runner, host, config.metrics.port, reuse_address=True).start()
         logger.info(
             "hearth_started",
             server_name=config.server_name,
             listen=[f"{h}:{config.listen.port}" for h in config.listen.bind_addresses],
             federation=[f"{h}:{config.federation.port}" for h in config.federation.bind_addresses]
             if config.federation.enabled else None,
+            metrics=[f"{h}:{config.metrics.port}" for h in config.metrics.bind_addresses]
+            if config.metrics.enabled else None,
             database=config.database.url.split(":", 1)[0],
         )
         _tune_garbage_collector()
@@ -66,6 +75,8 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
         await stop.wait()
         logger.info("hearth_stopping")
     finally:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         if federation_runner is not None:
             await federation_runner.cleanup()
         await runner.cleanup()
