@@ -142,6 +142,13 @@ class AccountService:
     async def set_displayname(self, user_id: str, displayname: str) -> None:
         await self._accounts.set_profile_field(user_id, "displayname", displayname)
 
+    async def set_admin_profile_field(self, user_id: str, field: str, value: str) -> None:
+        """Set (or, with ``""``, remove) a profile field from the admin side."""
+        if value:
+            await self._accounts.set_profile_field(user_id, field, value)
+        else:
+            await self._accounts.delete_profile_field(user_id, field)
+
     async def generate_localpart(self) -> str:
         """A free random localpart for a registration without a username."""
         while True:
@@ -211,6 +218,13 @@ class AccountService:
         """Set a password from the admin side (CLI / admin API)."""
         self.check_password_strength(new_password)
         await self._accounts.set_password_hash(user_id, await self._passwords.hash(new_password))
+
+    async def reactivate(self, user_id: str, new_password: str) -> None:
+        """Undo a deactivation (admin side); the account needs a new password."""
+        password_hash = await self.hash_password(new_password)
+        await self._accounts.reactivate(user_id, password_hash)
+        self._devices.forget_cached_tokens(user_id)
+        logger.info("user_reactivated", user_id=user_id)
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self._accounts.set_admin(user_id, is_admin)
