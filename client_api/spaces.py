@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from client_api.admin.paging import backwards, page
 from client_api.auth import Authenticator, access_token_of
 from homeserver.http import Route, field, json_response, query_bool, query_int, read_json
 from homeserver.errors import MatrixError
@@ -93,11 +94,17 @@ class SpaceRoutes:
         return json_response({})
 
     async def list_reports(self, request: web.Request) -> web.Response:
-        """GET /_synapse/admin/v1/event_reports (admins)."""
+        """GET /_synapse/admin/v1/event_reports?from=&limit=&dir=&user_id=&room_id=&sender_user_id= (admins)."""
         await self._auth.admin(request)
-        offset = query_int(request, "from", 0) or 0
-        limit = min(query_int(request, "limit", 100) or 100, 1000)
-        reports, total = await self._reports.list_reports(offset=offset, limit=limit)
+        offset, limit = page(request)
+        reports, total = await self._reports.list_reports(
+            offset=offset,
+            limit=limit,
+            newest_first=backwards(request, "b"),
+            reporter=request.query.get("user_id"),
+            room_id=request.query.get("room_id"),
+            event_sender=request.query.get("sender_user_id"),
+        )
         body: dict[str, object] = {"event_reports": reports, "total": total}
         if offset + len(reports) < total:
             body["next_token"] = offset + len(reports)

@@ -196,6 +196,15 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    #: Serve Prometheus metrics at ``/metrics`` on a listener of their own.
+    enabled: bool = False
+    #: Addresses the metrics listener binds to (keep it private: it needs no login).
+    bind_addresses: tuple[str, ...] = ("127.0.0.1",)
+    port: int = 9000
+
+
+@dataclass(frozen=True)
 class WellKnownConfig:
     #: ``m.homeserver.base_url`` in ``/.well-known/matrix/client``; defaults to ``public_baseurl``.
     client_base_url: str | None = None
@@ -222,6 +231,7 @@ class Config:
     rooms: RoomsConfig = field(default_factory=RoomsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     well_known: WellKnownConfig = field(default_factory=WellKnownConfig)
     #: Directory of the config file; relative paths are resolved against it.
     config_dir: str = field(default=".", metadata={"internal": True})
@@ -281,7 +291,8 @@ def _check_semantics(config: Config) -> None:
             "database.url: must start with sqlite:/// or postgresql:// "
             f"(got {url.split(':', 1)[0]!r})"
         )
-    for key, port in (("listen.port", config.listen.port), ("federation.port", config.federation.port)):
+    ports = (("listen.port", config.listen.port), ("federation.port", config.federation.port), ("metrics.port", config.metrics.port))
+    for key, port in ports:
         if not 0 <= port <= 65535:
             raise ConfigError(f"{key}: {port} is not a TCP port")
     if config.federation.enabled and not (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -24,3 +25,14 @@ RATE_LIMITED = Counter(
     ["action"],
     registry=REGISTRY,
 )
+
+
+def create_metrics_app() -> web.Application:
+    """The metrics listener's application: ``GET /metrics`` in Prometheus' text format."""
+    app = web.Application()
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -26,6 +26,7 @@ from aiohttp import web
 from homeserver.app import CONNECTIONS_KEY, HEARTH_KEY, create_app, create_federation_app
 from homeserver.config import Config, ConfigError
 from homeserver.connections import GuardedAppRunner
+from homeserver.metrics import create_metrics_app
 
 logger = structlog.get_logger(__name__)
 
@@ -62,18 +63,19 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
 
 @dataclass
 class Listeners:
-    """The running listeners of one application (client, then federation if enabled)."""
+    """The running listeners of one application (client, then federation and metrics if enabled)."""
 
     runners: list[web.AppRunner]
 
     async def close(self) -> None:
-        """Stop the listeners, federation first: the client application's cleanup closes the database."""
+        """Stop the listeners, the client one last: its application's cleanup closes the database."""
         for runner in reversed(self.runners):
             await runner.cleanup()
 
 
 async def open_listeners(config: Config, app: web.Application, tls: ssl.SSLContext | None) -> Listeners:
-    """Start ``app`` (from :func:`create_app`) on the client listener and, with ``tls``, the federation one."""
+    """Start ``app`` (from :func:`create_app`) on the client listener, with ``tls`` the federation one,
+    and the metrics listener when it is enabled."""
     runner = GuardedAppRunner(app, app[CONNECTIONS_KEY], shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     listeners = Listeners([runner])
@@ -91,6 +93,12 @@ async def open_listeners(config: Config, app: web.Application, tls: ssl.SSLConte
                 await web.TCPSite(
                     federation_runner, host, config.federation.port, ssl_context=tls, reuse_address=True
                 ).start()
+        if config.metrics.enabled:
+            metrics_runner = web.AppRunner(create_metrics_app(), handle_signals=False, access_log=None)
+            await metrics_runner.setup()
+            listeners.runners.append(metrics_runner)
+            for host in config.metrics.bind_addresses:
+                await web.TCPSite(metrics_runner, host, config.metrics.port, reuse_address=True).start()
     except BaseException:
         await listeners.close()
         raise

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from typing import Any
 
 from storage.database import Database
+from storage.read_cache import MISSING, ReadCache
 from storage.streams import next_position
 
 ACCOUNT_DATA_STREAM = "account_data"
@@ -21,17 +21,13 @@ class AccountDataStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: OrderedDict[tuple[str, str, str], dict[str, Any] | None] = OrderedDict()
+        self._cache: ReadCache[tuple[str, str, str], dict[str, Any] | None] = ReadCache(db, _CACHE_SIZE)
 
     def _forget(self, user_id: str, room_id: str | None = None, data_type: str | None = None) -> None:
         if room_id is not None and data_type is not None:
-            keys = [(user_id, room_id, data_type)]
+            self._cache.invalidate([(user_id, room_id, data_type)])
         else:
-            keys = [k for k in self._cache if k[0] == user_id]
-        for key in keys:
-            self._cache.pop(key, None)
-        # A reader may cache the old value before the write commits: forget again after.
-        self.db.after_commit(lambda: [self._cache.pop(key, None) for key in keys])
+            self._cache.invalidate_where(lambda key, _value: key[0] == user_id)
 
     async def put(self, user_id: str, room_id: str, data_type: str, content: dict[str, Any]) -> int:
         """Store account data (``room_id`` ``""`` for global); return its stream position."""
@@ -53,10 +49,10 @@ class AccountDataStore:
 
     async def get(self, user_id: str, room_id: str, data_type: str) -> dict[str, Any] | None:
         key = (user_id, room_id, data_type)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            cached = self._cache[key]
-            return dict(cached) if cached is not None else None
+        cached = self._cache.get(key)
+        if cached is not MISSING:
+            return dict(cached) if cached is not None else None  # type: ignore[call-overload]
+        ticket = self._cache.ticket()
         raw = await self.db.fetchval(
             "SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND data_type = $3",
             user_id,
@@ -64,10 +60,7 @@ class AccountDataStore:
             data_type,
         )
         value = json.loads(raw) if raw is not None else None
-        if not self.db.in_transaction:
-            self._cache[key] = value
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+        self._cache.fill(ticket, key, value)
         return dict(value) if value is not None else None
 
     async def changed_since(

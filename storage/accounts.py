@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from storage import like
 from storage.database import Database, Row
 
 
@@ -17,6 +18,19 @@ class UserRecord:
     is_guest: bool
     deactivated: bool
     created_ts: int
+
+
+#: ``order_by`` values of the admin users list and the columns they sort on. Hearth has
+#: no user types and no shadow bans, so every user ties on those (``None``: by user ID).
+USER_ORDERS: dict[str, str | None] = {
+    "name": "user_id",
+    "is_guest": "is_guest",
+    "admin": "is_admin",
+    "deactivated": "deactivated",
+    "creation_ts": "created_ts",
+    "user_type": None,
+    "shadow_banned": None,
+}
 
 
 def _user(row: Row) -> UserRecord:
@@ -80,25 +94,62 @@ class AccountStore:
         )
 
     async def list_users(
-        self, *, offset: int, limit: int, name_contains: str | None, include_deactivated: bool
+        self,
+        *,
+        offset: int,
+        limit: int,
+        server_name: str,
+        name_contains: str | None = None,
+        user_id_contains: str | None = None,
+        include_deactivated: bool = False,
+        include_guests: bool = True,
+        admins: bool | None = None,
+        order_by: str = "name",
+        descending: bool = False,
     ) -> tuple[list[UserRecord], int]:
-        """A page of users ordered by ID, and the total matching."""
+        """A page of users and the total matching (Synapse's admin users list).
+
+        ``name_contains`` matches the localpart or the display name, ``user_id_contains``
+        the user ID (both ignoring ASCII case); ``admins`` ``None`` keeps both admins and
+        others. ``order_by`` is a
+        key of :data:`USER_ORDERS`; ties are broken by ascending user ID.
+        """
         conditions, args = [], []
         if name_contains:
-            args.append(f"%{name_contains}%")
-            conditions.append(f"user_id LIKE ${len(args)}")
+            needle = name_contains.lower()
+            args.append(f"@{like.contains(needle)}:{like.escape(server_name.lower())}")
+            args.append(like.contains(json.dumps(needle)[1:-1]))  # display names are stored as JSON
+            conditions.append(
+                f"(LOWER(user_id) LIKE ${len(args) - 1} ESCAPE '\\' OR EXISTS (SELECT 1 FROM profile_fields p"
+                f" WHERE p.user_id = users.user_id AND p.field = 'displayname'"
+                f" AND LOWER(p.value) LIKE ${len(args)} ESCAPE '\\'))"
+            )
+        elif user_id_contains:
+            args.append(like.contains(user_id_contains.lower()))
+            conditions.append(f"LOWER(user_id) LIKE ${len(args)} ESCAPE '\\'")
         if not include_deactivated:
             conditions.append("NOT deactivated")
+        if not include_guests:
+            conditions.append("NOT is_guest")
+        if admins is not None:
+            conditions.append("is_admin" if admins else "NOT is_admin")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        column = USER_ORDERS[order_by]
+        order = f"{column} {'DESC' if descending else 'ASC'}, user_id ASC" if column else "user_id ASC"
         total = await self.db.fetchval(f"SELECT COUNT(*) AS n FROM users{where}", *args)
         rows = await self.db.fetch(
             "SELECT user_id, password_hash, is_admin, is_guest, deactivated, created_ts"
-            f" FROM users{where} ORDER BY user_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            f" FROM users{where} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
             *args,
             limit,
             offset,
         )
         return [_user(r) for r in rows], int(total)
+
+    async def reactivate(self, user_id: str, password_hash: str) -> None:
+        await self.db.execute(
+            "UPDATE users SET deactivated = FALSE, password_hash = $2 WHERE user_id = $1", user_id, password_hash
+        )
 
     # -- profile ----------------------------------------------------------------------
 

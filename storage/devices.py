@@ -6,11 +6,11 @@ act as a user.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from storage.database import Database, Row
+from storage.read_cache import MISSING, ReadCache
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,17 @@ _TOKEN_CACHE_SIZE = 10_000
 class DeviceStore:
     """Devices and tokens. Access-token lookups are cached in memory (they run on
     every request); every method that deletes or changes tokens or the flags
-    they carry drops the affected entries."""
+    they carry invalidates the affected entries (see :mod:`storage.read_cache`:
+    a revoked token fails from the moment its revocation commits, even while
+    other requests are reading it)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._tokens: OrderedDict[str, AccessTokenRecord] = OrderedDict()
+        self._tokens: ReadCache[str, AccessTokenRecord] = ReadCache(db, _TOKEN_CACHE_SIZE)
 
     def forget_cached_tokens(self, user_id: str) -> None:
         """Drop cached tokens of a user whose flags (admin, deactivated) changed."""
-        for token_hash, record in list(self._tokens.items()):
-            if record.user_id == user_id:
-                del self._tokens[token_hash]
+        self._forget_token_ids(lambda r: r.user_id == user_id)
 
     # -- devices ----------------------------------------------------------------------
 
@@ -180,9 +180,9 @@ class DeviceStore:
 
     async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None:
         cached = self._tokens.get(token_hash)
-        if cached is not None:
-            self._tokens.move_to_end(token_hash)
-            return cached
+        if cached is not MISSING:
+            return cached  # type: ignore[return-value]
+        ticket = self._tokens.ticket()
         row = await self.db.fetchrow(
             "SELECT t.id, t.user_id, t.device_id, t.expires_ts, t.refresh_token_id, t.used,"
             " u.is_admin, u.is_guest, u.deactivated"
@@ -203,21 +203,17 @@ class DeviceStore:
             is_guest=bool(row["is_guest"]),
             deactivated=bool(row["deactivated"]),
         )
-        self._tokens[token_hash] = record
-        if len(self._tokens) > _TOKEN_CACHE_SIZE:
-            self._tokens.popitem(last=False)
+        self._tokens.fill(ticket, token_hash, record)
         return record
 
     def _forget_token_ids(self, predicate: Callable[[AccessTokenRecord], bool]) -> None:
-        for token_hash, record in list(self._tokens.items()):
-            if predicate(record):
-                del self._tokens[token_hash]
+        self._tokens.invalidate_where(lambda _hash, record: predicate(record))
 
     async def mark_access_token_used(self, token_id: int) -> None:
         await self.db.execute("UPDATE access_tokens SET used = TRUE WHERE id = $1", token_id)
-        for token_hash, record in list(self._tokens.items()):
+        for token_hash, record in self._tokens.items():
             if record.id == token_id:
-                self._tokens[token_hash] = replace(record, used=True)
+                self._tokens.replace(token_hash, replace(record, used=True))
 
     async def delete_access_token(self, token_id: int) -> None:
         await self.db.execute("DELETE FROM access_tokens WHERE id = $1", token_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 from homeserver.core.events import Event
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from storage.database import Database, Row
+from storage.read_cache import MISSING, ReadCache
 
 EVENTS_STREAM = "events"
 BACKFILL_STREAM = "backfill"
@@ -64,7 +64,7 @@ class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._versions = KNOWN_ROOM_VERSIONS
-        self._cache: OrderedDict[str, StoredEvent] = OrderedDict()
+        self._cache: ReadCache[str, StoredEvent] = ReadCache(db, _EVENT_CACHE_SIZE)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -78,29 +78,23 @@ class EventStore:
         missing = []
         for event_id in dict.fromkeys(event_ids):
             cached = self._cache.get(event_id)
-            if cached is not None:
-                found[event_id] = cached
+            if cached is not MISSING:
+                found[event_id] = cached  # type: ignore[assignment]
             else:
                 missing.append(event_id)
         for chunk in _chunks(missing, 500):
+            ticket = self._cache.ticket()
             placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
             rows = await self.db.fetch(
                 f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
                 f" WHERE e.event_id IN ({placeholders})",
                 *chunk,
             )
-            cacheable = not self.db.in_transaction  # uncommitted rows could still roll back
             for row in rows:
                 item = _stored(row, self._versions)
                 found[row["event_id"]] = item
-                if cacheable:
-                    self._remember(item)
+                self._cache.fill(ticket, item.event_id, item)
         return found
-
-    def _remember(self, item: StoredEvent) -> None:
-        self._cache[item.event_id] = item
-        if len(self._cache) > _EVENT_CACHE_SIZE:
-            self._cache.popitem(last=False)
 
     async def have_events(self, event_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(event_ids))
@@ -246,13 +240,10 @@ class EventStore:
             "UPDATE events SET outlier = FALSE, stream_ordering = $2, replaces_state = $3 WHERE event_id = $1 AND outlier",
             event_id, stream_ordering, replaces_state,
         )
-        self._cache.pop(event_id, None)
-        self.db.after_commit(lambda: self._cache.pop(event_id, None))
+        self._cache.invalidate([event_id])
 
     async def set_redacted(self, event_id: str, pruned_pdu: dict[str, Any], redacted_by: str) -> None:
-        self._cache.pop(event_id, None)
-        # A reader may cache the old copy before this commits: drop it again after.
-        self.db.after_commit(lambda: self._cache.pop(event_id, None))
+        self._cache.invalidate([event_id])
         await self.db.execute(
             "UPDATE events SET json = $2, redacted_by = $3 WHERE event_id = $1",
             event_id,

@@ -34,6 +34,20 @@ class Thumbnail:
 _COLUMNS = "media_id, user_id, content_type, upload_name, size, sha256, created_ts, pending_expires_ts, quarantined"
 
 
+#: ``order_by`` values of the admin media lists and the columns they sort on.
+#: (Quarantine is by an admin or not at all: ``quarantined_by`` sorts on whether it is;
+#: nothing is ever safe from quarantine, so all media tie there: ``None``, by media ID.)
+MEDIA_ORDERS: dict[str, str | None] = {
+    "media_id": "media_id",
+    "upload_name": "upload_name",
+    "created_ts": "created_ts",
+    "media_length": "size",
+    "media_type": "content_type",
+    "quarantined_by": "quarantined",
+    "safe_from_quarantine": None,
+}
+
+
 def _record(row) -> MediaRecord:  # type: ignore[no-untyped-def]
     return MediaRecord(**{**dict(row), "quarantined": bool(row["quarantined"])})
 
@@ -83,6 +97,24 @@ class MediaStore:
             f"SELECT {_COLUMNS} FROM media WHERE user_id = $1 ORDER BY created_ts, media_id", user_id
         )
         return [_record(r) for r in rows]
+
+    async def page_of_user(
+        self, user_id: str, *, order_by: str, descending: bool, offset: int, limit: int
+    ) -> tuple[list[MediaRecord], int]:
+        """A page of a user's media and how many they have; ``order_by`` is a key of
+        :data:`MEDIA_ORDERS` (missing values sort lowest, ties by ascending media ID)."""
+        column = MEDIA_ORDERS[order_by]
+        direction = "DESC" if descending else "ASC"
+        order = (
+            f"CASE WHEN {column} IS NULL THEN 0 ELSE 1 END {direction}, {column} {direction}, media_id ASC"
+            if column else "media_id ASC"
+        )
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM media WHERE user_id = $1 ORDER BY {order} LIMIT $2 OFFSET $3",
+            user_id, limit, offset,
+        )
+        total = await self.db.fetchval("SELECT COUNT(*) FROM media WHERE user_id = $1", user_id)
+        return [_record(r) for r in rows], int(total)
 
     async def thumbnail(self, media_id: str, width: int, height: int, method: str, animated: bool) -> Thumbnail | None:
         row = await self.db.fetchrow(

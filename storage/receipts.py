@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from storage.database import Database
+from storage.read_cache import MISSING, ReadCache
 from storage.streams import next_position
 
 RECEIPTS_STREAM = "receipts"
@@ -33,7 +33,7 @@ class ReceiptStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._mine: OrderedDict[tuple[str, str], list[Receipt]] = OrderedDict()
+        self._mine: ReadCache[tuple[str, str], list[Receipt]] = ReadCache(db, 50_000)
 
     async def put(
         self, room_id: str, receipt_type: str, user_id: str, thread_id: str, event_id: str, event_stream: int, ts: int
@@ -65,8 +65,7 @@ class ReceiptStore:
                 ts,
                 position,
             )
-        self._mine.pop((user_id, room_id), None)
-        self.db.after_commit(lambda: self._mine.pop((user_id, room_id), None))
+        self._mine.invalidate([(user_id, room_id)])
         return position
 
     async def changed_since(self, room_ids: list[str], since: int, up_to: int) -> list[Receipt]:
@@ -85,16 +84,14 @@ class ReceiptStore:
     async def for_user(self, user_id: str, room_id: str) -> list[Receipt]:
         key = (user_id, room_id)
         cached = self._mine.get(key)
-        if cached is not None:
-            return cached
+        if cached is not MISSING:
+            return cached  # type: ignore[return-value]
+        ticket = self._mine.ticket()
         rows = await self.db.fetch(
             f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE user_id = $1 AND room_id = $2", user_id, room_id
         )
         receipts = [Receipt(**dict(r)) for r in rows]
-        if not self.db.in_transaction:
-            self._mine[key] = receipts
-            if len(self._mine) > 50_000:
-                self._mine.popitem(last=False)
+        self._mine.fill(ticket, key, receipts)
         return receipts
 
 

@@ -26,6 +26,9 @@ class UIASession:
     user_id: str
     completed: dict[str, Any]
     params: dict[str, Any]
+    request_hash: str | None = None
+    consumed: bool = False
+    registration_token: str | None = None
 
 
 def _token(row: Row) -> RegistrationToken:
@@ -46,10 +49,20 @@ def _session(row: Row) -> UIASession:
         user_id=row["user_id"],
         completed=json.loads(row["completed"]),
         params=json.loads(row["params"]),
+        request_hash=row["request_hash"],
+        consumed=bool(row["consumed"]),
+        registration_token=row["registration_token"],
     )
 
 
+_SESSION_COLUMNS = "session_id, created_ts, operation, user_id, completed, params, request_hash, consumed, registration_token"
+
+
 _TOKEN_COLUMNS = "token, uses_allowed, pending, completed, expiry_time"
+
+
+class _NoUseLeft(Exception):
+    """The token has no use left (internal: undoes a session's claim)."""
 
 
 class RegistrationStore:
@@ -132,33 +145,65 @@ class RegistrationStore:
         )
 
     async def get_uia_session(self, session_id: str) -> UIASession | None:
-        row = await self.db.fetchrow(
-            "SELECT session_id, created_ts, operation, user_id, completed, params"
-            " FROM uia_sessions WHERE session_id = $1",
-            session_id,
-        )
+        row = await self.db.fetchrow(f"SELECT {_SESSION_COLUMNS} FROM uia_sessions WHERE session_id = $1", session_id)
         return _session(row) if row else None
 
-    async def update_uia_session(
-        self, session_id: str, completed: dict[str, Any], params: dict[str, Any]
-    ) -> None:
-        await self.db.execute(
-            "UPDATE uia_sessions SET completed = $2, params = $3 WHERE session_id = $1",
+    async def record_uia_stage(self, session_id: str, completed: dict[str, Any], request_hash: str) -> bool:
+        """Save a completed stage and bind the session to the request that completed it;
+        ``False`` (nothing saved) if the session is used up or bound to another request."""
+        changed = await self.db.execute(
+            "UPDATE uia_sessions SET completed = $2, request_hash = $3"
+            " WHERE session_id = $1 AND NOT consumed AND (request_hash IS NULL OR request_hash = $3)",
             session_id,
             json.dumps(completed),
-            json.dumps(params),
+            request_hash,
         )
+        return changed == 1
 
-    async def delete_uia_session(self, session_id: str) -> None:
-        await self.db.execute("DELETE FROM uia_sessions WHERE session_id = $1", session_id)
-
-    async def expired_uia_sessions(self, before_ms: int) -> list[UIASession]:
-        rows = await self.db.fetch(
-            "SELECT session_id, created_ts, operation, user_id, completed, params"
-            " FROM uia_sessions WHERE created_ts < $1",
-            before_ms,
+    async def consume_uia_session(self, session_id: str, request_hash: str) -> bool:
+        """Use the session for its request; ``True`` for exactly one caller."""
+        changed = await self.db.execute(
+            "UPDATE uia_sessions SET consumed = TRUE"
+            " WHERE session_id = $1 AND NOT consumed AND request_hash = $2",
+            session_id,
+            request_hash,
         )
-        return [_session(r) for r in rows]
+        return changed == 1
+
+    async def hold_token_use(self, session_id: str, token: str, now_ms: int) -> bool:
+        """Let the session hold a use of ``token``: ``True`` if it holds one now (this
+        call reserved it, or an earlier one reserved the same token)."""
+        try:
+            async with self.db.transaction("hold_token_use"):
+                claimed = await self.db.execute(
+                    "UPDATE uia_sessions SET registration_token = $2"
+                    " WHERE session_id = $1 AND registration_token IS NULL AND NOT consumed",
+                    session_id,
+                    token,
+                )
+                if claimed == 1:
+                    if not await self.reserve_token_use(token, now_ms):
+                        raise _NoUseLeft  # rolls the claim back
+                    return True
+                held = await self.db.fetchval(
+                    "SELECT registration_token FROM uia_sessions WHERE session_id = $1", session_id
+                )
+        except _NoUseLeft:
+            return False
+        return held == token
+
+    async def delete_expired_uia_sessions(self, before_ms: int) -> None:
+        """Drop sessions older than ``before_ms``, giving back the token uses of those
+        that were never used (each session in a transaction of its own)."""
+        rows = await self.db.fetch("SELECT session_id FROM uia_sessions WHERE created_ts < $1", before_ms)
+        for row in rows:
+            async with self.db.transaction("expire_uia_session"):
+                gone = await self.db.fetchrow(
+                    "DELETE FROM uia_sessions WHERE session_id = $1 RETURNING consumed, registration_token",
+                    row["session_id"],
+                )
+                if gone is not None and not gone["consumed"] and gone["registration_token"]:
+                    await self.release_token_use(gone["registration_token"])
 
     # -- shared-secret registration nonces ----------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage import like
 from storage.database import Database
 
 
@@ -31,11 +32,38 @@ class ReportStore:
             )
         )
 
-    async def list(self, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        total = await self.db.fetchval("SELECT COUNT(*) AS n FROM reports")
+    async def list(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        newest_first: bool = True,
+        reporter_contains: str | None = None,
+        room_contains: str | None = None,
+        event_sender: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of reports and the total matching (Synapse's ``event_reports`` filters:
+        the reporter's and the room's IDs contain the given text, ignoring ASCII case;
+        the reported event was sent by ``event_sender``)."""
+        conditions, args = [], []
+        if reporter_contains:
+            args.append(like.contains(reporter_contains.lower()))
+            conditions.append(f"LOWER(reporter) LIKE ${len(args)} ESCAPE '\\'")
+        if room_contains:
+            args.append(like.contains(room_contains.lower()))
+            conditions.append(f"LOWER(room_id) LIKE ${len(args)} ESCAPE '\\'")
+        if event_sender is not None:
+            args.append(event_sender)
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM events e WHERE e.event_id = reports.event_id AND e.sender = ${len(args)})"
+            )
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        total = await self.db.fetchval(f"SELECT COUNT(*) AS n FROM reports{where}", *args)
         rows = await self.db.fetch(
             "SELECT id, reporter, target_kind, room_id, event_id, user_id, reason, score, received_ts"
-            " FROM reports ORDER BY id DESC LIMIT $1 OFFSET $2",
+            f" FROM reports{where} ORDER BY id {'DESC' if newest_first else 'ASC'}"
+            f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            *args,
             limit,
             offset,
         )

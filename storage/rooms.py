@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from storage.database import Database
+from storage.read_cache import MISSING, ReadCache
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class RoomStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._memberships: OrderedDict[str, dict[str, tuple[str, str, int]]] = OrderedDict()
+        self._memberships: ReadCache[str, dict[str, tuple[str, str, int]]] = ReadCache(db, _MEMBERSHIP_CACHE_SIZE)
 
     async def create_room(self, room_id: str, room_version: str, creator: str, now_ms: int) -> bool:
         changed = await self.db.execute(
@@ -129,8 +129,7 @@ class RoomStore:
         )
         if change.membership in ("join", "invite", "knock"):
             await self.unforget(change.user_id, change.room_id)
-        self._memberships.pop(change.user_id, None)
-        self.db.after_commit(lambda: self._memberships.pop(change.user_id, None))
+        self._memberships.invalidate([change.user_id])
 
     async def rooms_for_user(self, user_id: str, membership: str = "join") -> list[str]:
         rows = await self.db.fetch(
@@ -144,19 +143,16 @@ class RoomStore:
     async def current_memberships_of_user(self, user_id: str) -> dict[str, tuple[str, str, int]]:
         """``room_id -> (membership, event_id, stream_ordering)`` for every room the user touched."""
         cached = self._memberships.get(user_id)
-        if cached is not None:
-            self._memberships.move_to_end(user_id)
-            return dict(cached)
+        if cached is not MISSING:
+            return dict(cached)  # type: ignore[call-overload]
+        ticket = self._memberships.ticket()
         rows = await self.db.fetch(
             "SELECT room_id, membership, event_id, stream_ordering FROM current_memberships"
             " WHERE user_id = $1",
             user_id,
         )
         result = {r["room_id"]: (r["membership"], r["event_id"], r["stream_ordering"]) for r in rows}
-        if not self.db.in_transaction:
-            self._memberships[user_id] = result
-            if len(self._memberships) > _MEMBERSHIP_CACHE_SIZE:
-                self._memberships.popitem(last=False)
+        self._memberships.fill(ticket, user_id, result)
         return dict(result)
 
     async def membership(self, room_id: str, user_id: str) -> str | None:

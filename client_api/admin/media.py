@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from client_api.admin.paging import backwards, page
 from client_api.auth import Authenticator
 from homeserver.http import Route, json_response
 from homeserver.errors import MatrixError
@@ -70,12 +71,28 @@ class MediaAdminRoutes:
         return json_response({"deleted_media": deleted, "total": len(deleted)})
 
     async def list_user_media(self, request: web.Request) -> web.Response:
+        """GET /_synapse/admin/v1/users/{userId}/media?from=&limit=&order_by=&dir=."""
         await self._authenticator.admin(request)
-        media = await self._media.media_of(request.match_info["user_id"])
-        return json_response({"media": [_media_json(m) for m in media], "total": len(media)})
+        offset, limit = page(request)
+        media, total = await self._user_media(request, offset, limit)
+        body: dict[str, object] = {"media": [_media_json(m) for m in media], "total": total}
+        if offset + len(media) < total:
+            body["next_token"] = offset + len(media)
+        return json_response(body)
 
     async def delete_user_media(self, request: web.Request) -> web.Response:
+        """DELETE /_synapse/admin/v1/users/{userId}/media: the page the same parameters
+        would list (by default the newest 100)."""
         await self._authenticator.admin(request)
-        media = await self._media.media_of(request.match_info["user_id"])
+        media, _ = await self._user_media(request, *page(request))
         deleted = await self._media.delete([m.media_id for m in media])
         return json_response({"deleted_media": deleted, "total": len(deleted)})
+
+    async def _user_media(self, request: web.Request, offset: int, limit: int) -> tuple[list[MediaRecord], int]:
+        return await self._media.page_of_user(
+            request.match_info["user_id"],
+            order_by=request.query.get("order_by"),
+            backwards=backwards(request, "b") if "dir" in request.query else None,
+            offset=offset,
+            limit=limit,
+        )

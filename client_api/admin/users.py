@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from client_api.auth import Authenticator
-from homeserver.http import Route, field, json_response, query_bool, query_int, read_json
+from client_api.admin.paging import backwards, optional_bool, page
 from homeserver import __version__
+from homeserver.http import Route, field, json_response, query_bool, read_json
 from homeserver.services.user_admin import UserAdminService
 
 V1 = "/_synapse/admin/v1"
@@ -33,15 +34,22 @@ class UserAdminRoutes:
         return json_response({"server_version": f"Hearth {__version__}"})
 
     async def list_users(self, request: web.Request) -> web.Response:
-        """GET /_synapse/admin/v2/users?from=&limit=&name=&deactivated=."""
+        """GET /_synapse/admin/v2/users?from=&limit=&name=&user_id=&guests=&admins=&deactivated=
+        &order_by=&dir=&not_user_type=&locked= (Synapse admin API, "List Accounts")."""
         await self._authenticator.admin(request)
-        offset = query_int(request, "from", 0) or 0
-        limit = min(query_int(request, "limit", 100) or 100, 1000)
+        offset, limit = page(request)
+        query_bool(request, "locked", False)  # no account is ever locked: including them changes nothing
         users, total = await self._users.list_users(
             offset=offset,
             limit=limit,
             name=request.query.get("name"),
+            user_id=request.query.get("user_id"),
             include_deactivated=query_bool(request, "deactivated", False),
+            include_guests=query_bool(request, "guests", True),
+            admins=optional_bool(request, "admins"),
+            order_by=request.query.get("order_by", "name"),
+            descending=backwards(request, "f"),
+            not_user_types=request.query.getall("not_user_type", []),
         )
         body = {"users": users, "total": total}
         if offset + len(users) < total:

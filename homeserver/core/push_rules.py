@@ -11,10 +11,21 @@ from functools import lru_cache
 from typing import Any
 
 from homeserver.core.canonical_json import MAX_SAFE_INTEGER, MIN_SAFE_INTEGER
+from homeserver.core.glob import SCAN_UNIT, Budget, OutOfSteps, compile_glob, matches, matches_words
 
 KINDS = ("override", "content", "room", "sender", "underride")
 #: Actions older versions of the spec defined; they are stripped everywhere.
 HISTORICAL_ACTIONS = frozenset({"dont_notify", "coalesce"})
+#: The longest glob a rule may hold (longer ones are refused when a rule is set,
+#: and never match): every identifier fits.
+MAX_PATTERN_LENGTH = 255
+#: How much of ``content.body`` content patterns and display names examine; other
+#: properties longer than this match no pattern.
+MAX_TEXT_LENGTH = 16_384
+#: Steps of work (see :mod:`homeserver.core.glob`) one ruleset may spend on one
+#: event, so no user's rules cost the others time; an ordinary ruleset takes a
+#: few hundred. Rules reached after the budget is spent do not match.
+RULESET_BUDGET = 20_000
 
 
 def _rule(rule_id: str, conditions: list[dict[str, Any]], actions: list[Any], enabled: bool = True) -> dict[str, Any]:
@@ -126,16 +137,32 @@ class PushDecision:
     actions: tuple[Any, ...]
 
 
-def evaluate(ruleset: Mapping[str, Sequence[Mapping[str, Any]]], event: Mapping[str, Any], ctx: PushContext) -> PushDecision:
-    """The actions of the first enabled rule (in kind order) that matches the event."""
-    for kind in KINDS:
-        for rule in ruleset.get(kind, ()):
-            if not rule.get("enabled", True):
-                continue
-            if _rule_matches(kind, rule, event, ctx):
-                actions = tuple(a for a in rule.get("actions", ()) if not (isinstance(a, str) and a in HISTORICAL_ACTIONS))
-                return PushDecision("notify" in actions, _highlight(actions), actions)
+def evaluate(
+    ruleset: Mapping[str, Sequence[Mapping[str, Any]]],
+    event: Mapping[str, Any],
+    ctx: PushContext,
+    budget: Budget | None = None,
+) -> PushDecision:
+    """The actions of the first enabled rule (in kind order) that matches the event,
+    within ``budget`` (:data:`RULESET_BUDGET` steps unless given)."""
+    budget = budget or Budget(RULESET_BUDGET)
+    try:
+        for kind in KINDS:
+            for rule in ruleset.get(kind, ()):
+                budget.spend()
+                if not rule.get("enabled", True):
+                    continue
+                if _rule_matches(kind, rule, event, ctx, budget):
+                    actions = tuple(a for a in rule.get("actions", ()) if not (isinstance(a, str) and a in HISTORICAL_ACTIONS))
+                    return PushDecision("notify" in actions, _highlight(actions), actions)
+    except OutOfSteps:
+        pass
     return PushDecision(False, False, ())
+
+
+def pattern_allowed(pattern: str) -> bool:
+    """Whether a rule may hold this glob (see :data:`MAX_PATTERN_LENGTH`)."""
+    return len(pattern) <= MAX_PATTERN_LENGTH
 
 
 def _highlight(actions: Sequence[Any]) -> bool:
@@ -145,7 +172,7 @@ def _highlight(actions: Sequence[Any]) -> bool:
     return False
 
 
-def _rule_matches(kind: str, rule: Mapping[str, Any], event: Mapping[str, Any], ctx: PushContext) -> bool:
+def _rule_matches(kind: str, rule: Mapping[str, Any], event: Mapping[str, Any], ctx: PushContext, budget: Budget) -> bool:
     if kind == "room":
         return event.get("room_id") == rule.get("rule_id")
     if kind == "sender":
@@ -153,38 +180,40 @@ def _rule_matches(kind: str, rule: Mapping[str, Any], event: Mapping[str, Any], 
     if kind == "content":
         pattern = rule.get("pattern")
         return isinstance(pattern, str) and _condition_matches(
-            {"kind": "event_match", "key": "content.body", "pattern": pattern}, event, ctx
+            {"kind": "event_match", "key": "content.body", "pattern": pattern}, event, ctx, budget
         )
-    return all(_condition_matches(c, event, ctx) for c in rule.get("conditions", ()))
+    return all(_condition_matches(c, event, ctx, budget) for c in rule.get("conditions", ()))
 
 
-def _condition_matches(condition: Mapping[str, Any], event: Mapping[str, Any], ctx: PushContext) -> bool:
+def _condition_matches(condition: Mapping[str, Any], event: Mapping[str, Any], ctx: PushContext, budget: Budget) -> bool:
+    budget.spend()
     kind = condition.get("kind")
     if kind == "event_match":
         key, pattern = condition.get("key"), condition.get("pattern")
-        if not isinstance(key, str) or not isinstance(pattern, str):
+        if not isinstance(pattern, str) or not pattern_allowed(pattern):
             return False
         value = _property(event, key)
         if not isinstance(value, str):
             return False
         if key == "content.body":
-            return _glob(pattern, word_boundaries=True).search(value) is not None
-        if not _has_wildcards(pattern):
-            return value.lower() == pattern.lower()
-        return _glob(pattern, word_boundaries=False).fullmatch(value) is not None
+            return matches_words(compile_glob(pattern), value, MAX_TEXT_LENGTH, budget)
+        return len(value) <= MAX_TEXT_LENGTH and matches(compile_glob(pattern), value, budget)
     if kind == "event_property_is":
-        value = _property(event, condition.get("key", ""))
+        value = _property(event, condition.get("key"))
         return _is_simple(value) and _is_simple(condition.get("value")) and _same(value, condition.get("value"))
     if kind == "event_property_contains":
-        value = _property(event, condition.get("key", ""))
+        value = _property(event, condition.get("key"))
         wanted = condition.get("value")
-        return isinstance(value, list) and _is_simple(wanted) and any(_is_simple(v) and _same(v, wanted) for v in value)
+        if not isinstance(value, list) or not _is_simple(wanted):
+            return False
+        budget.spend(len(value) // SCAN_UNIT)
+        return any(_is_simple(v) and _same(v, wanted) for v in value)
     if kind == "contains_display_name":
         body = _property(event, "content.body")
         name = ctx.display_name
         if not isinstance(body, str) or not name:
             return False
-        return re.search(rf"(^|\W){re.escape(name)}(\W|$)", body, re.IGNORECASE) is not None
+        return matches_words(compile_glob(name, wildcards=""), body, MAX_TEXT_LENGTH, budget)
     if kind == "room_member_count":
         return _member_count_matches(condition.get("is"), ctx.member_count)
     if kind == "sender_notification_permission":
@@ -195,8 +224,11 @@ def _condition_matches(condition: Mapping[str, Any], event: Mapping[str, Any], c
     return False  # unrecognised conditions never match
 
 
-def _property(event: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dot-separated path, where ``\\.`` is a literal dot and ``\\\\`` a backslash."""
+def _property(event: Mapping[str, Any], dotted: Any) -> Any:
+    """The value at a dot-separated path, where ``\\.`` is a literal dot and ``\\\\`` a backslash
+    (``None`` for a path that is not a string of at most :data:`MAX_PATTERN_LENGTH`)."""
+    if not isinstance(dotted, str) or len(dotted) > MAX_PATTERN_LENGTH:
+        return None
     value: Any = event
     for part in _split_path(dotted):
         if not isinstance(value, Mapping) or part not in value:
@@ -234,24 +266,10 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@lru_cache(maxsize=1024)
-def _has_wildcards(pattern: str) -> bool:
-    return "*" in pattern or "?" in pattern
-
-
-@lru_cache(maxsize=1024)
-def _glob(pattern: str, *, word_boundaries: bool) -> re.Pattern[str]:
-    """A case-insensitive regex for a glob (``*`` any run, ``?`` one character)."""
-    body = "".join(".*?" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    if word_boundaries:
-        body = rf"(?:^|[^A-Za-z0-9_]){body}(?:[^A-Za-z0-9_]|$)"
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
-
-
 def _member_count_matches(spec: Any, count: int) -> bool:
     if not isinstance(spec, str):
         return False
-    match = re.fullmatch(r"(==|<=|>=|<|>)?([0-9]+)", spec.strip())
+    match = re.fullmatch(r"(==|<=|>=|<|>)?([0-9]{1,16})", spec.strip())
     if not match:
         return False
     op, number = match.group(1) or "==", int(match.group(2))

@@ -8,17 +8,11 @@ a server no allow pattern matches is denied.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
+from homeserver.core.glob import compile_glob, matches
 from homeserver.core.identifiers import InvalidIdentifier, parse_server_name
-
-
-@lru_cache(maxsize=1024)
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.I | re.S)
 
 
 def _patterns(content: Mapping[str, Any], key: str) -> list[str]:
@@ -38,6 +32,6 @@ def server_allowed(acl: Mapping[str, Any] | None, server_name: str) -> bool:
     allow_ip = acl.get("allow_ip_literals", True)
     if name.is_ip_literal and allow_ip is False:
         return False
-    if any(_glob(p).fullmatch(host) for p in _patterns(acl, "deny")):
+    if any(matches(compile_glob(p), host) for p in _patterns(acl, "deny")):
         return False
-    return any(_glob(p).fullmatch(host) for p in _patterns(acl, "allow"))
+    return any(matches(compile_glob(p), host) for p in _patterns(acl, "allow"))

@@ -110,9 +110,20 @@ class AccountService:
         Exactly one of several concurrent creations of the same user ID succeeds.
         """
         self.check_localpart(localpart, for_guest=is_guest)
-        if password is not None:
-            self.check_password_strength(password)
-        password_hash = await self._passwords.hash(password) if password is not None else None
+        password_hash = await self.hash_password(password) if password is not None else None
+        return await self.add_user(localpart, password_hash, is_admin=is_admin, is_guest=is_guest)
+
+    async def hash_password(self, password: str) -> str:
+        """The hash to store for a new password (``M_WEAK_PASSWORD`` if it is too short)."""
+        self.check_password_strength(password)
+        return await self._passwords.hash(password)
+
+    async def add_user(
+        self, localpart: str, password_hash: str | None, *, is_admin: bool = False, is_guest: bool = False
+    ) -> str:
+        """:meth:`create_user` with the password already hashed (so that it can join a
+        larger transaction without hashing inside it)."""
+        self.check_localpart(localpart, for_guest=is_guest)
         user_id = self.user_id_for(localpart)
         async with self._accounts.db.transaction("create_user"):
             created = await self._accounts.create_user(
@@ -130,6 +141,13 @@ class AccountService:
 
     async def set_displayname(self, user_id: str, displayname: str) -> None:
         await self._accounts.set_profile_field(user_id, "displayname", displayname)
+
+    async def set_admin_profile_field(self, user_id: str, field: str, value: str) -> None:
+        """Set (or, with ``""``, remove) a profile field from the admin side."""
+        if value:
+            await self._accounts.set_profile_field(user_id, field, value)
+        else:
+            await self._accounts.delete_profile_field(user_id, field)
 
     async def generate_localpart(self) -> str:
         """A free random localpart for a registration without a username."""
@@ -200,6 +218,13 @@ class AccountService:
         """Set a password from the admin side (CLI / admin API)."""
         self.check_password_strength(new_password)
         await self._accounts.set_password_hash(user_id, await self._passwords.hash(new_password))
+
+    async def reactivate(self, user_id: str, new_password: str) -> None:
+        """Undo a deactivation (admin side); the account needs a new password."""
+        password_hash = await self.hash_password(new_password)
+        await self._accounts.reactivate(user_id, password_hash)
+        self._devices.forget_cached_tokens(user_id)
+        logger.info("user_reactivated", user_id=user_id)
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self._accounts.set_admin(user_id, is_admin)

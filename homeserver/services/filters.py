@@ -3,13 +3,13 @@ errors, and matching events, for ``/sync``, ``/messages`` and friends."""
 
 from __future__ import annotations
 
-import fnmatch
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from homeserver.core.glob import compile_glob, matches
 from homeserver.errors import MatrixError
 from storage.account_data import FilterStore
 
@@ -82,7 +82,7 @@ class Filter:
 
 
 def _type_match(pattern: str, event_type: str) -> bool:
-    return pattern == event_type or ("*" in pattern and fnmatch.fnmatchcase(event_type, pattern))
+    return pattern == event_type or ("*" in pattern and matches(compile_glob(pattern, wildcards="*", fold_case=False), event_type))
 
 
 def _strings(data: dict[str, Any], key: str, where: str) -> tuple[str, ...] | None:

@@ -52,7 +52,7 @@ class ProfileService:
         check_key(key)
         if key == "displayname" and not isinstance(value, str):
             raise MatrixError("M_BAD_JSON", "displayname must be a string")
-        if key == "avatar_url" and not (isinstance(value, str) and (_MXC.fullmatch(value) or value == "")):
+        if key == "avatar_url" and not (isinstance(value, str) and valid_avatar_url(value)):
             raise MatrixError("M_BAD_JSON", "avatar_url must be an mxc:// URI")
         if key == "m.tz" and not isinstance(value, str):
             raise MatrixError("M_BAD_JSON", "m.tz must be a string")
@@ -76,6 +76,11 @@ class ProfileService:
             raise MatrixError("M_NOT_FOUND", "Profiles of users on other servers are not available")
         if not await self._accounts.user_exists(user_id):
             raise MatrixError("M_NOT_FOUND", "Profile not found")
+
+
+def valid_avatar_url(value: str) -> bool:
+    """An ``mxc://`` URI, or ``""`` (no avatar)."""
+    return value == "" or _MXC.fullmatch(value) is not None
 
 
 def check_key(key: str) -> None:

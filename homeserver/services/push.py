@@ -17,17 +17,23 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
+
 from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
-from homeserver.core.push_rules import KINDS, PushContext, evaluate, merge_rules
+from homeserver.core.glob import Budget
+from homeserver.core.push_rules import KINDS, MAX_PATTERN_LENGTH, RULESET_BUDGET, PushContext, evaluate, merge_rules, pattern_allowed
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
 from storage.push import PushStore
+from storage.read_cache import MISSING, ReadCache
 from storage.push_actions import EVERYONE, NotificationStore, PushAction
 from storage.receipts import ReceiptStore
 from storage.rooms import RoomStore
+
+logger = structlog.get_logger(__name__)
 
 StateMap = Mapping[tuple[str, str], Event]
 
@@ -52,7 +58,10 @@ class PushService:
         self._clock = clock
         self._server_name = server_name
         #: user -> (merged ruleset, whether the user changed anything)
-        self._cache: dict[str, tuple[dict[str, list[dict[str, Any]]], bool]] = {}
+        #: (Push rules are written only outside the event transactions that read them.)
+        self._cache: ReadCache[str, tuple[dict[str, list[dict[str, Any]]], bool]] = ReadCache(
+            store.db, 10_000, fill_in_transactions=True
+        )
         #: The predefined rules of a user who is neither mentioned nor targeted.
         self._bystander_rules = merge_rules("", {})
 
@@ -63,13 +72,12 @@ class PushService:
 
     async def _cached(self, user_id: str) -> tuple[dict[str, list[dict[str, Any]]], bool]:
         cached = self._cache.get(user_id)
-        if cached is None:
+        if cached is MISSING:
+            ticket = self._cache.ticket()
             custom = await self._store.get_custom_rules(user_id)
             cached = (merge_rules(user_id, custom), bool(custom.get("rules") or custom.get("defaults")))
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[user_id] = cached
-        return cached
+            self._cache.fill(ticket, user_id, cached)
+        return cached  # type: ignore[return-value]
 
     async def get_rule(self, user_id: str, kind: str, rule_id: str) -> dict[str, Any]:
         _check_kind(kind)
@@ -91,10 +99,13 @@ class PushService:
             conditions = body.get("conditions", [])
             if not isinstance(conditions, list) or not all(isinstance(c, dict) and isinstance(c.get("kind"), str) for c in conditions):
                 raise MatrixError("M_BAD_JSON", "conditions must be an array of condition objects")
+            for condition in conditions:
+                _check_globs(condition)
             rule["conditions"] = conditions
         elif kind == "content":
             if not isinstance(body.get("pattern"), str):
                 raise MatrixError("M_MISSING_PARAM", "Content rules need a pattern")
+            _check_globs(body)
             rule["pattern"] = body["pattern"]
         custom = await self._store.get_custom_rules(requester.user_id)
         own: list[dict[str, Any]] = custom.setdefault("rules", {}).setdefault(kind, [])
@@ -142,7 +153,7 @@ class PushService:
 
     async def _save(self, user_id: str, custom: dict[str, Any]) -> None:
         await self._store.set_custom_rules(user_id, custom)
-        self._cache.pop(user_id, None)
+        self._cache.invalidate([user_id])
         merged = await self.ruleset(user_id)
         await self._account_data.put_internal(user_id, "", "m.push_rules", {"global": copy.deepcopy(merged)})
 
@@ -184,11 +195,15 @@ class PushService:
         actions: list[PushAction] = []
         covered = 0  # joined members the shared row stands for
         for user_id in local:
-            ruleset, customised = self._cache.get(user_id) or await self._cached(user_id)
+            cached = self._cache.get(user_id)
+            ruleset, customised = cached if cached is not MISSING else await self._cached(user_id)  # type: ignore[misc]
             if not customised and user_id not in singled_out:
                 covered += 1
                 continue
-            decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels))
+            budget = Budget(RULESET_BUDGET)
+            decision = evaluate(ruleset, client_event, PushContext(user_id, member_count, None, sender_level, levels), budget)
+            if budget.exhausted:
+                logger.warning("push_rules_over_budget", user_id=user_id, event_id=event.event_id)
             if user_id in joined and decision == shared:
                 covered += 1
             elif decision.notify or (shared.notify and user_id in joined):
@@ -274,6 +289,14 @@ class PushService:
 
     async def pushers(self, user_id: str) -> list[dict[str, Any]]:
         return await self._store.pushers(user_id)
+
+
+def _check_globs(holder: Mapping[str, Any]) -> None:
+    """Refuse a rule's pattern or condition whose ``pattern`` or ``key`` is too long to evaluate."""
+    for name in ("pattern", "key"):
+        value = holder.get(name)
+        if isinstance(value, str) and not pattern_allowed(value):
+            raise MatrixError("M_INVALID_PARAM", f"A push rule's {name} may hold at most {MAX_PATTERN_LENGTH} characters")
 
 
 def _mentioned_users(event: Event) -> set[str]:

@@ -16,6 +16,7 @@ from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.uia import DUMMY, REGISTRATION_TOKEN, UIAService
 from storage.registration import RegistrationStore, RegistrationToken
 
+_OPERATION = "POST /register"
 _TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
 
 
@@ -63,27 +64,26 @@ class RegistrationService:
         if not self._config.enabled:
             raise MatrixError("M_FORBIDDEN", "Registration is disabled on this server")
 
-        # Reject a bad username before asking the client to authenticate (unless
-        # this is a retry of a registration that already succeeded).
+        # Reject a bad username before asking the client to authenticate.
         localpart = request.username.lower() if request.username is not None else None
-        retry = await self._uia.remembered(request.body, "registered_user_id")
-        if localpart is not None and retry is None:
+        if localpart is not None:
             await self._accounts.check_available(localpart)
         if request.password is not None:
             self._accounts.check_password_strength(request.password)
 
-        result = await self._uia.check(request.body, operation="POST /register", flows=self.flows())
-        registered = result.params.get("registered_user_id")
-        if registered is None:
-            if request.password is None:
-                raise MatrixError("M_MISSING_PARAM", "password is required")
-            localpart = localpart or await self._accounts.generate_localpart()
-            registered = await self._accounts.create_user(localpart, request.password)
-            token = result.params.get("registration_token")
-            if token:
-                await self._store.complete_token_use(token)
-            # A retry of this (completed) session answers with the same account.
-            await self._uia.remember(result.session_id, registered_user_id=registered)
+        flows = self.flows()
+        result = await self._uia.check(request.body, operation=_OPERATION, flows=flows, consume=False)
+        if request.password is None:
+            raise MatrixError("M_MISSING_PARAM", "password is required")
+        localpart = localpart or await self._accounts.generate_localpart()
+        password_hash = await self._accounts.hash_password(request.password)
+        # One account per session, and one token use per account: the session is
+        # consumed, the account created and the token's use counted together.
+        async with self._store.db.transaction("register"):
+            await self._uia.consume(result, operation=_OPERATION, flows=flows)
+            registered = await self._accounts.add_user(localpart, password_hash)
+            if result.registration_token:
+                await self._store.complete_token_use(result.registration_token)
         return await self._login_response(registered, request)
 
     async def _register_guest(self, request: RegistrationRequest) -> dict[str, Any]:

@@ -70,8 +70,22 @@ class ReportService:
             raise MatrixError("M_NOT_FOUND", "User not found")
         await self._reports.add(requester.user_id, "user", user_id=user_id, reason=reason, now_ms=self._clock.time_ms())
 
-    async def list_reports(self, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        return await self._reports.list(offset=offset, limit=limit)
+    async def list_reports(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        newest_first: bool,
+        reporter: str | None,
+        room_id: str | None,
+        event_sender: str | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Reports for admins (Synapse's ``event_reports``): ``reporter`` and ``room_id``
+        match IDs that contain them, ``event_sender`` the sender of a reported event."""
+        return await self._reports.list(
+            offset=offset, limit=limit, newest_first=newest_first, reporter_contains=reporter,
+            room_contains=room_id, event_sender=event_sender,
+        )
 
 
 def _check_reason(reason: str | None) -> None:

@@ -9,10 +9,20 @@ flows, ``params``, ``session`` and ``completed`` (plus ``errcode``/``error``
 after a failed attempt). Sessions live in the database so every worker sees
 them, and expire after :data:`SESSION_LIFETIME_MS`; expiring a registration
 session gives back its reserved registration-token use.
+
+A session authorises one request, once. The first completed stage binds it to
+the request's body (a hash of it without ``auth``: the spec has the client
+resubmit the same request at every stage; the first request, which only asks
+for the flows, may still be empty), and a request with another body is
+refused. The request that finds its flow complete consumes the session
+atomically in the database, so of concurrent uses exactly one goes through,
+and any later use gets ``401`` with a fresh session.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -36,11 +46,13 @@ _STAGE_FAILURES = {"M_FORBIDDEN", "M_UNAUTHORIZED", "M_UNRECOGNIZED"}
 
 @dataclass(frozen=True)
 class UIAResult:
-    """A completed flow: the session (for later bookkeeping) and what each stage yielded."""
+    """A completed flow: the session, the request it authorises, what each stage
+    yielded and the registration token whose use the session holds (if any)."""
 
     session_id: str
+    request_hash: str
     completed: dict[str, Any]
-    params: dict[str, Any]
+    registration_token: str | None = None
 
 
 class UIAService:
@@ -67,39 +79,51 @@ class UIAService:
         operation: str,
         flows: list[list[str]],
         user_id: str = "",
+        consume: bool = True,
     ) -> UIAResult:
-        """Advance the UIA exchange of ``body``; return once a flow is complete.
+        """Advance the UIA exchange of ``body``; return once a flow is complete, having
+        consumed the session (without ``consume``, the caller must :meth:`consume` it in
+        the transaction that performs the operation).
 
         Raises ``MatrixError(401)`` carrying the UIA state while more stages are needed.
         """
         auth = body.get("auth")
         if auth is not None and not isinstance(auth, dict):
             raise MatrixError("M_BAD_JSON", "auth must be an object")
-        session = await self._session(auth, operation, user_id)
+        request_hash = _request_hash(body)
+        session = await self._session(auth, operation, user_id, flows)
+        if session.request_hash is not None and session.request_hash != request_hash:
+            raise _changed()
         completed = dict(session.completed)
-        params = dict(session.params)
 
-        if _flow_complete(flows, completed):
-            return UIAResult(session.session_id, completed, params)
-        if not auth or "type" not in auth:
-            raise self._challenge(session.session_id, flows, completed)
+        if not _flow_complete(flows, completed):
+            if not auth or "type" not in auth:
+                raise self._challenge(session.session_id, flows, completed)
+            stage = auth["type"]
+            if not isinstance(stage, str) or not _is_next_stage(flows, completed, stage):
+                raise self._challenge(
+                    session.session_id, flows, completed,
+                    MatrixError("M_UNRECOGNIZED", f"Unexpected auth stage {stage!r}"),
+                )
+            try:
+                completed[stage] = await self._run_stage(stage, auth, user_id, session.session_id)
+            except MatrixError as failure:
+                if failure.errcode not in _STAGE_FAILURES:
+                    raise  # rate limits and malformed requests keep their own status
+                raise self._challenge(session.session_id, flows, completed, failure) from None
+            if not await self._store.record_uia_stage(session.session_id, completed, request_hash):
+                raise await self._used_or_changed(session.session_id, operation, user_id, flows)
+            if not _flow_complete(flows, completed):
+                raise self._challenge(session.session_id, flows, completed)
+        result = UIAResult(session.session_id, request_hash, completed, completed.get(REGISTRATION_TOKEN))
+        if consume:
+            await self.consume(result, operation=operation, user_id=user_id, flows=flows)
+        return result
 
-        stage = auth["type"]
-        if not isinstance(stage, str) or not _is_next_stage(flows, completed, stage):
-            raise self._challenge(
-                session.session_id, flows, completed,
-                MatrixError("M_UNRECOGNIZED", f"Unexpected auth stage {stage!r}"),
-            )
-        try:
-            completed[stage] = await self._run_stage(stage, auth, user_id, params)
-        except MatrixError as failure:
-            if failure.errcode not in _STAGE_FAILURES:
-                raise  # rate limits and malformed requests keep their own status
-            raise self._challenge(session.session_id, flows, completed, failure) from None
-        await self._store.update_uia_session(session.session_id, completed, params)
-        if _flow_complete(flows, completed):
-            return UIAResult(session.session_id, completed, params)
-        raise self._challenge(session.session_id, flows, completed)
+    async def consume(self, result: UIAResult, *, operation: str, flows: list[list[str]], user_id: str = "") -> None:
+        """Use the session for its request: once only, whoever else tries at the same time."""
+        if not await self._store.consume_uia_session(result.session_id, result.request_hash):
+            raise await self._used_or_changed(result.session_id, operation, user_id, flows)
 
     async def confirm_identity(
         self, body: dict[str, Any], *, user_id: str, operation: str
@@ -111,35 +135,15 @@ class UIAService:
         flows = [[PASSWORD]] if has_password else [[DUMMY]]
         return await self.check(body, operation=operation, flows=flows, user_id=user_id)
 
-    async def remembered(self, body: dict[str, Any], key: str) -> Any:
-        """A value :meth:`remember` stored in the session ``body`` refers to, if any."""
-        auth = body.get("auth")
-        session_id = auth.get("session") if isinstance(auth, dict) else None
-        if not isinstance(session_id, str):
-            return None
-        session = await self._store.get_uia_session(session_id)
-        return session.params.get(key) if session is not None else None
-
-    async def remember(self, session_id: str, **values: Any) -> None:
-        """Keep ``values`` in the session's params (e.g. the user a registration created)."""
-        session = await self._store.get_uia_session(session_id)
-        if session is not None:
-            await self._store.update_uia_session(
-                session_id, session.completed, {**session.params, **values}
-            )
-
     async def expire_sessions(self) -> None:
         """Drop sessions older than their lifetime, giving back reserved token uses."""
-        cutoff = self._clock.time_ms() - SESSION_LIFETIME_MS
-        for session in await self._store.expired_uia_sessions(cutoff):
-            token = session.params.get("registration_token")
-            if token and "registered_user_id" not in session.params:
-                await self._store.release_token_use(token)
-            await self._store.delete_uia_session(session.session_id)
+        await self._store.delete_expired_uia_sessions(self._clock.time_ms() - SESSION_LIFETIME_MS)
 
     # -- internals --------------------------------------------------------------------
 
-    async def _session(self, auth: dict[str, Any] | None, operation: str, user_id: str) -> UIASession:
+    async def _session(
+        self, auth: dict[str, Any] | None, operation: str, user_id: str, flows: list[list[str]]
+    ) -> UIASession:
         session_id = auth.get("session") if auth else None
         now = self._clock.time_ms()
         if session_id is not None:
@@ -152,20 +156,42 @@ class UIAService:
                 raise MatrixError(
                     "M_FORBIDDEN", "This session was started for a different operation"
                 )
+            if session.consumed:
+                raise await self._fresh_challenge(operation, user_id, flows)
             return session
+        return await self._new_session(operation, user_id)
+
+    async def _new_session(self, operation: str, user_id: str) -> UIASession:
         session_id = secrets.token_urlsafe(18)
+        now = self._clock.time_ms()
         await self._store.create_uia_session(session_id, operation, user_id, now)
         return UIASession(session_id, now, operation, user_id, {}, {})
 
-    async def _run_stage(
-        self, stage: str, auth: dict[str, Any], user_id: str, params: dict[str, Any]
-    ) -> Any:
+    async def _fresh_challenge(self, operation: str, user_id: str, flows: list[list[str]]) -> AuthRequired:
+        """A used session: start over with a new one."""
+        session = await self._new_session(operation, user_id)
+        return self._challenge(
+            session.session_id, flows, {},
+            MatrixError("M_FORBIDDEN", "This authentication session has already been used"),
+        )
+
+    async def _used_or_changed(
+        self, session_id: str, operation: str, user_id: str, flows: list[list[str]]
+    ) -> MatrixError:
+        """Why a session could not be updated or consumed: used up meanwhile, or bound
+        (by a concurrent request) to another body."""
+        session = await self._store.get_uia_session(session_id)
+        if session is None or session.consumed:
+            return await self._fresh_challenge(operation, user_id, flows)
+        return _changed()
+
+    async def _run_stage(self, stage: str, auth: dict[str, Any], user_id: str, session_id: str) -> Any:
         if stage == DUMMY:
             return True
         if stage == PASSWORD:
             return await self._password_stage(auth, user_id)
         if stage == REGISTRATION_TOKEN:
-            return await self._token_stage(auth, params)
+            return await self._token_stage(auth, session_id)
         raise MatrixError("M_UNRECOGNIZED", f"Unsupported auth stage {stage!r}")
 
     async def _password_stage(self, auth: dict[str, Any], user_id: str) -> str:
@@ -181,17 +207,12 @@ class UIAService:
             raise MatrixError("M_FORBIDDEN", "Invalid username or password")
         return user_id
 
-    async def _token_stage(self, auth: dict[str, Any], params: dict[str, Any]) -> str:
+    async def _token_stage(self, auth: dict[str, Any], session_id: str) -> str:
         token = auth.get("token")
         if not isinstance(token, str) or not token:
             raise MatrixError("M_MISSING_PARAM", "auth.token is required")
-        if params.get("registration_token") == token:
-            return token
-        if not await self._store.reserve_token_use(token, self._clock.time_ms()):
+        if not await self._store.hold_token_use(session_id, token, self._clock.time_ms()):
             raise MatrixError("M_UNAUTHORIZED", "Invalid registration token")
-        if params.get("registration_token"):
-            await self._store.release_token_use(params["registration_token"])
-        params["registration_token"] = token
         return token
 
     def _challenge(
@@ -230,6 +251,19 @@ def user_id_from_identifier(auth: dict[str, Any], server_name: str) -> str:
         localpart, _, server = user[1:].partition(":")
         return f"@{localpart.lower()}:{server}"
     return f"@{user.lower()}:{server_name}"
+
+
+def _request_hash(body: dict[str, Any]) -> str:
+    """What a session is bound to: the request body without its ``auth`` dict."""
+    rest = {k: v for k, v in body.items() if k != "auth"}
+    encoded = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _changed() -> MatrixError:
+    return MatrixError(
+        "M_FORBIDDEN", "The request changed during user-interactive authentication: start a new session"
+    )
 
 
 def _flow_complete(flows: list[list[str]], completed: dict[str, Any]) -> bool:

@@ -6,7 +6,12 @@ from typing import Any
 
 from homeserver.errors import MatrixError
 from homeserver.services.accounts import AccountService
-from storage.accounts import AccountStore, UserRecord
+from homeserver.services.profiles import valid_avatar_url
+from storage.accounts import USER_ORDERS, AccountStore, UserRecord
+
+#: Body fields of ``PUT /_synapse/admin/v2/users/{userId}`` for features Hearth does not
+#: have, and the one value each may take (anything else is refused, not ignored).
+_UNSUPPORTED = {"threepids": [], "external_ids": [], "user_type": None, "locked": False}
 
 
 class UserAdminService:
@@ -19,32 +24,66 @@ class UserAdminService:
         return await self._describe(user)
 
     async def list_users(
-        self, *, offset: int, limit: int, name: str | None, include_deactivated: bool
+        self,
+        *,
+        offset: int,
+        limit: int,
+        name: str | None,
+        user_id: str | None,
+        include_deactivated: bool,
+        include_guests: bool,
+        admins: bool | None,
+        order_by: str,
+        descending: bool,
+        not_user_types: list[str],
     ) -> tuple[list[dict[str, Any]], int]:
+        """Synapse's ``GET /_synapse/admin/v2/users``. Hearth has no user types: excluding
+        ``bot`` or ``support`` excludes nobody, excluding ``""`` (no type) everybody."""
+        if "" in not_user_types:
+            return [], 0
+        if order_by not in USER_ORDERS:
+            raise MatrixError("M_INVALID_PARAM", f"order_by {order_by!r} is not supported (one of: {', '.join(USER_ORDERS)})")
         users, total = await self._store.list_users(
-            offset=offset, limit=limit, name_contains=name, include_deactivated=include_deactivated
+            offset=offset, limit=limit, server_name=self._accounts.server_name, name_contains=name,
+            user_id_contains=user_id, include_deactivated=include_deactivated, include_guests=include_guests,
+            admins=admins, order_by=order_by, descending=descending,
         )
         return [await self._describe(u) for u in users], total
 
     async def create_or_modify(self, user_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Synapse's ``PUT /_synapse/admin/v2/users/{userId}``; returns (user, created)."""
         password = _optional(body, "password", str)
+        logout_devices = _optional(body, "logout_devices", bool)
         admin = _optional(body, "admin", bool)
         displayname = _optional(body, "displayname", str)
+        avatar_url = _optional(body, "avatar_url", str)
         deactivated = _optional(body, "deactivated", bool)
+        for key, only in _UNSUPPORTED.items():
+            if key in body and body[key] != only:
+                raise MatrixError("M_INVALID_PARAM", f"{key} is not supported by this server (only {only!r})")
+        if avatar_url is not None and not valid_avatar_url(avatar_url):
+            raise MatrixError("M_INVALID_PARAM", "avatar_url must be an mxc:// URI (or empty, to remove it)")
         user = await self._store.get_user(user_id)
         created = user is None
-        if created:
+        if user is None:
             localpart = self._localpart(user_id)
             await self._accounts.create_user(localpart, password, is_admin=bool(admin))
         else:
-            if password is not None:
+            if deactivated is False and user.deactivated:
+                if password is None:
+                    raise MatrixError("M_MISSING_PARAM", "A password is needed to reactivate an account")
+                await self._accounts.reactivate(user_id, password)
+            elif password is not None:
                 await self._accounts.set_password(user_id, password)
+                if logout_devices is not False:
+                    await self._accounts.logout_everywhere(user_id)
             if admin is not None:
                 await self._accounts.set_admin(user_id, admin)
         if displayname is not None:
-            await self._accounts.set_displayname(user_id, displayname)
-        if deactivated:
+            await self._accounts.set_admin_profile_field(user_id, "displayname", displayname)
+        if avatar_url is not None:
+            await self._accounts.set_admin_profile_field(user_id, "avatar_url", avatar_url)
+        if deactivated and (user is None or not user.deactivated):
             await self._accounts.deactivate(user_id)
         return await self.describe(user_id), created
 

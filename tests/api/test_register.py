@@ -42,17 +42,16 @@ async def test_dummy_flow_registers_and_logs_in(client):
     assert profile.body["displayname"] == "bob"
 
 
-async def test_retrying_a_completed_session_returns_the_same_account(client):
-    body = {"username": "carol", "password": "long enough pw", "auth": {"type": "m.login.dummy"}}
-    first = await client.post(REGISTER, body)
+async def test_a_completed_session_registers_once(client):
+    """A session authorises one registration: a retry gets a fresh flow, not a login."""
     session = (await client.post(REGISTER, {"password": "long enough pw"})).body["session"]
-    assert first.status == 200
     body = {"username": "dave", "password": "long enough pw", "auth": {"type": "m.login.dummy", "session": session}}
     one = await client.post(REGISTER, body)
-    again = await client.post(REGISTER, body)
-    assert one.status == again.status == 200
-    assert one.body["user_id"] == again.body["user_id"] == "@dave:test.local"
-    assert one.body["access_token"] != again.body["access_token"]
+    assert one.status == 200 and one.body["user_id"] == "@dave:test.local"
+    again = await client.post(REGISTER, {**body, "username": "erin"})
+    assert again.status == 401
+    assert again.body["session"] != session and again.body["completed"] == []
+    assert (await client.get(AVAILABLE, params={"username": "erin"})).status == 200
 
 
 async def test_session_is_bound_to_its_operation(client):

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from homeserver.core.push_rules import PushContext, default_rules, evaluate, merge_rules, _condition_matches
+from homeserver.core.glob import Budget
+from homeserver.core.push_rules import RULESET_BUDGET, PushContext, default_rules, evaluate, merge_rules
+from homeserver.core.push_rules import _condition_matches as _condition_in_budget
 
 ME = "@me:example.org"
 CTX = PushContext(user_id=ME, member_count=5, display_name="Me", sender_power_level=0, notification_levels={"room": 50})
+
+
+def _condition_matches(condition, event, ctx):
+    return _condition_in_budget(condition, event, ctx, Budget(RULESET_BUDGET))
 
 
 def _match(key, pattern):
@@ -89,3 +95,28 @@ def test_historical_actions_are_stripped():
     custom = {"rules": {"sender": [{"rule_id": "@bob:example.org", "enabled": True, "actions": ["dont_notify"]}]}}
     decision = evaluate(merge_rules(ME, custom), {"type": "m.room.message", "sender": "@bob:example.org", "content": {}}, CTX)
     assert decision.actions == () and not decision.notify
+
+
+def test_each_ruleset_spends_at_most_its_budget():
+    """Thousands of costly rules on a long body: evaluation stops at the budget and the
+    rules after it do not match; an ordinary ruleset stays far below it."""
+    body = "a" * 16_000
+    costly = [{"rule_id": f"r{i}", "enabled": True, "pattern": "a?" * 60 + "b", "actions": ["notify"]} for i in range(2_000)]
+    ruleset = merge_rules(ME, {"rules": {"content": costly}})
+    event = {"type": "m.room.message", "content": {"body": body}}
+    budget = Budget(RULESET_BUDGET)
+    assert evaluate(ruleset, event, CTX, budget) == evaluate(ruleset, event, CTX, Budget(RULESET_BUDGET))
+    assert budget.exhausted and budget.left > -1_000  # it stopped as soon as it ran out
+    assert not evaluate(ruleset, event, CTX, budget).notify  # the message rule was never reached
+    ordinary = Budget(RULESET_BUDGET)
+    keywords = [{"rule_id": w, "enabled": True, "pattern": w, "actions": ["notify"]} for w in ("lunch", "deploy", "hearth")]
+    assert evaluate(merge_rules(ME, {"rules": {"content": keywords}}), event, CTX, ordinary).notify
+    assert RULESET_BUDGET - ordinary.left < RULESET_BUDGET // 20
+
+
+def test_patterns_and_keys_over_the_limit_never_match():
+    event = {"content": {"body": "x" * 300, "k" * 300: "v"}}
+    assert not _condition_matches(_match("content.body", "x" * 256), event, CTX)
+    assert _condition_matches(_match("content.body", "x*"), event, CTX)
+    assert not _condition_matches({"kind": "event_property_is", "key": "content." + "k" * 300, "value": "v"}, event, CTX)
+    assert not _condition_matches({"kind": "event_property_is", "key": 5, "value": "v"}, event, CTX)

@@ -60,8 +60,6 @@ class CrossSigningService:
             usage in existing and isinstance(key, Mapping) and same_key(existing[usage], key)
             for usage, key in uploaded.items()
         )
-        if "master" in existing and not repeat:
-            await self._uia.confirm_identity(dict(body), user_id=user_id, operation="POST /keys/device_signing/upload")
         master = uploaded.get("master", existing.get("master"))
         if master is None:
             raise MatrixError("M_MISSING_PARAM", "No master signing key is available")
@@ -82,6 +80,8 @@ class CrossSigningService:
                     ) from None
         if repeat:
             return  # nothing new (a retried request, or an empty one)
+        if "master" in existing:  # (checked after the keys, so a bad upload spends no session)
+            await self._uia.confirm_identity(dict(body), user_id=user_id, operation="POST /keys/device_signing/upload")
         async with self._db.transaction("upload_cross_signing_keys"):
             for usage, key in uploaded.items():
                 await self._keys.set_cross_signing_key(user_id, usage, public_keys[usage], dict(key))

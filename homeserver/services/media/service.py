@@ -40,7 +40,7 @@ from homeserver.services.media.thumbnails import (
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.ratelimit import RateLimiter
 from storage.database import Database
-from storage.media import MediaRecord, MediaStore, Thumbnail
+from storage.media import MEDIA_ORDERS, MediaRecord, MediaStore, Thumbnail
 from storage.media_files import MediaFiles, TooLarge
 
 logger = structlog.get_logger(__name__)
@@ -267,6 +267,22 @@ class MediaService:
 
     async def media_of(self, user_id: str) -> list[MediaRecord]:
         return await self._store.of_user(user_id)
+
+    async def page_of_user(
+        self, user_id: str, *, order_by: str | None, backwards: bool | None, offset: int, limit: int
+    ) -> tuple[list[MediaRecord], int]:
+        """Synapse's admin list of a user's media: newest first unless ``order_by`` or
+        ``backwards`` (``dir``) say otherwise; the page and the user's total."""
+        if order_by is None and backwards is None:
+            order_by, backwards = "created_ts", True
+        order_by = order_by or "created_ts"
+        if order_by not in MEDIA_ORDERS:
+            raise MatrixError(
+                "M_INVALID_PARAM", f"order_by {order_by!r} is not supported (one of: {', '.join(MEDIA_ORDERS)})"
+            )
+        return await self._store.page_of_user(
+            user_id, order_by=order_by, descending=bool(backwards), offset=offset, limit=limit
+        )
 
     async def quarantine(self, media_ids: list[str], quarantined: bool = True) -> int:
         return await self._store.set_quarantined(media_ids, quarantined)
