@@ -109,6 +109,7 @@ from storage.remote_device_lists import RemoteDeviceListStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.federation_queue import FederationQueueStore
 from storage.key_backup import KeyBackupStore
+from storage.lazy_members import LazyMemberStore
 from storage.media import MediaStore
 from storage.media_files import MediaFiles
 from storage.migrations import migrate
@@ -390,6 +391,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             push=push,
             to_device=to_device,
             device_lists=device_lists,
+            lazy_members=LazyMemberStore(db),
         ),
         typing=typing,
         receipts=receipts,

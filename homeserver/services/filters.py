@@ -12,6 +12,7 @@ import orjson
 
 from homeserver.errors import MatrixError
 from storage.account_data import FilterStore
+from storage.events import EventSelection
 
 #: Filters kept parsed (users x filters in use).
 _RESOLVED_CACHE_SIZE = 10_000
@@ -31,6 +32,23 @@ class EventFilter:
     lazy_load_members: bool = False
     include_redundant_members: bool = False
     unread_thread_notifications: bool = False
+
+    @property
+    def restricts_events(self) -> bool:
+        """Whether the filter can drop an event of a room it includes."""
+        return (
+            self.types is not None or bool(self.not_types) or self.senders is not None
+            or bool(self.not_senders) or self.contains_url is not None
+        )
+
+    def selection(self) -> EventSelection | None:
+        """The part of the filter a database query can apply (types and senders)."""
+        if self.types is None and not self.not_types and self.senders is None and not self.not_senders:
+            return None
+        return EventSelection(self.types, self.not_types, self.senders, self.not_senders)
+
+    def includes_room(self, room_id: str) -> bool:
+        return room_id not in self.not_rooms and (self.rooms is None or room_id in self.rooms)
 
     def matches(self, event_type: str, sender: str | None = None, room_id: str | None = None,
                 content: dict[str, Any] | None = None) -> bool:
