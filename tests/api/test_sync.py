@@ -190,6 +190,6 @@ async def test_bad_sync_parameters(client):
     assert (await alice.get(SYNC, params={"since": "garbage"})).errcode == "M_INVALID_PARAM"
     assert (await alice.get(SYNC, params={"timeout": "soon"})).errcode == "M_INVALID_PARAM"
     assert (await alice.get(SYNC, params={"filter": "{bad"})).errcode == "M_NOT_JSON"
-    assert (await alice.get(SYNC, params={"filter": "12345"})).errcode == "M_NOT_FOUND"
+    assert (await alice.get(SYNC, params={"filter": "12345"})).errcode == "M_INVALID_PARAM"
     assert (await alice.get(SYNC, params={"set_presence": "dancing"})).errcode == "M_INVALID_PARAM"
     assert (await client.get(SYNC)).errcode == "M_MISSING_TOKEN"

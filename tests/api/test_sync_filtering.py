@@ -164,3 +164,34 @@ async def test_state_hidden_by_history_visibility_is_in_state(client):
     everything = room["timeline"]["events"] + room["state"]["events"]
     assert any(e["type"] == "m.room.member" and e["state_key"] == carol.user_id for e in everything)
     assert room["summary"]["m.joined_member_count"] == 3
+
+
+async def test_account_data_filters_apply_to_push_rules_and_rooms(client):
+    alice = await client.register("alice")
+    room_id = await _room(alice)
+    U = f"/_matrix/client/v3/user/{alice.user_id}"
+    await alice.put(f"{U}/account_data/org.example.a", {"a": 1})
+    await alice.put(f"{U}/rooms/{room_id}/account_data/m.tag", {"tags": {}})
+    await alice.put(f"{U}/rooms/{room_id}/account_data/org.example.b", {"b": 1})
+    flt = json.dumps({"account_data": {"types": ["org.example.*"]}, "room": {"account_data": {"types": ["m.tag"]}}})
+    resp = await alice.get(SYNC, params={"filter": flt})
+    assert [e["type"] for e in resp.body["account_data"]["events"]] == ["org.example.a"]
+    assert [e["type"] for e in resp.body["rooms"]["join"][room_id]["account_data"]["events"]] == ["m.tag"]
+    none = await alice.get(SYNC, params={"filter": json.dumps({"account_data": {"not_types": ["m.push_rules"]}})})
+    assert "m.push_rules" not in [e["type"] for e in none.body["account_data"]["events"]]
+    unfiltered = await alice.get(SYNC)
+    assert "m.push_rules" in [e["type"] for e in unfiltered.body["account_data"]["events"]]
+
+
+async def test_federation_event_format(client):
+    alice = await client.register("alice")
+    room_id = await _room(alice)
+    message = await _send(alice, room_id)
+    resp = await alice.get(SYNC, params={"filter": json.dumps({"event_format": "federation"})})
+    room = resp.body["rooms"]["join"][room_id]
+    last = room["timeline"]["events"][-1]
+    assert last["event_id"] == message
+    assert {"auth_events", "prev_events", "depth", "hashes", "signatures", "room_id", "origin_server_ts"} <= set(last)
+    assert "age" in last["unsigned"]
+    client_format = await alice.get(SYNC)
+    assert "auth_events" not in client_format.body["rooms"]["join"][room_id]["timeline"]["events"][-1]

@@ -332,7 +332,10 @@ class RoomSync:
     async def _serialize(
         self, items: Sequence[StoredEvent], requester: Requester, query: RoomQuery, *, bundle: bool = True
     ) -> list[dict[str, Any]]:
-        return await self._serializer.serialize(items, requester, include_room_id=False, bundle=bundle)
+        return await self._serializer.serialize(
+            items, requester, include_room_id=False, bundle=bundle,
+            federation_format=query.filter.event_format == "federation",
+        )
 
 
 def _delta(before: StateMap, after: StateMap) -> dict[tuple[str, str], str]:

@@ -27,6 +27,7 @@ from homeserver.services.push import PushService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.timeline import TimelineService
+from homeserver.services.shared_rooms import sharing_changes
 from homeserver.services.sync.room_sync import RoomQuery, RoomResult, RoomSync, Seen
 from homeserver.services.sync.stripped import stripped_state
 from homeserver.services.sync_token import SyncToken
@@ -164,7 +165,7 @@ class SyncService:
             await self._account_data.changed_since(user_id, since.account_data if since else 0)
             if account_data_moved else []
         )
-        room_data = _room_account_data(changed_data)
+        room_data = _room_account_data(changed_data, request.filter.room.account_data)
         joined_ids = [r for r, (m, _, _) in memberships.items() if m == "join"]
         ephemeral = await self._ephemeral(user_id, joined_ids, since, now)
         leaving = [r for r, (m, _, _) in memberships.items() if m in ("leave", "ban")]
@@ -214,21 +215,31 @@ class SyncService:
             room["ephemeral"] = {
                 "events": [e for e in ephemeral.get(room_id, []) if room_filter.ephemeral.matches(e["type"])]
             }
-        global_data = _global_account_data(changed_data, request.filter.account_data)
-        if since is None and not any(d["type"] == "m.push_rules" for d in global_data):
+        data_filter = request.filter.account_data
+        global_data = [{"type": t, "content": c} for room_id, t, c in changed_data if not room_id]
+        if since is None and data_filter.matches("m.push_rules") and not any(
+            d["type"] == "m.push_rules" for d in global_data
+        ):
             # Push rules nobody has changed yet still belong in a first sync.
             global_data.append({"type": "m.push_rules", "content": {"global": await self._push.ruleset(user_id)}})
-        presence_moved = since is None or since.presence < now.presence
+        global_data = _filtered_account_data(global_data, data_filter)
+        sharing = await sharing_changes(
+            self._rooms, self._notifier, user_id, since.events, now.events,
+            joined_rooms=joined_ids, own_changes=membership_changes.values(),
+        ) if since is not None else None
+        # Users who newly share a room with the user: their presence as it stands.
+        newcomers = sorted(sharing.joined - {user_id}) if sharing is not None else []
+        presence_moved = since is None or since.presence < now.presence or bool(newcomers)
         presence = [
-            p for p in await self._presence.for_sync(user_id, since.presence if since else 0, now.presence)
+            p for p in await self._presence.for_sync(
+                user_id, since.presence if since else 0, now.presence, newcomers=newcomers
+            )
             if request.filter.presence.matches(p["type"], p["sender"])
         ] if presence_moved else []
         to_device, to_device_reached, keys = await self._to_device.for_sync(
             user_id, requester.device_id, since.to_device if since else 0, now.to_device
         )
-        device_lists = await self._device_lists.delta(
-            user_id, since, now, joined_rooms=joined_ids, own_changes=membership_changes.values()
-        ) if since is not None else None
+        device_lists = await self._device_lists.delta(user_id, since, now, sharing=sharing) if since is not None else None
         rooms: dict[str, Any] = {}
         for name, section in (("join", join), ("invite", invite), ("leave", leave), ("knock", knock)):
             if section:
@@ -304,20 +315,21 @@ async def _gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
     return await asyncio.gather(*(run(c) for c in coroutines))
 
 
-def _room_account_data(changed: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+def _room_account_data(
+    changed: list[tuple[str, str, dict[str, Any]]], data_filter: EventFilter
+) -> dict[str, list[dict[str, Any]]]:
     by_room: dict[str, list[dict[str, Any]]] = {}
     for room_id, data_type, content in changed:
-        if room_id:
+        if room_id and data_filter.includes_room(room_id):
             by_room.setdefault(room_id, []).append({"type": data_type, "content": content})
-    return by_room
+    return {
+        room_id: filtered for room_id, events in by_room.items()
+        if (filtered := _filtered_account_data(events, data_filter))
+    }
 
 
-def _global_account_data(changed: list[tuple[str, str, dict[str, Any]]], data_filter: EventFilter) -> list[dict[str, Any]]:
-    events = [
-        {"type": data_type, "content": content}
-        for room_id, data_type, content in changed
-        if not room_id and data_filter.matches(data_type)
-    ]
+def _filtered_account_data(events: list[dict[str, Any]], data_filter: EventFilter) -> list[dict[str, Any]]:
+    events = [e for e in events if data_filter.matches(e["type"])]
     return events[: data_filter.limit] if data_filter.limit is not None else events
 
 
