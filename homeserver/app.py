@@ -314,6 +314,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
     )
     summaries = RoomSummaries(room_store, state_store, event_store)
+    directory = DirectoryService(
+        aliases=alias_store,
+        rooms=room_store,
+        state=state_store,
+        events=event_store,
+        summaries=summaries,
+        clock=clock,
+        federation=queries,
+        server_name=config.server_name,
+    )
     room_creator = RoomCreator(
         db=db,
         sender=event_sender,
@@ -371,7 +381,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             events=event_store,
             state=state_store,
             rooms=room_store,
-            aliases=alias_store,
+            directory=directory,
             relations=relation_store,
             search=search_store,
             rate_limiter=rate_limiter,
@@ -414,16 +424,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             reports=ReportStore(db), events=event_store, rooms=room_store, accounts=account_store,
             timeline=timeline, clock=clock, server_name=config.server_name,
         ),
-        directory=DirectoryService(
-            aliases=alias_store,
-            rooms=room_store,
-            state=state_store,
-            events=event_store,
-            summaries=summaries,
-            clock=clock,
-            federation=queries,
-            server_name=config.server_name,
-        ),
+        directory=directory,
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,

@@ -147,13 +147,22 @@ class TimelineService:
 
     # -- single events and state ----------------------------------------------------------
 
-    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
+    async def readable_event(self, user_id: str, room_id: str, event_id: str) -> StoredEvent:
+        """An event of the room the user may read; ``404 M_NOT_FOUND`` whether it does not
+        exist or the user may not see it (spec: ``GET /rooms/{roomId}/event/{eventId}``)."""
         item = await self._events.get_event(event_id)
         if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
             raise MatrixError("M_NOT_FOUND", "Event not found")
-        await self.access(requester.user_id, room_id)
-        if not await self.filter_visible(requester.user_id, [item]):
+        try:
+            await self.access(user_id, room_id)
+        except MatrixError:
+            raise MatrixError("M_NOT_FOUND", "Event not found") from None
+        if not await self.filter_visible(user_id, [item]):
             raise MatrixError("M_NOT_FOUND", "Event not found")
+        return item
+
+    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
+        item = await self.readable_event(requester.user_id, room_id, event_id)
         return (await self._serializer.serialize([item], requester))[0]
 
     async def state_map(self, requester: Requester, room_id: str) -> Mapping[tuple[str, str], str]:
