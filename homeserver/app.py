@@ -80,6 +80,7 @@ from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
 from homeserver.services.reports import ReportService
 from homeserver.services.rooms.creation import RoomCreator
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
@@ -280,13 +281,14 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         signing_key=signing_key,
     )
+    guest_access = GuestAccess(sender=event_sender, rooms=room_store, state=state_store, events=event_store)
     keyring = KeyRing(
         server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
         client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
     )
     remote_events = RemoteEvents(
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
-        server_name=config.server_name,
+        server_name=config.server_name, guest_access=guest_access,
     )
     serializer = EventSerializer(event_store, room_store, relation_store, clock)
     timeline = TimelineService(
@@ -351,6 +353,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         events=event_store,
         accounts=account_store,
         rate_limiter=rate_limiter,
+        guest_access=guest_access,
         server_name=config.server_name,
     )
     return Hearth(
@@ -382,6 +385,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             state=state_store,
             rooms=room_store,
             directory=directory,
+            guest_access=guest_access,
             relations=relation_store,
             search=search_store,
             rate_limiter=rate_limiter,
@@ -460,7 +464,9 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
     app[HEARTH_KEY] = hearth
 
-    authenticator = Authenticator(hearth.auth, x_forwarded=config.listen.x_forwarded)
+    authenticator = Authenticator(
+        hearth.auth, x_forwarded=config.listen.x_forwarded, allow_guests=config.registration.allow_guests
+    )
     route_groups = [
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),

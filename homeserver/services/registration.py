@@ -30,6 +30,8 @@ class RegistrationRequest:
     initial_device_display_name: str | None
     inhibit_login: bool
     refresh_token: bool
+    #: A guest upgrading to a full account (with ``username`` their localpart).
+    guest_access_token: str | None = None
 
 
 class RegistrationService:
@@ -66,9 +68,15 @@ class RegistrationService:
         # Reject a bad username before asking the client to authenticate (unless
         # this is a retry of a registration that already succeeded).
         localpart = request.username.lower() if request.username is not None else None
+        guest_token = request.guest_access_token
+        if guest_token is not None and localpart is None:
+            raise MatrixError("M_MISSING_PARAM", "username (the guest's localpart) is required to upgrade a guest")
         retry = await self._uia.remembered(request.body, "registered_user_id")
         if localpart is not None and retry is None:
-            await self._accounts.check_available(localpart)
+            if guest_token is not None:
+                await self._accounts.check_guest(guest_token, localpart)
+            else:
+                await self._accounts.check_available(localpart)
         if request.password is not None:
             self._accounts.check_password_strength(request.password)
 
@@ -77,8 +85,11 @@ class RegistrationService:
         if registered is None:
             if request.password is None:
                 raise MatrixError("M_MISSING_PARAM", "password is required")
-            localpart = localpart or await self._accounts.generate_localpart()
-            registered = await self._accounts.create_user(localpart, request.password)
+            if guest_token is not None and localpart is not None:
+                registered = await self._accounts.upgrade_guest(guest_token, localpart, request.password)
+            else:
+                localpart = localpart or await self._accounts.generate_localpart()
+                registered = await self._accounts.create_user(localpart, request.password)
             token = result.params.get("registration_token")
             if token:
                 await self._store.complete_token_use(token)

@@ -13,6 +13,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.directory import DirectoryService
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.sender import EventSender, SentEvent, Txn
 from storage.database import Database
 from storage.events import EventStore
@@ -34,6 +35,7 @@ class MessageService:
         state: StateStore,
         rooms: RoomStore,
         directory: DirectoryService,
+        guest_access: GuestAccess,
         relations: RelationStore,
         search: SearchStore,
         rate_limiter: RateLimiter,
@@ -44,6 +46,7 @@ class MessageService:
         self._state = state
         self._rooms = rooms
         self._directory = directory
+        self._guest_access = guest_access
         self._relations = relations
         self._search = search
         self._rate_limiter = rate_limiter
@@ -84,6 +87,8 @@ class MessageService:
                     return current_id
         self._rate_limiter.check("message", requester.user_id)
         sent = await self._sender.send(room_id, requester.user_id, event_type, content, state_key=state_key)
+        if event_type == "m.room.guest_access" and state_key == "":
+            await self._guest_access.enforce(room_id)
         return sent.event.event_id
 
     async def redact(
