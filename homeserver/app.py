@@ -31,6 +31,7 @@ from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
 from homeserver.http import add_routes
 from client_api.keys import KeyRoutes
+from client_api.legacy_sync import LegacySyncRoutes
 from client_api.media import MediaRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
@@ -96,6 +97,7 @@ from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
+from homeserver.services.sync.legacy import LegacySync
 from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
@@ -157,6 +159,7 @@ class Hearth:
     messages: MessageService
     timeline: TimelineService
     sync: SyncService
+    legacy_sync: LegacySync
     typing: TypingService
     receipts: ReceiptService
     presence: PresenceService
@@ -356,6 +359,22 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         guest_access=guest_access,
         server_name=config.server_name,
     )
+    sync = SyncService(
+        events=event_store,
+        state=state_store,
+        rooms=room_store,
+        account_data=account_data_store,
+        timeline=timeline,
+        serializer=serializer,
+        notifier=notifier,
+        typing=typing,
+        receipts=receipts,
+        presence=presence,
+        push=push,
+        to_device=to_device,
+        device_lists=device_lists,
+        lazy_members=LazyMemberStore(db),
+    )
     return Hearth(
         config=config,
         clock=clock,
@@ -391,21 +410,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,
-        sync=SyncService(
-            events=event_store,
-            state=state_store,
-            rooms=room_store,
-            account_data=account_data_store,
-            timeline=timeline,
-            serializer=serializer,
-            notifier=notifier,
-            typing=typing,
-            receipts=receipts,
-            presence=presence,
-            push=push,
-            to_device=to_device,
-            device_lists=device_lists,
-            lazy_members=LazyMemberStore(db),
+        sync=sync,
+        legacy_sync=LegacySync(
+            sync=sync, events=event_store, rooms=room_store, account_data=account_data_store, timeline=timeline,
+            serializer=serializer, notifier=notifier, presence=presence, push=push,
         ),
         typing=typing,
         receipts=receipts,
@@ -485,6 +493,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
             hearth.upgrader, hearth.event_store,
         ),
         SyncRoutes(authenticator, hearth.sync, hearth.filters),
+        LegacySyncRoutes(authenticator, hearth.legacy_sync),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),

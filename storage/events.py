@@ -191,6 +191,30 @@ class EventStore:
         )
         return [_stored(r, self._versions) for r in rows]
 
+    async def events_in_rooms_between(
+        self, room_ids: Sequence[str], *, after: int, up_to: int, limit: int
+    ) -> list[StoredEvent]:
+        """The first ``limit`` timeline events of any of ``room_ids`` with
+        ``after < stream_ordering <= up_to``, oldest first."""
+        found: list[StoredEvent] = []
+        ids = sorted(set(room_ids))
+        for chunk in _chunks(ids, 500):
+            placeholders = ", ".join(f"${i + 4}" for i in range(len(chunk)))
+            rows = await self.db.fetch(
+                f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+                " WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2"
+                f" AND e.room_id IN ({placeholders})"
+                " AND NOT e.outlier AND NOT e.soft_failed AND e.rejected IS NULL"
+                " ORDER BY e.stream_ordering LIMIT $3",
+                after,
+                up_to,
+                limit,
+                *chunk,
+            )
+            found += [_stored(r, self._versions) for r in rows]
+        found.sort(key=lambda e: e.stream_ordering)
+        return found[:limit]
+
     async def rooms_with_events_between(self, after: int, up_to: int) -> set[str]:
         """Rooms that got timeline events with ``after < stream_ordering <= up_to``."""
         rows = await self.db.fetch(
