@@ -65,6 +65,8 @@ class Window:
     start: int
     #: Whether every event of the range is in ``events`` (nothing filtered or hidden).
     complete: bool
+    #: The timeline event right before the window, when the scan read it.
+    before: StoredEvent | None = None
 
 
 @dataclass
@@ -197,7 +199,11 @@ class RoomSync:
         events = list(reversed(scan.events[:limit]))
         start = events[0].stream_ordering - 1 if events else up_to
         complete = not limited and not scan.dropped and timeline_filter.selection() is None
-        return Window(events, limited, start, complete)
+        # Unfiltered and nothing hidden: the extra event read is the one right before the window.
+        before = scan.events[limit] if len(scan.events) > limit and not scan.dropped and (
+            timeline_filter.selection() is None
+        ) else None
+        return Window(events, limited, start, complete, before)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -304,7 +310,7 @@ class RoomSync:
         if not window.events:
             return await self._timeline.state_at_position(room_id, up_to)
         first = window.events[0]
-        previous = await self._events.room_events_between(
+        previous = [window.before] if window.before is not None else await self._events.room_events_between(
             room_id, after=MIN_STREAM, up_to=first.stream_ordering - 1, limit=1
         )
         anchor = previous[0] if previous else first
