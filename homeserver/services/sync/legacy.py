@@ -85,10 +85,11 @@ class LegacySync:
             await self._timeline.access(requester.user_id, room_id)  # member, or world-readable
         timeout = max(0, min(timeout_ms, MAX_TIMEOUT_MS)) / 1000
         with self._notifier.listen(requester.user_id, peeked) as woken:
-            chunk, reached = await self._events_after(requester, start.events, room_id)
-            if not chunk and timeout > 0:
+            chunk, reached, anything = await self._events_after(requester, start.events, room_id)
+            if not anything and timeout > 0:
+                # Nothing new at all (not merely nothing visible): wait for news.
                 await wait_for(woken, timeout)
-                chunk, reached = await self._events_after(requester, start.events, room_id)
+                chunk, reached, _ = await self._events_after(requester, start.events, room_id)
         return {
             "start": from_token if from_token is not None else start.encode(),
             "end": start.advance(events=reached).encode(),
@@ -97,12 +98,12 @@ class LegacySync:
 
     async def _events_after(
         self, requester: Requester, after: int, room_id: str | None
-    ) -> tuple[list[StoredEvent], int]:
-        """The visible events after position ``after``, and the position they reach."""
+    ) -> tuple[list[StoredEvent], int, bool]:
+        """The visible events after position ``after``, the position they reach, and
+        whether there was any event at all (visible or not) in the user's rooms."""
         now = self._notifier.position(EVENTS_STREAM)
-        after = min(after, now)
         if after >= now:
-            return [], after
+            return [], now, False
         memberships = await self._rooms.current_memberships_of_user(requester.user_id)
         if room_id is not None:
             candidates = {room_id}
@@ -116,7 +117,7 @@ class LegacySync:
         window = found[:MAX_CHUNK]
         reached = window[-1].stream_ordering if len(found) > MAX_CHUNK else now
         visible = await self._timeline.filter_visible(requester.user_id, window, memberships=memberships)
-        return visible, reached
+        return visible, reached, bool(found)
 
     async def event(self, requester: Requester, event_id: str) -> dict[str, Any]:
         """``GET /events/{eventId}``: any event the user may read, ``404`` otherwise."""

@@ -290,11 +290,13 @@ class RoomSync:
         wanted = {e.event.sender for e in timeline} | set(heroes)
         if since is None:
             wanted.add(requester.user_id)  # the room is new to the client: the user's own membership
-        needed = {
-            ("m.room.member", user_id): source[("m.room.member", user_id)]
-            for user_id in wanted
-            if ("m.room.member", user_id) in source and source[("m.room.member", user_id)] not in timeline_ids
-        }
+        needed: dict[tuple[str, str], str] = {}
+        for user_id in wanted:
+            key = ("m.room.member", user_id)
+            # What the state section already says of them (it may correct ``source``), else ``source``.
+            event_id = include.get(key) or source.get(key)
+            if event_id is not None and event_id not in timeline_ids:
+                needed[key] = event_id
         if since is not None and not redundant and needed:
             known = await self._lazy_members.known(
                 requester.user_id, requester.device_id, room_id, sorted(k[1] for k in needed), since
