@@ -29,7 +29,7 @@ class AccountDataRoutes:
 
     async def get_global(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/user/{userId}/account_data/{type}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         content = await self._account_data.get(
             requester.user_id, request.match_info["user_id"], "", request.match_info["type"]
         )
@@ -37,7 +37,7 @@ class AccountDataRoutes:
 
     async def put_global(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/user/{userId}/account_data/{type}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         body = await read_json(request, allow_empty=False)
         await self._account_data.put(
             requester.user_id, request.match_info["user_id"], "", request.match_info["type"], body
@@ -46,7 +46,7 @@ class AccountDataRoutes:
 
     async def get_room(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         room_id = _room_id(request)
         content = await self._account_data.get(
             requester.user_id, request.match_info["user_id"], room_id, request.match_info["type"]
@@ -55,7 +55,7 @@ class AccountDataRoutes:
 
     async def put_room(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         room_id = _room_id(request)
         body = await read_json(request)
         await self._account_data.put(

@@ -9,9 +9,10 @@ from homeserver.services.auth import AuthService, Requester
 
 
 class Authenticator:
-    def __init__(self, auth: AuthService, *, x_forwarded: bool) -> None:
+    def __init__(self, auth: AuthService, *, x_forwarded: bool, allow_guests: bool) -> None:
         self._auth = auth
         self._x_forwarded = x_forwarded
+        self._allow_guests = allow_guests
 
     def client_ip(self, request: web.Request) -> str:
         """The client's address; ``X-Forwarded-For`` only when configured to trust it."""
@@ -24,7 +25,8 @@ class Authenticator:
     async def requester(self, request: web.Request, *, allow_guest: bool = False) -> Requester:
         """The authenticated user, or ``401 M_MISSING_TOKEN``/``M_UNKNOWN_TOKEN``.
 
-        Guests get ``403 M_GUEST_ACCESS_FORBIDDEN`` unless the endpoint allows them.
+        Guests get ``403 M_GUEST_ACCESS_FORBIDDEN`` unless the endpoint allows them
+        (the spec's list, "Guest Access") and ``registration.allow_guests`` is on.
         """
         token = access_token_of(request)
         if token is None:
@@ -32,7 +34,7 @@ class Authenticator:
         requester = await self._auth.authenticate(
             token, ip=self.client_ip(request), user_agent=request.headers.get("User-Agent")
         )
-        if requester.is_guest and not allow_guest:
+        if requester.is_guest and not (allow_guest and self._allow_guests):
             raise MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed here")
         return requester
 

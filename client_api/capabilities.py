@@ -41,5 +41,5 @@ class CapabilitiesRoutes:
 
     async def get(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/capabilities."""
-        await self._authenticator.requester(request, allow_guest=True)
+        await self._authenticator.requester(request)
         return json_response({"capabilities": self._capabilities})

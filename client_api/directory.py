@@ -49,7 +49,7 @@ class DirectoryRoutes:
 
     async def room_aliases(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/rooms/{roomId}/aliases."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response({"aliases": await self._directory.room_aliases(requester, request.match_info["room_id"])})
 
     async def get_visibility(self, request: web.Request) -> web.Response:
@@ -75,7 +75,7 @@ class DirectoryRoutes:
 
     async def query_public_rooms(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/publicRooms."""
-        await self._auth.requester(request, allow_guest=True)
+        await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         filter_ = field(body, "filter", dict, required=False, default={})
         term = field(filter_, "generic_search_term", str, required=False)

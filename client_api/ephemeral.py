@@ -38,7 +38,7 @@ class EphemeralRoutes:
 
     async def typing(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request)
         typing = field(body, "typing", bool)
         timeout = field(body, "timeout", int, required=False, default=30_000)
@@ -49,7 +49,7 @@ class EphemeralRoutes:
 
     async def receipt(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         await self._receipts.send_receipt(
             requester, request.match_info["room_id"], request.match_info["receipt_type"],
@@ -59,14 +59,14 @@ class EphemeralRoutes:
 
     async def read_markers(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/rooms/{roomId}/read_markers."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request)
         await self._receipts.set_read_markers(requester, request.match_info["room_id"], body)
         return json_response({})
 
     async def set_presence(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/presence/{userId}/status."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request)
         await self._presence.set_status(
             requester, request.match_info["user_id"], field(body, "presence", str),
@@ -76,5 +76,5 @@ class EphemeralRoutes:
 
     async def get_presence(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/presence/{userId}/status."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response(await self._presence.get_status(requester, request.match_info["user_id"]))

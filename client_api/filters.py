@@ -24,14 +24,14 @@ class FilterRoutes:
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/user/{userId}/filter."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         body = await read_json(request)
         filter_id = await self._filters.create(requester.user_id, request.match_info["user_id"], body)
         return json_response({"filter_id": filter_id})
 
     async def get(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/user/{userId}/filter/{filterId}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         definition = await self._filters.get_definition(
             requester.user_id, request.match_info["user_id"], request.match_info["filter_id"]
         )

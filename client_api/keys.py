@@ -48,14 +48,14 @@ class KeyRoutes:
 
     async def upload(self, request: web.Request) -> web.Response:
         """POST /keys/upload."""
-        requester = await self._authenticator.requester(request)
+        requester = await self._authenticator.requester(request, allow_guest=True)
         body = await read_json(request)
         counts = await self._keys.upload(requester, body)
         return json_response({"one_time_key_counts": counts})
 
     async def query(self, request: web.Request) -> web.Response:
         """POST /keys/query."""
-        requester = await self._authenticator.requester(request)
+        requester = await self._authenticator.requester(request, allow_guest=True)
         body = await read_json(request)
         wanted = field(body, "device_keys", dict)
         for user_id, devices in wanted.items():
@@ -66,7 +66,7 @@ class KeyRoutes:
 
     async def claim(self, request: web.Request) -> web.Response:
         """POST /keys/claim."""
-        await self._authenticator.requester(request)
+        await self._authenticator.requester(request, allow_guest=True)
         body = await read_json(request)
         wanted = field(body, "one_time_keys", dict)
         for user_id, devices in wanted.items():

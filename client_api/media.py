@@ -68,7 +68,7 @@ class MediaRoutes:
 
     async def upload(self, request: web.Request) -> web.Response:
         """POST /_matrix/media/v3/upload?filename=."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         uri = await self._media.upload(
             requester, _content_type(request), request.query.get("filename"),
             request.content.iter_chunked(_CHUNK), request.content_length,
@@ -77,13 +77,13 @@ class MediaRoutes:
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /_matrix/media/v1/create."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         uri, expires = await self._media.create(requester)
         return json_response({"content_uri": uri, "unused_expires_at": expires})
 
     async def upload_to(self, request: web.Request) -> web.Response:
         """PUT /_matrix/media/v3/upload/{serverName}/{mediaId}."""
-        requester = await self._authenticator.requester(request, allow_guest=True)
+        requester = await self._authenticator.requester(request)
         await self._media.upload_to(
             requester, request.match_info["server_name"], request.match_info["media_id"],
             _content_type(request), request.query.get("filename"),
@@ -93,7 +93,7 @@ class MediaRoutes:
 
     async def config(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v1/media/config (and the older /_matrix/media/v3/config)."""
-        await self._authenticator.requester(request, allow_guest=True)
+        await self._authenticator.requester(request)
         return json_response(self._media.limits())
 
     async def download(self, request: web.Request) -> web.StreamResponse:

@@ -7,6 +7,7 @@ from aiohttp import web
 from client_api.auth import Authenticator
 from homeserver.http import Route, json_response, read_json
 from homeserver.errors import MatrixError
+from homeserver.services.auth import Requester
 from homeserver.services.profiles import ProfileService
 
 V3 = "/_matrix/client/v3"
@@ -39,6 +40,7 @@ class ProfileRoutes:
         """PUT /_matrix/client/v3/profile/{userId}/{keyName}."""
         requester = await self._authenticator.requester(request, allow_guest=True)
         key = request.match_info["key"]
+        _guests_only_displayname(requester, key)
         body = await read_json(request)
         if key not in body:
             raise MatrixError("M_MISSING_PARAM", f"The body must contain {key!r}")
@@ -48,7 +50,14 @@ class ProfileRoutes:
     async def delete_field(self, request: web.Request) -> web.Response:
         """DELETE /_matrix/client/v3/profile/{userId}/{keyName}."""
         requester = await self._authenticator.requester(request, allow_guest=True)
+        _guests_only_displayname(requester, request.match_info["key"])
         await self._profiles.delete_field(
             requester.user_id, request.match_info["user_id"], request.match_info["key"]
         )
         return json_response({})
+
+
+def _guests_only_displayname(requester: Requester, key: str) -> None:
+    """Guests may change their display name and no other profile field (spec: Guest Access)."""
+    if requester.is_guest and key != "displayname":
+        raise MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guests may only change their display name")

@@ -38,6 +38,7 @@ class RegisterRoutes:
             ),
             inhibit_login=field(body, "inhibit_login", bool, required=False, default=False),
             refresh_token=field(body, "refresh_token", bool, required=False, default=False),
+            guest_access_token=field(body, "guest_access_token", str, required=False),
         )
         result = await self._registration.register(
             parsed,

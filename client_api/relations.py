@@ -26,7 +26,7 @@ class RelationRoutes:
 
     async def relations(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response(
             await self._relations.relations(
                 requester, request.match_info["room_id"], request.match_info["event_id"],
@@ -39,7 +39,7 @@ class RelationRoutes:
 
     async def threads(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v1/rooms/{roomId}/threads."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response(
             await self._relations.threads(
                 requester, request.match_info["room_id"], include=request.query.get("include", "all"),

@@ -106,7 +106,7 @@ class RoomRoutes:
 
     async def join(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/join/{roomIdOrAlias}."""
-        requester = await self._auth.requester(request)
+        requester = await self._auth.requester(request, allow_guest=True)
         body = await read_json(request, allow_empty=True)
         via = request.query.getall("via", []) + request.query.getall("server_name", [])
         room_id = await self._membership.join(
@@ -116,7 +116,7 @@ class RoomRoutes:
 
     async def join_by_id(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/rooms/{roomId}/join."""
-        requester = await self._auth.requester(request)
+        requester = await self._auth.requester(request, allow_guest=True)
         body = await read_json(request, allow_empty=True)
         room_id = await self._membership.join(
             requester, request.match_info["room_id"], field(body, "reason", str, required=False),
@@ -142,7 +142,7 @@ class RoomRoutes:
 
     async def leave(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/rooms/{roomId}/leave."""
-        requester = await self._auth.requester(request)
+        requester = await self._auth.requester(request, allow_guest=True)
         body = await read_json(request, allow_empty=True)
         await self._membership.leave(requester, request.match_info["room_id"], field(body, "reason", str, required=False))
         return json_response({})
@@ -173,7 +173,7 @@ class RoomRoutes:
 
     async def joined_rooms(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/joined_rooms."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response({"joined_rooms": await self._membership.joined_rooms(requester.user_id)})
 
     async def send(self, request: web.Request) -> web.Response:
@@ -188,7 +188,7 @@ class RoomRoutes:
 
     async def put_state(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}."""
-        requester = await self._auth.requester(request)
+        requester = await self._auth.requester(request, allow_guest=True)
         body = await read_json(request)
         event_id = await self._messages.set_state(
             requester, request.match_info["room_id"], request.match_info["event_type"],
@@ -214,7 +214,7 @@ class RoomRoutes:
 
     async def redact(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         reason = field(body, "reason", str, required=False)
         content: dict[str, Any] = {k: v for k, v in body.items() if k != "redacts"}
@@ -273,7 +273,7 @@ class RoomRoutes:
 
     async def joined_members(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/rooms/{roomId}/joined_members."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response({"joined": await self._timeline.joined_members(requester, request.match_info["room_id"])})
 
     async def upgrade(self, request: web.Request) -> web.Response:
@@ -288,7 +288,7 @@ class RoomRoutes:
 
     async def timestamp_to_event(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event?ts=&dir=."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         ts = query_int(request, "ts")
         if ts is None:
             raise MatrixError("M_MISSING_PARAM", "ts is required")

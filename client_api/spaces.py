@@ -46,7 +46,7 @@ class SpaceRoutes:
 
     async def hierarchy(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v1/rooms/{roomId}/hierarchy."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         return json_response(
             await self._spaces.hierarchy(
                 requester, request.match_info["room_id"],
@@ -112,13 +112,13 @@ class SpaceRoutes:
 
     async def get_tags(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         tags = await self._account_data.tags(requester.user_id, request.match_info["user_id"], request.match_info["room_id"])
         return json_response({"tags": tags})
 
     async def put_tag(self, request: web.Request) -> web.Response:
         """PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         body = await read_json(request, allow_empty=True)
         order = body.get("order")
         if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
@@ -130,7 +130,7 @@ class SpaceRoutes:
 
     async def delete_tag(self, request: web.Request) -> web.Response:
         """DELETE /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}."""
-        requester = await self._auth.requester(request, allow_guest=True)
+        requester = await self._auth.requester(request)
         await self._account_data.delete_tag(
             requester.user_id, request.match_info["user_id"], request.match_info["room_id"], request.match_info["tag"]
         )

@@ -31,6 +31,7 @@ from client_api.ephemeral import EphemeralRoutes
 from client_api.filters import FilterRoutes
 from homeserver.http import add_routes
 from client_api.keys import KeyRoutes
+from client_api.legacy_sync import LegacySyncRoutes
 from client_api.media import MediaRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
@@ -82,6 +83,7 @@ from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
 from homeserver.services.reports import ReportService
 from homeserver.services.rooms.creation import RoomCreator
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
@@ -97,6 +99,7 @@ from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
+from homeserver.services.sync.legacy import LegacySync
 from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
@@ -111,6 +114,7 @@ from storage.remote_device_lists import RemoteDeviceListStore
 from storage.events import EVENTS_STREAM, EventStore
 from storage.federation_queue import FederationQueueStore
 from storage.key_backup import KeyBackupStore
+from storage.lazy_members import LazyMemberStore
 from storage.media import MediaStore
 from storage.media_files import MediaFiles
 from storage.migrations import migrate
@@ -157,6 +161,7 @@ class Hearth:
     messages: MessageService
     timeline: TimelineService
     sync: SyncService
+    legacy_sync: LegacySync
     typing: TypingService
     receipts: ReceiptService
     presence: PresenceService
@@ -286,6 +291,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         signing_key=signing_key,
     )
+    guest_access = GuestAccess(sender=event_sender, rooms=room_store, state=state_store, events=event_store)
     keyring = KeyRing(
         server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
         client=federation_client, notary_client=notary_client, notaries=federation_config.trusted_key_servers,
@@ -293,7 +299,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     remote_events = RemoteEvents(
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
-        server_name=config.server_name,
+        server_name=config.server_name, guest_access=guest_access,
     )
     serializer = EventSerializer(event_store, room_store, relation_store, clock)
     timeline = TimelineService(
@@ -321,6 +327,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
     )
     summaries = RoomSummaries(room_store, state_store, event_store)
+    directory = DirectoryService(
+        aliases=alias_store,
+        rooms=room_store,
+        state=state_store,
+        events=event_store,
+        summaries=summaries,
+        clock=clock,
+        federation=queries,
+        server_name=config.server_name,
+    )
     room_creator = RoomCreator(
         db=db,
         sender=event_sender,
@@ -348,7 +364,24 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         events=event_store,
         accounts=account_store,
         rate_limiter=rate_limiter,
+        guest_access=guest_access,
         server_name=config.server_name,
+    )
+    sync = SyncService(
+        events=event_store,
+        state=state_store,
+        rooms=room_store,
+        account_data=account_data_store,
+        timeline=timeline,
+        serializer=serializer,
+        notifier=notifier,
+        typing=typing,
+        receipts=receipts,
+        presence=presence,
+        push=push,
+        to_device=to_device,
+        device_lists=device_lists,
+        lazy_members=LazyMemberStore(db),
     )
     return Hearth(
         config=config,
@@ -378,26 +411,17 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             events=event_store,
             state=state_store,
             rooms=room_store,
-            aliases=alias_store,
+            directory=directory,
+            guest_access=guest_access,
             relations=relation_store,
             search=search_store,
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,
-        sync=SyncService(
-            events=event_store,
-            state=state_store,
-            rooms=room_store,
-            account_data=account_data_store,
-            timeline=timeline,
-            serializer=serializer,
-            notifier=notifier,
-            typing=typing,
-            receipts=receipts,
-            presence=presence,
-            push=push,
-            to_device=to_device,
-            device_lists=device_lists,
+        sync=sync,
+        legacy_sync=LegacySync(
+            sync=sync, events=event_store, rooms=room_store, account_data=account_data_store, timeline=timeline,
+            serializer=serializer, notifier=notifier, presence=presence, push=push,
         ),
         typing=typing,
         receipts=receipts,
@@ -420,16 +444,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             reports=ReportStore(db), events=event_store, rooms=room_store, accounts=account_store,
             timeline=timeline, clock=clock, server_name=config.server_name,
         ),
-        directory=DirectoryService(
-            aliases=alias_store,
-            rooms=room_store,
-            state=state_store,
-            events=event_store,
-            summaries=summaries,
-            clock=clock,
-            federation=queries,
-            server_name=config.server_name,
-        ),
+        directory=directory,
         account_store=account_store,
         account_data_store=account_data_store,
         filter_store=filter_store,
@@ -469,7 +484,9 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     connections = ConnectionGuard(ListenerLimits.for_listener(config.listen, behind_proxy=config.listen.x_forwarded))
     app[CONNECTIONS_KEY] = connections
 
-    authenticator = Authenticator(hearth.auth, x_forwarded=config.listen.x_forwarded)
+    authenticator = Authenticator(
+        hearth.auth, x_forwarded=config.listen.x_forwarded, allow_guests=config.registration.allow_guests
+    )
     route_groups = [
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
@@ -488,6 +505,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
             hearth.upgrader, hearth.event_store,
         ),
         SyncRoutes(authenticator, hearth.sync, hearth.filters, connections),
+        LegacySyncRoutes(authenticator, hearth.legacy_sync, connections),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),

@@ -108,7 +108,7 @@ class RegistrationConfig:
     open: bool = False
     #: Shared secret for ``/_synapse/admin/v1/register``; unset disables that endpoint.
     shared_secret: str | None = None
-    #: Allow ``kind=guest`` registration.
+    #: Allow ``kind=guest`` registration (and guests' requests: off, their tokens are refused).
     allow_guests: bool = False
     #: Localparts nobody may register (answered with ``M_EXCLUSIVE``).
     reserved_localparts: tuple[str, ...] = ()

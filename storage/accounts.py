@@ -85,6 +85,15 @@ class AccountStore:
             "UPDATE users SET password_hash = $2 WHERE user_id = $1", user_id, password_hash
         )
 
+    async def upgrade_guest(self, user_id: str, password_hash: str) -> bool:
+        """A guest becomes a full user with this password; ``False`` if not a guest (any more)."""
+        changed = await self.db.execute(
+            "UPDATE users SET is_guest = FALSE, password_hash = $2 WHERE user_id = $1 AND is_guest AND NOT deactivated",
+            user_id,
+            password_hash,
+        )
+        return changed == 1
+
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self.db.execute("UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, is_admin)
 

@@ -56,6 +56,56 @@ def _stored(row: Row, versions: dict[str, RoomVersion]) -> StoredEvent:
 
 _EVENT_CACHE_SIZE = 20_000
 
+#: Longest list of types or senders a timeline query puts in its SQL (longer lists
+#: are left to the caller's own check of each event).
+_MAX_SELECTION_TERMS = 100
+
+
+@dataclass(frozen=True)
+class EventSelection:
+    """Event types (``*`` matching any run of characters) and senders a timeline
+    query keeps. The query may return more than matches (the caller checks each
+    event again), never less."""
+
+    types: tuple[str, ...] | None = None
+    not_types: tuple[str, ...] = ()
+    senders: tuple[str, ...] | None = None
+    not_senders: tuple[str, ...] = ()
+
+    def sql(self, first_placeholder: int) -> tuple[str, list[str]]:
+        """`` AND ...`` conditions on ``e.type`` and ``e.sender``, and their parameters
+        (numbered from ``first_placeholder``)."""
+        args: list[str] = []
+
+        def param(value: str) -> str:
+            args.append(value)
+            return f"${first_placeholder + len(args) - 1}"
+
+        conditions = []
+        if self.types is not None and len(self.types) <= _MAX_SELECTION_TERMS:
+            exact = [t for t in self.types if "*" not in t]
+            # LIKE is case-insensitive on SQLite: a superset, which is allowed.
+            terms = [f"e.type LIKE {param(_like_pattern(t))} ESCAPE '\\'" for t in self.types if "*" in t]
+            if exact:
+                terms.append(f"e.type IN ({', '.join(param(t) for t in exact)})")
+            conditions.append(f"({' OR '.join(terms)})" if terms else "1 = 0")
+        not_types = [t for t in self.not_types if "*" not in t]
+        if not_types and len(not_types) <= _MAX_SELECTION_TERMS:
+            conditions.append(f"e.type NOT IN ({', '.join(param(t) for t in not_types)})")
+        if self.senders is not None and len(self.senders) <= _MAX_SELECTION_TERMS:
+            conditions.append(
+                f"e.sender IN ({', '.join(param(s) for s in self.senders)})" if self.senders else "1 = 0"
+            )
+        if self.not_senders and len(self.not_senders) <= _MAX_SELECTION_TERMS:
+            conditions.append(f"e.sender NOT IN ({', '.join(param(s) for s in self.not_senders)})")
+        return "".join(f" AND {c}" for c in conditions), args
+
+
+def _like_pattern(pattern: str) -> str:
+    """A type pattern with ``*`` wildcards as a LIKE pattern (escaping ``\\``, ``%``, ``_``)."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
 
 class EventStore:
     """Events by ID are cached in memory: they only change when redacted (or
@@ -116,20 +166,48 @@ class EventStore:
         limit: int,
         newest_first: bool = True,
         include_outliers: bool = False,
+        selection: EventSelection | None = None,
     ) -> list[StoredEvent]:
-        """Timeline events of a room with ``after < stream_ordering <= up_to``."""
+        """Timeline events of a room with ``after < stream_ordering <= up_to`` (of
+        ``selection``'s types and senders, when given)."""
         order = "DESC" if newest_first else "ASC"
         timeline_only = "" if include_outliers else " AND NOT e.outlier AND NOT e.soft_failed AND e.rejected IS NULL"
+        selected, selection_args = selection.sql(5) if selection is not None else ("", [])
         rows = await self.db.fetch(
             f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
             " WHERE e.room_id = $1 AND e.stream_ordering > $2 AND e.stream_ordering <= $3"
-            f"{timeline_only} ORDER BY e.stream_ordering {order} LIMIT $4",
+            f"{timeline_only}{selected} ORDER BY e.stream_ordering {order} LIMIT $4",
             room_id,
             after,
             up_to,
             limit,
+            *selection_args,
         )
         return [_stored(r, self._versions) for r in rows]
+
+    async def events_in_rooms_between(
+        self, room_ids: Sequence[str], *, after: int, up_to: int, limit: int
+    ) -> list[StoredEvent]:
+        """The first ``limit`` timeline events of any of ``room_ids`` with
+        ``after < stream_ordering <= up_to``, oldest first."""
+        found: list[StoredEvent] = []
+        ids = sorted(set(room_ids))
+        for chunk in _chunks(ids, 500):
+            placeholders = ", ".join(f"${i + 4}" for i in range(len(chunk)))
+            rows = await self.db.fetch(
+                f"SELECT {_COLUMNS} FROM events e JOIN rooms r ON r.room_id = e.room_id"
+                " WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2"
+                f" AND e.room_id IN ({placeholders})"
+                " AND NOT e.outlier AND NOT e.soft_failed AND e.rejected IS NULL"
+                " ORDER BY e.stream_ordering LIMIT $3",
+                after,
+                up_to,
+                limit,
+                *chunk,
+            )
+            found += [_stored(r, self._versions) for r in rows]
+        found.sort(key=lambda e: e.stream_ordering)
+        return found[:limit]
 
     async def rooms_with_events_between(self, after: int, up_to: int) -> set[str]:
         """Rooms that got timeline events with ``after < stream_ordering <= up_to``."""

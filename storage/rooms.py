@@ -171,6 +171,15 @@ class RoomStore:
         )
         return [r["user_id"] for r in rows]
 
+    async def local_guests(self, room_id: str) -> list[str]:
+        """This server's guest accounts joined to the room."""
+        rows = await self.db.fetch(
+            "SELECT m.user_id FROM current_memberships m JOIN users u ON u.user_id = m.user_id"
+            " WHERE m.room_id = $1 AND m.membership = 'join' AND u.is_guest ORDER BY m.user_id",
+            room_id,
+        )
+        return [r["user_id"] for r in rows]
+
     async def users_sharing_rooms(self, user_id: str) -> set[str]:
         """Everyone joined to a room the user is joined to (the user included)."""
         rows = await self.db.fetch(

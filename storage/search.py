@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from homeserver.core.events import Event
 from storage.database import Database
+from storage.events import EventSelection
 
 #: Which content field of which event type is searchable, under which key.
 SEARCHABLE = {
@@ -76,8 +77,10 @@ class SearchStore:
         before: int | None,
         offset: int,
         limit: int,
+        selection: EventSelection | None = None,
     ) -> tuple[list[SearchHit], int]:
-        """Matching events (newest or best first) and how many match in total."""
+        """Matching events (newest or best first, of ``selection``'s types and senders
+        when given) and how many match in total."""
         if not words or not room_ids or not keys:
             return [], 0
         args: list[object] = []
@@ -98,6 +101,11 @@ class SearchStore:
         key_list = ", ".join(f"${len(args) + i + 1}" for i in range(len(keys)))
         args.extend(keys)
         where = f"{match} AND room_id IN ({room_list}) AND key IN ({key_list})"
+        if selection is not None:
+            selected, selected_args = selection.sql(len(args) + 1)
+            if selected:
+                where += f" AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = event_search.event_id{selected})"
+                args.extend(selected_args)
         total = await self.db.fetchval(f"SELECT COUNT(*) AS n FROM event_search WHERE {where}", *args)
         if before is not None:
             args.append(before)

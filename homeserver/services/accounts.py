@@ -139,6 +139,28 @@ class AccountService:
         logger.info("user_registered", user_id=user_id, admin=is_admin, guest=is_guest)
         return user_id
 
+    async def check_guest(self, guest_access_token: str, localpart: str) -> str:
+        """The guest whose access token this is, if their localpart is ``localpart``;
+        ``403 M_FORBIDDEN`` otherwise (spec: Guest Access, upgrading a guest)."""
+        try:
+            requester = await self._auth.authenticate(guest_access_token)
+        except MatrixError:
+            requester = None
+        if requester is None or not requester.is_guest or requester.user_id != self.user_id_for(localpart):
+            raise MatrixError("M_FORBIDDEN", "Cannot register a taken user ID without valid guest credentials for it")
+        return requester.user_id
+
+    async def upgrade_guest(self, guest_access_token: str, localpart: str, password_hash: str) -> str:
+        """Turn a guest account into a full one with this (hashed, see :meth:`hash_password`)
+        password, keeping its user ID, devices and rooms. Of concurrent upgrades of one
+        guest, one succeeds."""
+        user_id = await self.check_guest(guest_access_token, localpart)
+        if not await self._accounts.upgrade_guest(user_id, password_hash):
+            raise MatrixError("M_FORBIDDEN", "This account is no longer a guest")
+        self._devices.forget_cached_tokens(user_id)
+        logger.info("guest_upgraded", user_id=user_id)
+        return user_id
+
     async def set_displayname(self, user_id: str, displayname: str) -> None:
         await self._accounts.set_profile_field(user_id, "displayname", displayname)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
-from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias
+from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
@@ -90,6 +90,8 @@ class DirectoryService:
         await self._aliases.delete(alias)
 
     async def room_aliases(self, requester: Requester, room_id: str) -> list[str]:
+        if not is_valid_room_id(room_id):
+            raise MatrixError("M_INVALID_PARAM", "Invalid room ID")
         if await self._rooms.membership(room_id, requester.user_id) != "join":
             summary = await self._summaries.describe(room_id)
             if summary is None or not summary["world_readable"]:

@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 
 from homeserver.core.glob import compile_glob, matches
+from homeserver.core.identifiers import is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from storage.account_data import FilterStore
+from storage.events import EventSelection
 
 #: Filters kept parsed (users x filters in use).
 _RESOLVED_CACHE_SIZE = 10_000
@@ -31,6 +33,23 @@ class EventFilter:
     lazy_load_members: bool = False
     include_redundant_members: bool = False
     unread_thread_notifications: bool = False
+
+    @property
+    def restricts_events(self) -> bool:
+        """Whether the filter can drop an event of a room it includes."""
+        return (
+            self.types is not None or bool(self.not_types) or self.senders is not None
+            or bool(self.not_senders) or self.contains_url is not None
+        )
+
+    def selection(self) -> EventSelection | None:
+        """The part of the filter a database query can apply (types and senders)."""
+        if self.types is None and not self.not_types and self.senders is None and not self.not_senders:
+            return None
+        return EventSelection(self.types, self.not_types, self.senders, self.not_senders)
+
+    def includes_room(self, room_id: str) -> bool:
+        return room_id not in self.not_rooms and (self.rooms is None or room_id in self.rooms)
 
     def matches(self, event_type: str, sender: str | None = None, room_id: str | None = None,
                 content: dict[str, Any] | None = None) -> bool:
@@ -94,6 +113,16 @@ def _strings(data: dict[str, Any], key: str, where: str) -> tuple[str, ...] | No
     return tuple(value)
 
 
+def _ids(data: dict[str, Any], key: str, where: str) -> tuple[str, ...] | None:
+    """An array of user IDs (``senders``...) or room IDs (``rooms``...)."""
+    values = _strings(data, key, where)
+    valid, kind = (is_valid_user_id, "user") if key.endswith("senders") else (is_valid_room_id, "room")
+    for value in values or ():
+        if not valid(value):
+            raise MatrixError("M_BAD_JSON", f"{where}{key}: {value!r} is not a {kind} ID")
+    return values
+
+
 def _bool(data: dict[str, Any], key: str, where: str, default: bool | None) -> Any:
     value = data.get(key, default)
     if value is not None and not isinstance(value, bool):
@@ -113,10 +142,10 @@ def parse_event_filter(data: Any, where: str) -> EventFilter:
         limit=limit,
         types=_strings(data, "types", where),
         not_types=_strings(data, "not_types", where) or (),
-        senders=_strings(data, "senders", where),
-        not_senders=_strings(data, "not_senders", where) or (),
-        rooms=_strings(data, "rooms", where),
-        not_rooms=_strings(data, "not_rooms", where) or (),
+        senders=_ids(data, "senders", where),
+        not_senders=_ids(data, "not_senders", where) or (),
+        rooms=_ids(data, "rooms", where),
+        not_rooms=_ids(data, "not_rooms", where) or (),
         contains_url=_bool(data, "contains_url", where, None),
         lazy_load_members=_bool(data, "lazy_load_members", where, False),
         include_redundant_members=_bool(data, "include_redundant_members", where, False),
@@ -141,8 +170,8 @@ def parse_filter(data: Any) -> Filter:
         presence=parse_event_filter(data.get("presence"), "presence."),
         account_data=parse_event_filter(data.get("account_data"), "account_data."),
         room=RoomFilter(
-            rooms=_strings(room, "rooms", "room."),
-            not_rooms=_strings(room, "not_rooms", "room.") or (),
+            rooms=_ids(room, "rooms", "room."),
+            not_rooms=_ids(room, "not_rooms", "room.") or (),
             include_leave=bool(_bool(room, "include_leave", "room.", False)),
             timeline=parse_event_filter(room.get("timeline"), "room.timeline."),
             state=parse_event_filter(room.get("state"), "room.state."),
@@ -196,7 +225,8 @@ class FilterService:
                 raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
         definition = await self._load(user_id, value)
         if definition is None:
-            raise MatrixError("M_NOT_FOUND", "No such filter")
+            # The parameter names nothing (Synapse answers the same).
+            raise MatrixError("M_INVALID_PARAM", "No such filter")
         return parse_filter(definition)
 
     async def resolve_event_filter(self, user_id: str, value: str | None) -> EventFilter:

@@ -31,6 +31,8 @@ class Notifier:
     def __init__(self) -> None:
         self._positions: dict[str, int] = defaultdict(int)
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # Requests waiting on rooms rather than on their user (peeking).
+        self._room_waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         # Where each room's and user's membership last changed (events stream),
         # for changes announced since ``_tracked_from``: sync uses them to skip
         # database reads when nothing changed.
@@ -52,6 +54,8 @@ class Notifier:
     def room_changed(self, room_id: str, position: int, membership_of: str | None) -> None:
         """An event at ``position`` in ``room_id`` (changing ``membership_of``'s membership)."""
         self._room_changes[room_id] = max(position, self._room_changes.get(room_id, 0))
+        for event in self._room_waiters.get(room_id, ()):
+            event.set()
         if membership_of is not None:
             self._membership_changes[membership_of] = max(position, self._membership_changes.get(membership_of, 0))
             self._room_membership_changes[room_id] = max(position, self._room_membership_changes.get(room_id, 0))
@@ -118,21 +122,26 @@ class Notifier:
         return True
 
     @contextmanager
-    def listen(self, user_id: str) -> Iterator[asyncio.Event]:
-        """An event set by the next notification for ``user_id``.
+    def listen(self, user_id: str, rooms: Iterable[str] = ()) -> Iterator[asyncio.Event]:
+        """An event set by the next notification for ``user_id`` (or the next event in
+        one of ``rooms``, which a user peeking into them is not told of).
 
         Start listening *before* reading the stores, then wait on the event if
         nothing new was found: a notification in between is not lost.
         """
         event = asyncio.Event()
-        waiters = self._waiters[user_id]
-        waiters.add(event)
+        registrations = [(self._waiters, user_id)] + [(self._room_waiters, room_id) for room_id in rooms]
+        for table, key in registrations:
+            table[key].add(event)
         try:
             yield event
         finally:
-            waiters.discard(event)
-            if not waiters:
-                self._waiters.pop(user_id, None)
+            for table, key in registrations:
+                waiters = table.get(key)
+                if waiters is not None:
+                    waiters.discard(event)
+                    if not waiters:
+                        table.pop(key, None)
 
 
 async def wait_for(event: asyncio.Event, timeout: float) -> bool:

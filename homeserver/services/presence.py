@@ -11,6 +11,7 @@ at most every :data:`ACTIVITY_WRITE_MS` to keep writes cheap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from homeserver.clock import Clock
@@ -94,9 +95,16 @@ class PresenceService:
             self._recent.clear()
         self._recent[user_id] = (set_presence, written_at)
 
-    async def for_sync(self, user_id: str, since: int, up_to: int) -> list[dict[str, Any]]:
-        visible = sorted(await self._rooms.users_sharing_rooms(user_id))
-        records = await self._presence.changed_since(visible, since, up_to)
+    async def for_sync(
+        self, user_id: str, since: int, up_to: int, *, newcomers: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Presence changes after ``since`` of users sharing a room with ``user_id``, and
+        the presence of ``newcomers`` (who newly share one) whenever it was set."""
+        sharing = await self._rooms.users_sharing_rooms(user_id)
+        records = await self._presence.changed_since(sorted(sharing), since, up_to)
+        seen = {r.user_id for r in records}
+        fresh = [u for u in newcomers if u in sharing and u not in seen]
+        records += await self._presence.changed_since(fresh, 0, up_to)
         return [
             {"type": "m.presence", "sender": r.user_id, "content": self._view(r)}
             for r in sorted(records, key=lambda r: r.stream_id)

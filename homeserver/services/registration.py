@@ -31,6 +31,8 @@ class RegistrationRequest:
     initial_device_display_name: str | None
     inhibit_login: bool
     refresh_token: bool
+    #: A guest upgrading to a full account (with ``username`` their localpart).
+    guest_access_token: str | None = None
 
 
 class RegistrationService:
@@ -66,8 +68,14 @@ class RegistrationService:
 
         # Reject a bad username before asking the client to authenticate.
         localpart = request.username.lower() if request.username is not None else None
+        guest_token = request.guest_access_token
+        if guest_token is not None and localpart is None:
+            raise MatrixError("M_MISSING_PARAM", "username (the guest's localpart) is required to upgrade a guest")
         if localpart is not None:
-            await self._accounts.check_available(localpart)
+            if guest_token is not None:
+                await self._accounts.check_guest(guest_token, localpart)
+            else:
+                await self._accounts.check_available(localpart)
         if request.password is not None:
             self._accounts.check_password_strength(request.password)
 
@@ -75,13 +83,20 @@ class RegistrationService:
         result = await self._uia.check(request.body, operation=_OPERATION, flows=flows, consume=False)
         if request.password is None:
             raise MatrixError("M_MISSING_PARAM", "password is required")
-        localpart = localpart or await self._accounts.generate_localpart()
+        if guest_token is None:
+            localpart = localpart or await self._accounts.generate_localpart()
         password_hash = await self._accounts.hash_password(request.password)
         # One account per session, and one token use per account: the session is
-        # consumed, the account created and the token's use counted together.
+        # consumed, the account created (or the guest upgraded) and the token's use
+        # counted together.
         async with self._store.db.transaction("register"):
             await self._uia.consume(result, operation=_OPERATION, flows=flows)
-            registered = await self._accounts.add_user(localpart, password_hash)
+            if guest_token is not None:
+                assert localpart is not None
+                registered = await self._accounts.upgrade_guest(guest_token, localpart, password_hash)
+            else:
+                assert localpart is not None
+                registered = await self._accounts.add_user(localpart, password_hash)
             if result.registration_token:
                 await self._store.complete_token_use(result.registration_token)
         return await self._login_response(registered, request)

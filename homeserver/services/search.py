@@ -54,12 +54,14 @@ class SearchService:
         hits, total = await self._search.search(
             words, room_ids, keys, order_by_rank=order_by == "rank",
             before=before if order_by == "recent" else None, offset=offset if order_by == "rank" else 0,
-            limit=limit,
+            limit=limit, selection=event_filter.selection(),
         )
         stored = await self._events.get_events(h.event_id for h in hits)
         candidates = [
             stored[h.event_id] for h in hits
-            if h.event_id in stored and event_filter.matches(stored[h.event_id].event.type, stored[h.event_id].event.sender)
+            if h.event_id in stored and event_filter.matches(
+                stored[h.event_id].event.type, stored[h.event_id].event.sender, content=dict(stored[h.event_id].event.content)
+            )
         ]
         visible = {e.event_id for e in await self._timeline.filter_visible(requester.user_id, candidates)}
         serialized = {e["event_id"]: e for e in await self._timeline.serialize(requester, [c for c in candidates if c.event_id in visible])}

@@ -144,3 +144,21 @@ async def test_sync_sets_presence(client):
     status = await bob.get(f"/_matrix/client/v3/presence/{alice.user_id}/status")
     assert status.body["presence"] == "online"
     assert status.body["currently_active"] is True
+
+
+async def test_newly_shared_presence_is_in_the_next_sync(client):
+    """Presence set before two users shared a room reaches the other once they do."""
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    resp = await alice.put(f"/_matrix/client/v3/presence/{alice.user_id}/status", {"presence": "unavailable", "status_msg": "away"})
+    assert resp.status == 200
+    since = (await bob.get(SYNC, params={"set_presence": "offline"})).body["next_batch"]
+    room_id = (await alice.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"})).body["room_id"]
+    assert (await bob.post(f"{R}/{room_id}/join", {})).status == 200
+    synced = await bob.get(SYNC, params={"since": since, "set_presence": "offline"})
+    presence = {e["sender"]: e["content"] for e in synced.body.get("presence", {}).get("events", [])}
+    assert presence[alice.user_id]["presence"] == "unavailable"
+    assert presence[alice.user_id]["status_msg"] == "away"
+    # Once told, the next sync does not repeat it.
+    again = await bob.get(SYNC, params={"since": synced.body["next_batch"], "set_presence": "offline"})
+    assert alice.user_id not in {e["sender"] for e in again.body.get("presence", {}).get("events", [])}

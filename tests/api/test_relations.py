@@ -116,4 +116,5 @@ async def test_relations_errors(client):
     carol = await client.register("carol")
     private = (await alice.post("/_matrix/client/v3/createRoom", {})).body["room_id"]
     secret = await _send(alice, private, {"body": "s"})
-    assert (await carol.get(f"{V1}/{private}/relations/{secret}")).status == 403
+    # Not the user's to read: 404 like an unknown event (spec: relations).
+    assert (await carol.get(f"{V1}/{private}/relations/{secret}")).status == 404

@@ -214,6 +214,33 @@ async def test_canonical_alias_must_point_here(client):
     room_id = await _room(alice)
     resp = await alice.put(f"{R}/{room_id}/state/m.room.canonical_alias", {"alias": "#nowhere:test.local"})
     assert resp.errcode == "M_BAD_ALIAS"
+    # Malformed aliases are an invalid parameter, not a bad alias (spec: PUT /state).
+    for bad in ({"alias": "#no-server"}, {"alt_aliases": ["den:test.local"]}):
+        resp = await alice.put(f"{R}/{room_id}/state/m.room.canonical_alias", bad)
+        assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")
+    # Aliases already in the event are not checked again.
+    assert (await alice.put(f"/_matrix/client/v3/directory/room/%23den:test.local", {"room_id": room_id})).status == 200
+    assert (await alice.put(f"{R}/{room_id}/state/m.room.canonical_alias", {"alias": "#den:test.local"})).status == 200
+    assert (await alice.delete("/_matrix/client/v3/directory/room/%23den:test.local")).status == 200
+    resp = await alice.put(f"{R}/{room_id}/state/m.room.canonical_alias", {"alias": "#den:test.local", "alt_aliases": []})
+    assert resp.status == 200, resp.body
+
+
+async def test_unreadable_events_are_not_found(client):
+    """GET /event and /relations answer 404 alike for unknown events and for events
+    in rooms the user may not read (spec: "not found or no permission")."""
+    alice = await client.register("alice")
+    carol = await client.register("carol")
+    room_id = await _room(alice)
+    event_id = await _send(alice, room_id, "private")
+    for path in (f"{R}/{room_id}/event/{event_id}", f"/_matrix/client/v1/rooms/{room_id}/relations/{event_id}"):
+        assert (await alice.get(path)).status == 200
+        resp = await carol.get(path)
+        assert (resp.status, resp.errcode) == (404, "M_NOT_FOUND")
+    resp = await carol.get(f"{R}/!unknown:test.local/event/{event_id}")
+    assert (resp.status, resp.errcode) == (404, "M_NOT_FOUND")
+    resp = await alice.get(f"{R}/not-a-room/aliases")
+    assert (resp.status, resp.errcode) == (400, "M_INVALID_PARAM")
 
 
 async def test_redaction(client):

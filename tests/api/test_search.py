@@ -96,3 +96,23 @@ async def test_user_directory(client):
     assert (await alice.post("/_matrix/client/v3/user_directory/search", {"search_term": "dave"})).body["results"] == []
     assert dave.user_id
     assert (await alice.post("/_matrix/client/v3/user_directory/search", {})).errcode == "M_MISSING_PARAM"
+
+
+async def test_search_filter_comes_before_the_limit(client):
+    """A senders filter picks the matches before the page is cut: bob's one match is found
+    behind alice's many."""
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    room_id = await _room(alice, preset="public_chat")
+    assert (await bob.post(f"{R}/{room_id}/join", {})).status == 200
+    bobs = await _send(bob, room_id, "lunch plans")
+    for i in range(5):
+        await _send(alice, room_id, f"lunch plans {i}")
+    query = _query("lunch", order_by="recent", filter={"senders": [bob.user_id], "limit": 2})
+    resp = await alice.post("/_matrix/client/v3/search", query)
+    events = resp.body["search_categories"]["room_events"]
+    assert [r["result"]["event_id"] for r in events["results"]] == [bobs]
+    assert events["count"] == 1
+    query = _query("lunch", order_by="rank", filter={"types": ["m.room.mess*"], "not_senders": [alice.user_id]})
+    resp = await alice.post("/_matrix/client/v3/search", query)
+    assert [r["result"]["event_id"] for r in resp.body["search_categories"]["room_events"]["results"]] == [bobs]

@@ -120,3 +120,25 @@ async def test_a_remote_user_retracts_a_knock_with_make_and_send_leave(federatio
     )
     assert sent == {}
     assert await _membership_on(alice, room_id, bob.user_id) == "leave"
+
+
+async def test_remote_guest_access_change_makes_local_guests_leave(federation):
+    """Each server answers for its own guests: when another server's user withdraws
+    guest access, this server's guests in the room leave it."""
+    hs1, hs2 = await federation("hs1.test", "hs2.test", overrides={"hs2.test": {"registration": {"allow_guests": True}}})
+    alice = await hs1.client.register("alice")
+    room_id = (await alice.post(f"{V3}/createRoom", {
+        "preset": "public_chat",
+        "initial_state": [{"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "can_join"}}],
+    })).body["room_id"]
+    bob = await hs2.client.register("bob")
+    assert (await bob.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
+    registered = await hs2.client.post(f"{V3}/register?kind=guest", {}, token=None)
+    guest = hs2.client.as_user(registered.body["access_token"])
+    guest_id = registered.body["user_id"]
+    assert (await guest.post(f"{V3}/rooms/{quote(room_id)}/join", {})).status == 200
+    assert await _membership_on(alice, room_id, guest_id, "join") == "join"
+    resp = await alice.put(f"{V3}/rooms/{quote(room_id)}/state/m.room.guest_access", {"guest_access": "forbidden"})
+    assert resp.status == 200
+    assert await _membership_on(alice, room_id, guest_id, "leave") == "leave"
+    assert await _membership_on(bob, room_id, bob.user_id) == "join"

@@ -140,3 +140,21 @@ async def test_space_hierarchy_for_another_server(federation):
     with pytest.raises(FederationError) as hidden:
         await hs2.hearth.federation_client.request("hs1.test", "GET", f"/_matrix/federation/v1/hierarchy/{quote(private)}")
     assert hidden.value.status == 404
+
+
+async def test_canonical_alias_of_another_server(federation):
+    """A canonical alias may list an alias of another server that points to the room:
+    it is resolved there, not looked up among this server's aliases."""
+    hs1, hs2 = await federation("hs1.test", "hs2.test")
+    bob = await hs2.client.register("bob")
+    room_id = (await bob.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
+    alice = await hs1.client.register("alice")
+    assert (await alice.post(f"{V3}/join/{room_id}", {}, params={"via": "hs2.test"})).status == 200
+    assert (await alice.put(f"{V3}/directory/room/{quote('#den:hs1.test')}", {"room_id": room_id})).status == 200
+    other = (await alice.post(f"{V3}/createRoom", {"room_alias_name": "elsewhere"})).body["room_id"]
+    state = f"{V3}/rooms/{room_id}/state/m.room.canonical_alias"
+    resp = await bob.put(state, {"alt_aliases": ["#den:hs1.test"]})
+    assert resp.status == 200, resp.body
+    resp = await bob.put(state, {"alt_aliases": ["#den:hs1.test", "#elsewhere:hs1.test"]})
+    assert (resp.status, resp.errcode) == (400, "M_BAD_ALIAS")
+    assert other != room_id

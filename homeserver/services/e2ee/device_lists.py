@@ -20,7 +20,6 @@ copies of their users' lists (:mod:`remote_device_lists`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +28,11 @@ from homeserver.services.e2ee.local_keys import LocalKeys
 from homeserver.services.e2ee.remote_device_lists import RemoteDeviceLists
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
+from homeserver.services.shared_rooms import SharingChanges, sharing_changes
 from homeserver.services.sync_token import SyncToken
 from storage.database import Database
 from storage.device_lists import DEVICE_LISTS_STREAM, DeviceListStore
-from storage.rooms import MembershipChange, RoomStore
+from storage.rooms import RoomStore
 
 
 @dataclass(frozen=True)
@@ -174,47 +174,21 @@ class DeviceListService:
         return await self._store.latest_device_update(user_id)
 
     async def delta(
-        self,
-        user_id: str,
-        since: SyncToken,
-        now: SyncToken,
-        *,
-        joined_rooms: Iterable[str] | None = None,
-        own_changes: Iterable[MembershipChange] | None = None,
+        self, user_id: str, since: SyncToken, now: SyncToken, *, sharing: SharingChanges | None = None
     ) -> DeviceListDelta:
         """Whose device lists ``user_id`` should refetch or forget between two tokens.
 
-        ``joined_rooms`` and ``own_changes`` (the user's membership changes in
-        that span) are read when not given; sync passes what it has already read.
+        ``sharing`` (who started or stopped sharing a room with the user in that
+        span) is read when not given; sync passes what it has already read.
         """
-        changed: set[str] = set()
-        former: set[str] = set()  # users the user may no longer share a room with
-        if since.events < now.events:
-            if joined_rooms is None:
-                joined_rooms = await self._rooms.rooms_for_user(user_id)
-            if own_changes is None:
-                own_changes = await self._rooms.membership_changes_since(user_id, since.events, now.events)
-            for change in own_changes:
-                members = await self._rooms.members(change.room_id)
-                if change.membership == "join":
-                    changed.update(members)
-                elif change.membership in ("leave", "ban"):
-                    former.update(members)
-            rooms = self._notifier.rooms_with_membership_changes_since(joined_rooms, since.events)
-            others = await self._rooms.membership_changes_in_rooms(
-                sorted(rooms if rooms is not None else joined_rooms), since.events, now.events
-            )
-            for change in others:
-                if change.user_id == user_id:
-                    continue
-                if change.membership == "join":
-                    changed.add(change.user_id)
-                elif change.membership in ("leave", "ban"):
-                    former.add(change.user_id)
+        if sharing is None:
+            sharing = await sharing_changes(self._rooms, self._notifier, user_id, since.events, now.events)
+        changed = set(sharing.joined)
+        former = set(sharing.departed)  # users the user may no longer share a room with
         updated = await self._store.changed_between(since.device_lists, now.device_lists)
         if not (changed or former or updated):
             return DeviceListDelta([], [])
-        sharing = await self._rooms.users_sharing_rooms(user_id)
-        left = former - sharing
-        changed = ((changed | updated) & sharing) - left
+        now_sharing = await self._rooms.users_sharing_rooms(user_id)
+        left = former - now_sharing
+        changed = ((changed | updated) & now_sharing) - left
         return DeviceListDelta(sorted(changed), sorted(left))

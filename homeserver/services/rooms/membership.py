@@ -9,6 +9,7 @@ from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.restricted import restricted_join_authoriser
 from homeserver.services.auth import Requester
@@ -33,8 +34,10 @@ class MembershipService:
         rate_limiter: RateLimiter,
         remote: RemoteMembership,
         federation: FederationQueries,
+        guest_access: GuestAccess,
         server_name: str,
     ) -> None:
+        self._guest_access = guest_access
         self._remote = remote
         self._federation = federation
         self._sender = sender
@@ -80,6 +83,8 @@ class MembershipService:
             servers += [s for s in answer.get("servers", []) if isinstance(s, str)]
         else:
             room_id = await self.resolve_room(room_id_or_alias)
+        if requester.is_guest:
+            await self._guest_access.check_join(room_id)
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             if ":" in room_id:

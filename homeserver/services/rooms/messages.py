@@ -8,14 +8,17 @@ from typing import Any
 from homeserver.core import power_levels as pl
 from homeserver.core.events import Event
 from homeserver.core.redaction import redact
+from homeserver.core.identifiers import is_valid_room_alias
 from homeserver.errors import MatrixError
+from homeserver.services.directory import DirectoryService
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.sender import EventSender, SentEvent, Txn
 from storage.database import Database
 from storage.events import EventStore
 from storage.relations import RelationStore, relation_of
-from storage.rooms import AliasStore, RoomStore
+from storage.rooms import RoomStore
 from storage.search import SearchStore
 from storage.state import StateStore
 
@@ -31,7 +34,8 @@ class MessageService:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
-        aliases: AliasStore,
+        directory: DirectoryService,
+        guest_access: GuestAccess,
         relations: RelationStore,
         search: SearchStore,
         rate_limiter: RateLimiter,
@@ -41,7 +45,8 @@ class MessageService:
         self._events = events
         self._state = state
         self._rooms = rooms
-        self._aliases = aliases
+        self._directory = directory
+        self._guest_access = guest_access
         self._relations = relations
         self._search = search
         self._rate_limiter = rate_limiter
@@ -82,6 +87,8 @@ class MessageService:
                     return current_id
         self._rate_limiter.check("message", requester.user_id)
         sent = await self._sender.send(room_id, requester.user_id, event_type, content, state_key=state_key)
+        if event_type == "m.room.guest_access" and state_key == "":
+            await self._guest_access.enforce(room_id)
         return sent.event.event_id
 
     async def redact(
@@ -138,19 +145,36 @@ class MessageService:
             raise MatrixError("M_UNKNOWN", "Cannot start a thread from an event with a relation", status=400)
 
     async def _check_canonical_alias(self, room_id: str, content: dict[str, Any]) -> None:
-        aliases = []
-        if "alias" in content and content["alias"] is not None:
-            aliases.append(content["alias"])
+        """New aliases must be valid (``M_INVALID_PARAM``) and point to the room
+        (``M_BAD_ALIAS``); those already in the room's current event are not checked
+        again (spec: ``PUT /state/{eventType}/{stateKey}``)."""
         alt = content.get("alt_aliases", [])
         if not isinstance(alt, list):
             raise MatrixError("M_INVALID_PARAM", "alt_aliases must be an array")
-        aliases.extend(alt)
+        aliases = [content["alias"], *alt] if content.get("alias") is not None else list(alt)
+        current = await self._current_aliases(room_id)
         for alias in aliases:
             if not isinstance(alias, str):
                 raise MatrixError("M_INVALID_PARAM", "aliases must be strings")
-            found = await self._aliases.get(alias)
-            if found is None or found[0] != room_id:
+            if alias in current:
+                continue
+            if not is_valid_room_alias(alias):
+                raise MatrixError("M_INVALID_PARAM", f"{alias!r} is not a valid room alias")
+            try:
+                target = (await self._directory.resolve_alias(alias))["room_id"]
+            except MatrixError:
+                target = None
+            if target != room_id:
                 raise MatrixError("M_BAD_ALIAS", f"{alias} does not point to this room", status=400)
+
+    async def _current_aliases(self, room_id: str) -> set[str]:
+        event_id = await self._state.get_current_state_event_id(room_id, "m.room.canonical_alias", "")
+        current = await self._events.get_event(event_id) if event_id else None
+        if current is None:
+            return set()
+        alt = current.event.content.get("alt_aliases")
+        listed = [current.event.content.get("alias"), *(alt if isinstance(alt, list) else [])]
+        return {a for a in listed if isinstance(a, str)}
 
 
 def _check_type(event_type: str) -> None:

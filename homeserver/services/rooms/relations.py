@@ -45,12 +45,8 @@ class RelationsService:
     ) -> dict[str, Any]:
         if direction not in ("b", "f"):
             raise MatrixError("M_INVALID_PARAM", "dir must be 'b' or 'f'")
-        parent = await self._events.get_event(parent_id)
-        if parent is None or parent.event.room_id != room_id:
-            raise MatrixError("M_NOT_FOUND", "Event not found")
-        await self._timeline.access(requester.user_id, room_id)
-        if not await self._timeline.filter_visible(requester.user_id, [parent]):
-            raise MatrixError("M_NOT_FOUND", "Event not found")
+        # Not found, or not the user's to read: 404 either way (spec: relations).
+        await self._timeline.readable_event(requester.user_id, room_id, parent_id)
         limit = max(1, min(limit, MAX_LIMIT))
         newest_first = direction == "b"
         start, end = _token(from_token), _token(to_token)

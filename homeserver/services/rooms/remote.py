@@ -45,6 +45,7 @@ from homeserver.core.server_acl import server_allowed
 from homeserver.core.state_res import resolve_state
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, KeyUnavailable, RemoteUnavailable, ServerKeys
+from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.sender import BackfilledEvent, EventSender
 from storage.events import EventStore
 from storage.rooms import RoomStore
@@ -78,8 +79,10 @@ class RemoteEvents:
         keys: ServerKeys,
         federation: FederationQueries,
         server_name: str,
+        guest_access: GuestAccess,
     ) -> None:
         self._server_name = server_name
+        self._guest_access = guest_access
         self._sender = sender
         self._events = events
         self._state = state
@@ -287,6 +290,8 @@ class RemoteEvents:
             event, state_before=before, auth_state=auth_state, soft_failed=soft_failed,
             resolve=lambda sets: self.resolve(event.room_version, sets, new=event),
         )
+        if not soft_failed and event.type == "m.room.guest_access" and event.state_key == "":
+            await self._guest_access.enforce(event.room_id)
         return event_id, None
 
     async def backfill(self, room_id: str, limit: int) -> int:

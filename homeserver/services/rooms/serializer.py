@@ -1,6 +1,8 @@
 """Events in the client format (spec: Client-Server API, "Room event format"):
 ``unsigned`` with ``age``, ``prev_content``, ``redacted_because`` and, for the
-device that sent it, ``transaction_id``."""
+device that sent it, ``transaction_id``; or, for a ``/sync`` filter's
+``event_format: federation``, the event as it travels between servers with the
+same ``unsigned``."""
 
 from __future__ import annotations
 
@@ -31,9 +33,11 @@ class EventSerializer:
         *,
         include_room_id: bool = True,
         bundle: bool = True,
+        federation_format: bool = False,
     ) -> list[dict[str, Any]]:
-        """Client-format events, with the related events they mention loaded in bulk,
-        and (unless ``bundle`` is false) bundled aggregations of their children."""
+        """Client-format events (or federation-format ones), with the related events they
+        mention loaded in bulk, and (unless ``bundle`` is false) bundled aggregations of
+        their children."""
         if not stored:
             return []
         related_ids = {s.replaces_state for s in stored if s.replaces_state}
@@ -58,6 +62,8 @@ class EventSerializer:
             redaction = related.get(item.redacted_by) if item.redacted_by else None
             if redaction is not None:
                 unsigned["redacted_because"] = client_event(redaction, now, include_room_id=include_room_id)
+            if federation_format:
+                body = {**item.event.pdu(), "event_id": item.event_id, "unsigned": unsigned}
             result.append(body)
         if bundle:
             await self._bundle(stored, result, requester, include_room_id)

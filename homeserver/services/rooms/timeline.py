@@ -12,6 +12,7 @@ from homeserver.core.visibility import can_see_event
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter
+from homeserver.services.rooms.scan import scan_timeline
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.sync_token import SyncToken
 from storage.account_data import AccountDataStore
@@ -146,13 +147,22 @@ class TimelineService:
 
     # -- single events and state ----------------------------------------------------------
 
-    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
+    async def readable_event(self, user_id: str, room_id: str, event_id: str) -> StoredEvent:
+        """An event of the room the user may read; ``404 M_NOT_FOUND`` whether it does not
+        exist or the user may not see it (spec: ``GET /rooms/{roomId}/event/{eventId}``)."""
         item = await self._events.get_event(event_id)
         if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
             raise MatrixError("M_NOT_FOUND", "Event not found")
-        await self.access(requester.user_id, room_id)
-        if not await self.filter_visible(requester.user_id, [item]):
+        try:
+            await self.access(user_id, room_id)
+        except MatrixError:
+            raise MatrixError("M_NOT_FOUND", "Event not found") from None
+        if not await self.filter_visible(user_id, [item]):
             raise MatrixError("M_NOT_FOUND", "Event not found")
+        return item
+
+    async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
+        item = await self.readable_event(requester.user_id, room_id, event_id)
         return (await self._serializer.serialize([item], requester))[0]
 
     async def state_map(self, requester: Requester, room_id: str) -> Mapping[tuple[str, str], str]:
@@ -290,30 +300,28 @@ class TimelineService:
     ) -> tuple[list[StoredEvent], int | None]:
         chunk: list[StoredEvent] = []
         cursor = start
+
+        async def visible(items: Sequence[StoredEvent]) -> list[StoredEvent]:
+            return await self.filter_visible(requester.user_id, items)
+
         while len(chunk) < limit:
             if backwards:
-                batch = await self._events.room_events_between(
-                    room_id, after=max(bound, MIN_STREAM), up_to=min(cursor, ceiling), limit=limit * 2, newest_first=True
-                )
+                after, up_to = max(bound, MIN_STREAM), min(cursor, ceiling)
             else:
-                batch = await self._events.room_events_between(
-                    room_id, after=cursor, up_to=min(bound, ceiling), limit=limit * 2, newest_first=False
-                )
-            if not batch:
+                after, up_to = cursor, min(bound, ceiling)
+            scan = await scan_timeline(
+                self._events, room_id, after=after, up_to=up_to, newest_first=backwards,
+                count=limit - len(chunk), event_filter=event_filter, visible=visible,
+            )
+            chunk.extend(scan.events)
+            cursor = scan.reached
+            if scan.next_position is None:
                 # The start of what this server has: older history may be on other servers.
                 if backwards and self._backfill is not None and await self._backfill(room_id, limit):
                     continue
                 return chunk, None
-            cursor = batch[-1].stream_ordering - 1 if backwards else batch[-1].stream_ordering
-            wanted = [
-                item for item in batch
-                if event_filter.matches(item.event.type, item.event.sender, room_id, dict(item.event.content))
-            ]
-            chunk.extend(await self.filter_visible(requester.user_id, wanted))
-        if len(chunk) > limit:
-            last = chunk[limit - 1]
-            chunk = chunk[:limit]
-            cursor = last.stream_ordering - 1 if backwards else last.stream_ordering
+            if len(chunk) < limit:
+                break  # the scan read its fill of events: answer with what it found
         return chunk, cursor
 
     async def _lazy_members(
