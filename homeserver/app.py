@@ -313,9 +313,15 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
     )
     summaries = RoomSummaries(room_store, state_store, event_store)
+    remote_membership = RemoteMembership(
+        db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
+        accounts=account_store, federation=queries, outbound=outbound, clock=clock, server_name=config.server_name,
+        signing_key=signing_key,
+    )
     room_creator = RoomCreator(
         db=db,
         sender=event_sender,
+        remote=remote_membership,
         rooms=room_store,
         aliases=alias_store,
         clock=clock,
@@ -324,11 +330,6 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
-    )
-    remote_membership = RemoteMembership(
-        db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
-        accounts=account_store, federation=queries, outbound=outbound, clock=clock, server_name=config.server_name,
-        signing_key=signing_key,
     )
     membership = MembershipService(
         remote=remote_membership,
