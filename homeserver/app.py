@@ -83,6 +83,7 @@ from homeserver.services.rooms.creation import RoomCreator
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
+from homeserver.services.rooms.redactions import Redactions
 from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
@@ -272,6 +273,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rooms=room_store,
         relations=relation_store,
         search=search_store,
+        redactions=Redactions(events=event_store, relations=relation_store, search=search_store),
         notifier=notifier,
         federation=outbound,
         push=push,
@@ -366,14 +368,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         room_creator=room_creator,
         membership=membership,
         messages=MessageService(
-            db=db,
             sender=event_sender,
             events=event_store,
             state=state_store,
             rooms=room_store,
             aliases=alias_store,
-            relations=relation_store,
-            search=search_store,
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,
