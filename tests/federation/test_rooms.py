@@ -414,7 +414,7 @@ async def test_knocking_across_servers(federation):
     knocked = await bob.post(f"{V3}/knock/{quote(room_id)}", {"reason": "let me in"}, params={"via": "hs1.test"})
     assert knocked.status == 200, knocked.body
     knock = await _wait_for_event(alice, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id)
-    assert knock["content"] == {"membership": "knock", "reason": "let me in"}
+    assert knock["content"] == {"membership": "knock", "reason": "let me in", "displayname": "bob"}
     synced = (await bob.get(f"{V3}/sync")).body
     preview = synced["rooms"]["knock"][room_id]["knock_state"]["events"]
     assert any(e["type"] == "m.room.name" and e["content"] == {"name": "Knock first"} for e in preview)

@@ -256,8 +256,9 @@ class RemoteMembership:
                 await self._outbound.enqueue_pdu(signed, others)
             self._outbound.wake()
 
-    async def knock(self, user_id: str, room_id: str, servers: list[str], reason: str | None) -> None:
-        """Knock on a room this server is not in, through one of ``servers``."""
+    async def knock(self, user_id: str, room_id: str, servers: list[str], content: dict[str, Any]) -> None:
+        """Knock on a room this server is not in, through one of ``servers`` (``content``:
+        the knock's, with the user's profile and reason)."""
         errors = []
         for server in [s for s in servers if s != self._server_name]:
             try:
@@ -266,7 +267,7 @@ class RemoteMembership:
                 if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
                     raise Rejected(f"cannot knock on rooms of version {version_id}")
                 version = get_room_version(version_id)
-                event = self._sign_template(template, user_id, room_id, "knock", version, reason=reason)
+                event = self._sign_template(template, user_id, room_id, content, version)
                 result = await self._federation.send_knock(server, room_id, event.event_id, event.pdu())
             except (RemoteUnavailable, Rejected) as e:
                 errors.append(f"{server}: {e}")
@@ -330,33 +331,42 @@ class RemoteMembership:
         if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
             raise Rejected(f"cannot leave rooms of version {version_id}")
         version = get_room_version(version_id)
-        event = self._sign_template(template, user_id, room_id, "leave", version, reason=reason)
+        content = {"membership": "leave", **({"reason": reason} if reason else {})}
+        event = self._sign_template(template, user_id, room_id, content, version)
         await self._federation.send_leave(server, room_id, event.event_id, event.pdu())
         return event
 
-    def _sign_template(self, template: Mapping[str, Any], user_id: str, room_id: str, membership: str,
-                       version: RoomVersion, *, reason: str | None = None) -> Event:
-        """Our user's membership event from a resident server's template, hashed and signed."""
+    def _sign_template(self, template: Mapping[str, Any], user_id: str, room_id: str, content: dict[str, Any],
+                       version: RoomVersion) -> Event:
+        """Our user's membership event from a resident server's template, with our
+        ``content`` (the membership, the user's profile, a reason), hashed and signed.
+
+        Of the template's content only the resident server's authorisation of a
+        restricted join is kept: the rest is for us to say.
+        """
         pdu = {
-            k: template[k] for k in ("type", "room_id", "sender", "state_key", "content", "depth", "prev_events", "auth_events")
+            k: template[k] for k in ("type", "room_id", "sender", "state_key", "depth", "prev_events", "auth_events")
             if k in template
         }
         if pdu.get("sender") != user_id or pdu.get("room_id") != room_id or pdu.get("type") != "m.room.member":
             raise Rejected("the template is not for this user and room")
-        pdu["content"] = {**(template.get("content") or {}), "membership": membership}
-        if reason:
-            pdu["content"]["reason"] = reason
+        offered = template.get("content") if isinstance(template.get("content"), Mapping) else {}
+        authoriser = offered.get("join_authorised_via_users_server")
+        pdu["content"] = dict(content)
+        if content.get("membership") == "join" and isinstance(authoriser, str):
+            pdu["content"]["join_authorised_via_users_server"] = authoriser
         pdu["origin_server_ts"] = self._clock.time_ms()
         return Event(hash_and_sign_event(pdu, self._server_name, self._signing_key, version), version)
 
     # -- joins: the joining side ---------------------------------------------------------------
 
-    async def join(self, user_id: str, room_id: str, servers: list[str]) -> str:
-        """Join a local user to a room this server is not in, through one of ``servers``."""
+    async def join(self, user_id: str, room_id: str, servers: list[str], content: dict[str, Any]) -> str:
+        """Join a local user to a room this server is not in, through one of ``servers``
+        (``content``: the join's, with the user's profile and reason)."""
         errors = []
         for server in [s for s in servers if s != self._server_name]:
             try:
-                return await self._join_via(server, user_id, room_id)
+                return await self._join_via(server, user_id, room_id, content)
             except (RemoteUnavailable, Rejected) as e:
                 errors.append(f"{server}: {e}")
             except MatrixError as e:
@@ -365,13 +375,13 @@ class RemoteMembership:
                 errors.append(f"{server}: {e}")
         raise MatrixError("M_NOT_FOUND", f"No server could let you join: {'; '.join(errors) or 'none was given'}", status=404)
 
-    async def _join_via(self, server: str, user_id: str, room_id: str) -> str:
+    async def _join_via(self, server: str, user_id: str, room_id: str, content: dict[str, Any]) -> str:
         answer = await self._federation.make_join(server, room_id, user_id, JOINABLE_VERSIONS)
         version_id, template = answer.get("room_version", "1"), answer.get("event")
         if version_id not in JOINABLE_VERSIONS or not isinstance(template, dict):
             raise MatrixError("M_INCOMPATIBLE_ROOM_VERSION", f"Cannot join rooms of version {version_id}", status=400)
         version = get_room_version(version_id)
-        event = self._sign_template(template, user_id, room_id, "join", version)
+        event = self._sign_template(template, user_id, room_id, content, version)
         result = await self._federation.send_join(server, room_id, event.event_id, event.pdu())
         # The resident server may have co-signed (restricted joins): keep the event it returns.
         returned = result.get("event")
