@@ -35,11 +35,16 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 class FederationError(Exception):
     """A request to another server failed: unreachable, or an error response."""
 
-    def __init__(self, destination: str, message: str, *, status: int | None = None, errcode: str | None = None) -> None:
+    def __init__(
+        self, destination: str, message: str, *, status: int | None = None, errcode: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{destination}: {message}")
         self.destination = destination
         self.status = status
         self.errcode = errcode
+        #: The error response's JSON object, if it had one (what the other server said: untrusted).
+        self.body = body
 
 
 def tls_context(*, verify: bool, ca_bundle: Path | None) -> ssl.SSLContext:
@@ -152,7 +157,8 @@ class FederationClient:
                 parsed = None
             errcode = parsed.get("errcode") if isinstance(parsed, dict) else None
             error = parsed.get("error") if isinstance(parsed, dict) else None
-            raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status, errcode=errcode)
+            raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status,
+                                  errcode=errcode, body=parsed if isinstance(parsed, dict) else None)
         return content_type, raw
 
     async def fetch_well_known(self, hostname: str) -> Any:

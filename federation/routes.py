@@ -187,7 +187,8 @@ class TransactionRoutes:
 
 
 class MembershipRoutes:
-    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites."""
+    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites
+    (v2, and v1 for rooms of version 1 and 2)."""
 
     def __init__(self, authenticator: FederationAuthenticator, remote: RemoteMembership) -> None:
         self._authenticator = authenticator
@@ -198,6 +199,7 @@ class MembershipRoutes:
             Route("GET", f"{FED_V1}/make_join/{{room_id}}/{{user_id}}", self.make_join),
             Route("PUT", "/_matrix/federation/v2/send_join/{room_id}/{event_id}", self.send_join),
             Route("PUT", "/_matrix/federation/v2/invite/{room_id}/{event_id}", self.invite),
+            Route("PUT", f"{FED_V1}/invite/{{room_id}}/{{event_id}}", self.invite_v1),
             Route("GET", f"{FED_V1}/make_leave/{{room_id}}/{{user_id}}", self.make_leave),
             Route("PUT", "/_matrix/federation/v2/send_leave/{room_id}/{event_id}", self.send_leave),
             Route("GET", f"{FED_V1}/make_knock/{{room_id}}/{{user_id}}", self.make_knock),
@@ -244,6 +246,13 @@ class MembershipRoutes:
     async def invite(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._remote.receive_invite(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))
+
+    async def invite_v1(self, request: web.Request) -> web.Response:
+        """PUT /v1/invite/{roomId}/{eventId} (rooms of version 1 and 2)."""
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.receive_invite_v1(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
 

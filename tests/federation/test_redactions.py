@@ -85,7 +85,7 @@ async def _timeline_ids(user, room_id: str) -> set[str]:
     return {e["event_id"] for e in page.body["chunk"]}
 
 
-@pytest.mark.parametrize("room_version", ["3", "10", "12"])
+@pytest.mark.parametrize("room_version", ["1", "2", "3", "10", "12"])
 async def test_a_remote_user_redacts_their_message(federation, room_version):
     hs1, hs2, alice, bob, room_id = await _shared_room(federation, room_version=room_version)
     message = await _send(bob, room_id, "oops, wrong room")

@@ -59,8 +59,8 @@ MAX_GAP_EVENTS = 2000
 MAX_BACKFILL_EVENTS = 100
 #: Most gaps (``/state_ids`` asks) one backfill fills.
 MAX_BACKFILL_GAPS = 5
-#: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
-JOINABLE_VERSIONS = [v for v in sorted(KNOWN_ROOM_VERSIONS, key=int) if int(v) >= 3]
+#: Room versions Hearth joins over federation: every one it knows.
+JOINABLE_VERSIONS = sorted(KNOWN_ROOM_VERSIONS, key=int)
 
 
 class Rejected(Exception):

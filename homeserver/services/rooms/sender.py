@@ -468,7 +468,7 @@ class EventSender:
                 request.duplicate_of = repeated
                 continue
             try:
-                built = await self._build(head, room_id, request)
+                built = await self._build(head, room_id, request, {b.event.event_id: b.event for b in builds})
             except BaseException as e:
                 # A retry of a send from before a restart may no longer be allowed: it gets its event.
                 earlier = await self._stored_send(request.txn) if request.txn is not None else None
@@ -534,12 +534,21 @@ class EventSender:
             return None
         return next((b for b in builds if b.request.txn == request.txn), None)
 
-    async def _build(self, head: RoomHead, room_id: str, request: _Request) -> _Built:
-        """The next event of the room on top of ``head`` (nothing is written)."""
+    async def _build(
+        self, head: RoomHead, room_id: str, request: _Request, unwritten: Mapping[str, Event] | None = None
+    ) -> _Built:
+        """The next event of the room on top of ``head`` (nothing is written; ``unwritten``:
+        events of the same batch built before it)."""
         state = await self._state.get_state(head.state_group)
         auth_state = await self._auth_state(
             head.version, state, request.event_type, request.sender, request.state_key, request.content
         )
+        prev_events = head.extremities[:MAX_PREV_EVENTS]
+        prev_hashes: dict[str, Mapping[str, Any]] = {}
+        if head.version.event_format.reference_pairs:  # v1, v2: prev events are named with their hashes
+            prev_hashes = {e: p.hashes for e, p in (unwritten or {}).items() if e in prev_events}
+            stored = await self._events.get_events([e for e in prev_events if e not in prev_hashes])
+            prev_hashes |= {e: s.event.hashes for e, s in stored.items()}
         try:
             event = build_event(
                 room_version=head.version,
@@ -548,13 +557,14 @@ class EventSender:
                 event_type=request.event_type,
                 state_key=request.state_key,
                 content=request.content,
-                prev_event_ids=head.extremities[:MAX_PREV_EVENTS],
+                prev_event_ids=prev_events,
                 depth=head.depth + 1,
                 auth_state=auth_state,
                 origin_server_ts=self._clock.time_ms(),
                 server_name=self._server_name,
                 signing_key=self._signing_key,
                 redacts=request.redacts,
+                prev_hashes=prev_hashes,
             )
         except auth_rules.AuthError as e:
             raise MatrixError("M_FORBIDDEN", str(e)) from None
