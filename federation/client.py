@@ -62,6 +62,16 @@ def tls_context(*, verify: bool, ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The response body, up to ``limit`` bytes (one ``read`` returns only what has arrived)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
 class FederationClient:
     def __init__(
         self,
@@ -144,7 +154,7 @@ class FederationClient:
                 method, url, data=data, headers=headers, server_hostname=endpoint.tls_name,
                 timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False,
             ) as resp:
-                raw = await resp.content.read(max_bytes + 1)
+                raw = await _read_body(resp, max_bytes + 1)
                 status, content_type = resp.status, resp.headers.get("Content-Type", "")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as e:
             raise FederationError(destination, f"unreachable: {type(e).__name__}: {e}") from None
@@ -168,4 +178,4 @@ class FederationClient:
         ) as resp:
             if resp.status != 200:
                 return None
-            return orjson.loads(await resp.content.read(64 * 1024))
+            return orjson.loads(await _read_body(resp, 64 * 1024))

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from homeserver.http import Route, json_response, media_timeout_ms, query_int, read_json, thumbnail_query
 from federation.auth import FederationAuthenticator
-from federation.keys import KeyRing
+from federation.keys import MAX_NOTARY_SERVERS, KeyRing
 from homeserver import __version__
 from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
@@ -44,15 +44,25 @@ class KeyRoutes:
         return json_response(self._keyring.own_response())
 
     async def query_one(self, request: web.Request) -> web.Response:
-        answers = await self._keyring.notary_answer({request.match_info["server_name"]: {}})
+        """GET /_matrix/key/v2/query/{serverName}?minimum_valid_until_ts= (spec: "Querying Keys Through Another Server")."""
+        minimum = query_int(request, "minimum_valid_until_ts") or 0
+        answers = await self._keyring.notary_answer({request.match_info["server_name"]: minimum})
         return json_response({"server_keys": answers})
 
     async def query(self, request: web.Request) -> web.Response:
+        """POST /_matrix/key/v2/query: ``server_keys`` maps server names to key IDs to criteria."""
         body = await read_json(request)
         wanted = body.get("server_keys")
         if not isinstance(wanted, dict) or not all(isinstance(v, dict) for v in wanted.values()):
             raise MatrixError("M_BAD_JSON", "server_keys must map server names to key criteria")
-        return json_response({"server_keys": await self._keyring.notary_answer(wanted)})
+        if len(wanted) > MAX_NOTARY_SERVERS:
+            raise MatrixError("M_INVALID_PARAM", f"At most {MAX_NOTARY_SERVERS} servers per query")
+        minimums = {
+            server: max([c.get("minimum_valid_until_ts") for c in criteria.values() if isinstance(c, dict)
+                         and _is_int(c.get("minimum_valid_until_ts"))] or [0])
+            for server, criteria in wanted.items()
+        }
+        return json_response({"server_keys": await self._keyring.notary_answer(minimums)})
 
 
 class QueryRoutes:
@@ -326,6 +336,10 @@ def _event_id(request: web.Request) -> str:
     if not event_id:
         raise MatrixError("M_MISSING_PARAM", "Missing query parameter: event_id")
     return event_id
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _strings(value: object) -> bool:

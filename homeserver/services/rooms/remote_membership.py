@@ -35,7 +35,7 @@ from homeserver.services.sync.stripped import stripped_state
 from storage.accounts import AccountStore
 from storage.database import Database
 from storage.events import EVENTS_STREAM, EventStore
-from storage.rooms import MembershipChange, RoomStore
+from storage.rooms import MembershipChange, RoomRecord, RoomStore
 from storage.state import StateStore
 from storage.streams import next_positions
 
@@ -95,9 +95,7 @@ class RemoteMembership:
     ) -> dict[str, Any]:
         if get_domain_from_id(user_id) != origin:
             raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
-        room = await self._rooms.get_room(room_id)
-        if room is None or room.current_state_group is None:
-            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        room = await self._resident_room(room_id)
         await self._remote.check_acl(room_id, origin)
         if versions is not None and room.room_version not in versions:
             raise MatrixError(
@@ -138,6 +136,17 @@ class RemoteMembership:
             raise MatrixError("M_FORBIDDEN", f"You cannot {membership} this room: {e}", status=403) from None
         return {"event": template, "room_version": room.room_version}
 
+    async def _resident_room(self, room_id: str) -> RoomRecord:
+        """The room, while this server is in it (one of its users is joined): ``404
+        M_NOT_FOUND`` otherwise, as for a room it never knew, since a server that
+        has left a room can no longer vouch for its state."""
+        room = await self._rooms.get_room(room_id)
+        if room is None or room.current_state_group is None or not any(
+            get_domain_from_id(m) == self._server_name for m in await self._rooms.members(room_id)
+        ):
+            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        return room
+
     async def send_leave(self, origin: str, room_id: str, event_id: str, pdu: Any) -> dict[str, Any]:
         """Take a signed leave from ``origin`` and pass it on to the room's other servers."""
         await self._accept_membership(origin, room_id, event_id, pdu, "leave")
@@ -162,9 +171,7 @@ class RemoteMembership:
     async def _accept_membership(self, origin: str, room_id: str, event_id: str, pdu: Any, membership: str) -> Event:
         """Check a join, knock or leave another server signed for its user, persist it and
         forward it to the room's other servers (the sender told only us)."""
-        room = await self._rooms.get_room(room_id)
-        if room is None or room.current_state_group is None:
-            raise MatrixError("M_NOT_FOUND", "Unknown room", status=404)
+        room = await self._resident_room(room_id)
         await self._remote.check_acl(room_id, origin)
         version = get_room_version(room.room_version)
         try:
