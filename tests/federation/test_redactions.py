@@ -151,6 +151,8 @@ async def test_redactions_that_may_not_apply_are_ignored_and_not_shown(federatio
     assert (await _event(alice, other_room, bobs))["content"]["body"] == "bob's own, in the other room"
     shown = await _timeline_ids(alice, room_id)
     assert not shown & set(ids)
+    for redaction_id in ids:
+        assert (await alice.get(f"{V3}/rooms/{quote(room_id, safe='')}/event/{quote(redaction_id, safe='')}")).status == 404
     synced = (await alice.get(f"{V3}/sync")).body["rooms"]["join"][room_id]["timeline"]["events"]
     assert not {e["event_id"] for e in synced} & set(ids)
     # With the redact power level, bob's redaction of alice's message applies.

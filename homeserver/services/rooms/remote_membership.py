@@ -276,7 +276,7 @@ class RemoteMembership:
                 "room_version": event.room_version.identifier, "event": event.pdu(), "invite_room_state": invite_state,
             })
         except RemoteUnavailable as e:
-            raise MatrixError("M_UNKNOWN", f"Could not reach the invitee's server: {e}", status=502) from None
+            raise MatrixError("M_UNKNOWN", f"The invitee's server could not take the invite: {e}", status=502) from None
         returned = answer.get("event") if isinstance(answer, dict) else None
         try:
             signed = self._remote.parse(returned, event.room_version)

@@ -148,8 +148,8 @@ class TimelineService:
 
     async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
         item = await self._events.get_event(event_id)
-        if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
-            raise MatrixError("M_NOT_FOUND", "Event not found")
+        if item is None or item.event.room_id != room_id or item.outlier or item.rejected or item.soft_failed:
+            raise MatrixError("M_NOT_FOUND", "Event not found")  # soft-failed events are never shown
         await self.access(requester.user_id, room_id)
         if not await self.filter_visible(requester.user_id, [item]):
             raise MatrixError("M_NOT_FOUND", "Event not found")
