@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -468,7 +468,7 @@ class EventSender:
                 request.duplicate_of = repeated
                 continue
             try:
-                built = await self._build(head, room_id, request, {b.event.event_id: b.event for b in builds})
+                built = await self._build(head, room_id, request, builds)
             except BaseException as e:
                 # A retry of a send from before a restart may no longer be allowed: it gets its event.
                 earlier = await self._stored_send(request.txn) if request.txn is not None else None
@@ -535,7 +535,7 @@ class EventSender:
         return next((b for b in builds if b.request.txn == request.txn), None)
 
     async def _build(
-        self, head: RoomHead, room_id: str, request: _Request, unwritten: Mapping[str, Event] | None = None
+        self, head: RoomHead, room_id: str, request: _Request, unwritten: Sequence[_Built] = ()
     ) -> _Built:
         """The next event of the room on top of ``head`` (nothing is written; ``unwritten``:
         events of the same batch built before it)."""
@@ -546,7 +546,7 @@ class EventSender:
         prev_events = head.extremities[:MAX_PREV_EVENTS]
         prev_hashes: dict[str, Mapping[str, Any]] = {}
         if head.version.event_format.reference_pairs:  # v1, v2: prev events are named with their hashes
-            prev_hashes = {e: p.hashes for e, p in (unwritten or {}).items() if e in prev_events}
+            prev_hashes = {b.event.event_id: b.event.hashes for b in unwritten if b.event.event_id in prev_events}
             stored = await self._events.get_events([e for e in prev_events if e not in prev_hashes])
             prev_hashes |= {e: s.event.hashes for e, s in stored.items()}
         try:
