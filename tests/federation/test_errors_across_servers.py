@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+import federation.keys as key_ring
 import homeserver.services.rooms.remote_membership as remote_membership
 from federation.client import FederationError
 from homeserver.core.federation_auth import authorization_header
@@ -134,9 +135,7 @@ async def test_large_answers_are_read_whole(federation):
 
 
 async def test_the_notary_asks_a_server_once_and_does_not_hang_on_one_that_stalls(federation, monkeypatch):
-    import federation.keys as keys
-
-    monkeypatch.setattr(keys, "KEY_FETCH_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(key_ring, "KEY_FETCH_TIMEOUT_S", 0.5)
     connections: list[int] = []
 
     async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
