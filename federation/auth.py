@@ -2,8 +2,10 @@
 
 Every Server-Server endpoint but the key and version endpoints needs an
 ``X-Matrix`` header from the origin, for this server, with a signature that
-the origin's current key verifies over the exact request. Anything else is
-``401 M_UNAUTHORIZED``; nothing is read or written before that check.
+the origin's current key verifies over the exact request. A header naming an
+origin or destination that is not a server name at all (say, with a port that
+is not a number) is a bad request, ``400 M_UNAUTHORIZED``; anything else that
+fails is ``401 M_UNAUTHORIZED``. Nothing is read or written before that check.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class FederationAuthenticator:
         except InvalidAuthorization as e:
             raise _refuse(str(e)) from None
         if not is_valid_server_name(auth.origin):
-            raise _refuse("Invalid origin server name")
+            raise MatrixError("M_UNAUTHORIZED", "The origin is not a valid server name", status=400)
+        if auth.destination is not None and not is_valid_server_name(auth.destination):
+            raise MatrixError("M_UNAUTHORIZED", "The destination is not a valid server name", status=400)
         if auth.destination is not None and auth.destination != self._server_name:
             raise _refuse(f"This request is for {auth.destination}, not this server")
         raw = await request.read()

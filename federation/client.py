@@ -52,11 +52,16 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 class FederationError(Exception):
     """A request to another server failed: unreachable, or an error response."""
 
-    def __init__(self, destination: str, message: str, *, status: int | None = None, errcode: str | None = None) -> None:
+    def __init__(
+        self, destination: str, message: str, *, status: int | None = None, errcode: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{destination}: {message}")
         self.destination = destination
         self.status = status
         self.errcode = errcode
+        #: The error response's JSON object, if it had one (what the other server said: untrusted).
+        self.body = body
 
 
 def tls_context(*, verify: bool, ca_bundle: Path | None) -> ssl.SSLContext:
@@ -95,6 +100,16 @@ class _PerDestination:
             users[0] -= 1
             if users[0] == 0:
                 del self._slots[destination]
+
+
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The response body, up to ``limit`` bytes (one ``read`` returns only what has arrived)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
 
 
 class FederationClient:
@@ -205,7 +220,7 @@ class FederationClient:
                 method, url, data=data, headers=headers, server_hostname=endpoint.tls_name,
                 timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=CONNECT_TIMEOUT_S), allow_redirects=False,
             ) as resp:
-                raw = await resp.content.read(max_bytes + 1)
+                raw = await _read_body(resp, max_bytes + 1)
                 status, content_type = resp.status, resp.headers.get("Content-Type", "")
         except (aiohttp.ClientError, OSError, ssl.SSLError) as e:
             if refused_by_policy(e):
@@ -220,7 +235,8 @@ class FederationClient:
                 parsed = None
             errcode = parsed.get("errcode") if isinstance(parsed, dict) else None
             error = parsed.get("error") if isinstance(parsed, dict) else None
-            raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status, errcode=errcode)
+            raise FederationError(destination, f"HTTP {status} {errcode or ''} {error or ''}".strip(), status=status,
+                                  errcode=errcode, body=parsed if isinstance(parsed, dict) else None)
         return content_type, raw
 
     async def fetch_well_known(self, hostname: str) -> Any:
@@ -231,4 +247,4 @@ class FederationClient:
         ) as resp:
             if resp.status != 200:
                 return None
-            return orjson.loads(await resp.content.read(64 * 1024))
+            return orjson.loads(await _read_body(resp, 64 * 1024))

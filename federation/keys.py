@@ -11,17 +11,27 @@ answer must also carry the notary's own signature by a key we already trust.
 Any caller can make us fetch keys (an inbound request names its origin before
 it is verified), so at most :data:`KEY_FETCH_CONCURRENCY` fetches for checking
 requests and events run at once: the rest of the connection pool stays with
-real federation. Serving the notary API (``/_matrix/key/v2/query``, open to
-anyone) is work for strangers too, so it is bounded apart from real federation: it uses its own
-client (own connection pool, one request per destination at a time), at most
+real federation. Each fetch is bounded in time (:data:`KEY_FETCH_TIMEOUT_S`,
+waiting for a slot and discovery included) and done once at a time per server:
+callers that need the same server's keys meanwhile share the answer.
+
+Serving the notary API (``/_matrix/key/v2/query``, open to anyone) is work for
+strangers, so it is bounded apart from real federation: it uses its own client
+(own connection pool, one request per destination at a time), at most
 :data:`NOTARY_CONCURRENCY` fetches run at once across all queries, one query
 names at most :data:`NOTARY_MAX_SERVERS` servers and fetches afresh at most
-:data:`NOTARY_MAX_FETCHES` of them (the others are answered from the cache).
+:data:`NOTARY_MAX_FETCHES` of them. What is stored is served; a server is asked
+again only when that is not fresh enough for the query, and then at most once
+per :data:`NOTARY_REFETCH_INTERVAL_S`: a server that publishes shorter-lived
+keys than a query asks for, or that does not answer, is not asked again and
+again (each time keeping the querier waiting, and making this server a tool to
+flood it).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,7 +56,8 @@ logger = structlog.get_logger(__name__)
 
 #: How long others may cache our key response.
 OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
-#: Seconds a key fetch may take (a slow server must not hold up request checks for long).
+#: Seconds a key fetch may take, waiting for a slot and discovery included (a slow
+#: server must not hold up request checks for long).
 KEY_FETCH_TIMEOUT_S = 10.0
 #: Key fetches (for checking requests and events) in flight at once.
 KEY_FETCH_CONCURRENCY = 20
@@ -56,6 +67,10 @@ NOTARY_MAX_SERVERS = 100
 NOTARY_MAX_FETCHES = 10
 #: Notary fetches in flight at once, across all queries.
 NOTARY_CONCURRENCY = 10
+#: A notary asks the same server for its keys at most this often.
+NOTARY_REFETCH_INTERVAL_S = 60.0
+#: Servers whose last notary fetch is remembered.
+_RECENT_FETCHES = 10_000
 
 
 class KeyRing:
@@ -79,6 +94,8 @@ class KeyRing:
         self._notary_slots = asyncio.Semaphore(NOTARY_CONCURRENCY)
         self._notaries = notaries
         self._clock = clock
+        self._in_flight: dict[str, asyncio.Future[bool]] = {}
+        self._notary_fetched: OrderedDict[str, float] = OrderedDict()
 
     def own_response(self) -> dict[str, Any]:
         """``GET /_matrix/key/v2/server``."""
@@ -101,14 +118,11 @@ class KeyRing:
         return decode_verify_key(fetched.verify_key)
 
     async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
-        try:
-            await self._remember(server_name, await self._ask_for_keys(server_name, "GET", "/_matrix/key/v2/server"))
+        if await self._ask_server(server_name):
             return
-        except (FederationError, InvalidKeyResponse) as e:
-            logger.info("server_keys_unavailable", server=server_name, error=str(e))
         for notary in self._notaries:
             try:
-                answer = await self._ask_for_keys(notary, "POST", "/_matrix/key/v2/query", body={
+                answer = await self._key_request(notary, "POST", "/_matrix/key/v2/query", body={
                     "server_keys": {server_name: {key_id: {"minimum_valid_until_ts": moment}}},
                 })
                 # Checking the notary's signature may fetch its key (in a slot of its own).
@@ -119,14 +133,6 @@ class KeyRing:
                 return
             except (FederationError, InvalidKeyResponse, KeyUnavailable) as e:
                 logger.info("notary_failed", notary=notary, server=server_name, error=str(e))
-
-    async def _ask_for_keys(self, destination: str, method: str, path: str, body: Any = None) -> Any:
-        """One key request in a fetch slot; waiting for the slot counts toward its timeout."""
-        try:
-            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S), self._fetch_slots:
-                return await self._client.request(destination, method, path, body=body, timeout=KEY_FETCH_TIMEOUT_S)
-        except TimeoutError:
-            raise FederationError(destination, "no key fetch slot came free in time") from None
 
     async def _check_notarised(self, notary: str, response: Mapping[str, Any]) -> None:
         signatures = response.get("signatures", {}).get(notary, {}) if isinstance(response.get("signatures"), dict) else {}
@@ -139,6 +145,40 @@ class KeyRing:
             return
         raise InvalidKeyResponse(f"the answer is not signed by notary {notary}")
 
+    async def _ask_server(self, server_name: str, *, for_notary: bool = False) -> bool:
+        """Fetch and keep ``server_name``'s own key response; whether that worked.
+        One request per server at a time: concurrent callers share it."""
+        running = self._in_flight.get(server_name)
+        if running is not None:
+            return await asyncio.shield(running)
+        running = self._in_flight[server_name] = asyncio.get_running_loop().create_future()
+        try:
+            response = await self._key_request(server_name, "GET", "/_matrix/key/v2/server", for_notary=for_notary)
+            await self._remember(server_name, response)
+        except (FederationError, InvalidKeyResponse) as e:
+            logger.info("server_keys_unavailable", server=server_name, error=str(e))
+            running.set_result(False)
+        except BaseException:
+            running.cancel()
+            raise
+        else:
+            running.set_result(True)
+        finally:
+            del self._in_flight[server_name]
+        return running.result()
+
+    async def _key_request(
+        self, destination: str, method: str, path: str, body: Any = None, *, for_notary: bool = False
+    ) -> Any:
+        """One key request in a slot of its pool (the notary's, or the one for checks);
+        waiting for the slot and discovery count toward :data:`KEY_FETCH_TIMEOUT_S`."""
+        client, slots = (self._notary_client, self._notary_slots) if for_notary else (self._client, self._fetch_slots)
+        try:
+            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S), slots:
+                return await client.request(destination, method, path, body=body, timeout=KEY_FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise FederationError(destination, "no key answer in time") from None
+
     async def _remember(self, server_name: str, response: Any) -> None:
         keys = parse_key_response(response, server_name)
         await self._store.store_response(
@@ -146,30 +186,27 @@ class KeyRing:
             self._clock.time_ms(),
         )
 
-    async def notary_answer(self, wanted: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    async def notary_answer(self, wanted: Mapping[str, int]) -> list[dict[str, Any]]:
         """``/_matrix/key/v2/query``: the key responses of the wanted servers, co-signed by us.
 
-        ``wanted`` maps a server name to ``{key_id: {"minimum_valid_until_ts": ts}}``
-        (an empty mapping: any key). A cached response that is fresh enough is
-        served; otherwise the server is asked (within the notary limits).
+        ``wanted`` maps a server name to the ``minimum_valid_until_ts`` the keys
+        should reach (0: now). A stored response that reaches it is served;
+        otherwise the server is asked (within the notary limits, and at most once
+        per :data:`NOTARY_REFETCH_INTERVAL_S`), and what is stored then is served.
         """
         if len(wanted) > NOTARY_MAX_SERVERS:
             raise MatrixError("M_INVALID_PARAM", f"A key query may name at most {NOTARY_MAX_SERVERS} servers")
         now = self._clock.time_ms()
         stored: dict[str, tuple[dict[str, Any], int] | None] = {}
         stale: list[str] = []
-        for server_name, criteria in wanted.items():
+        for server_name, minimum in wanted.items():
             if server_name == self._server_name:
                 continue
-            minimum = max(
-                [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)] or [0]
-            )
-            minimum = minimum if isinstance(minimum, int) else 0
-            stored[server_name] = await self._store.get_response(server_name)
-            cached = stored[server_name]
-            if cached is None or cached[1] < max(minimum, now):
+            cached = stored[server_name] = await self._store.get_response(server_name)
+            if (cached is None or cached[1] < max(minimum, now)) and len(stale) < NOTARY_MAX_FETCHES \
+                    and self._may_refetch(server_name):
                 stale.append(server_name)
-        fetched = await asyncio.gather(*(self._notary_fetch(s) for s in stale[:NOTARY_MAX_FETCHES]))
+        fetched = await asyncio.gather(*(self._ask_server(s, for_notary=True) for s in stale))
         for server_name, fresh in zip(stale, fetched):
             if fresh:
                 stored[server_name] = await self._store.get_response(server_name)
@@ -181,15 +218,14 @@ class KeyRing:
                 answers.append(sign_json(response[0], self._server_name, self._key))
         return answers
 
-    async def _notary_fetch(self, server_name: str) -> bool:
-        """Ask ``server_name`` for its keys on a stranger's behalf; whether it answered."""
-        async with self._notary_slots:
-            try:
-                response = await self._notary_client.request(
-                    server_name, "GET", "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
-                )
-                await self._remember(server_name, response)
-            except (FederationError, InvalidKeyResponse) as e:
-                logger.info("notary_fetch_failed", server=server_name, error=str(e))
-                return False
+    def _may_refetch(self, server_name: str) -> bool:
+        """Whether a notary query may ask ``server_name`` again now (and note that it does)."""
+        now = self._clock.monotonic()
+        last = self._notary_fetched.get(server_name)
+        if last is not None and now - last < NOTARY_REFETCH_INTERVAL_S:
+            return False
+        self._notary_fetched[server_name] = now
+        self._notary_fetched.move_to_end(server_name)
+        if len(self._notary_fetched) > _RECENT_FETCHES:
+            self._notary_fetched.popitem(last=False)
         return True

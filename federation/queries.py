@@ -1,24 +1,27 @@
 """Asking other servers for keys, profiles and aliases (the ``FederationQueries`` port).
 
-What a failure tells the caller is deliberately plain: "that server could not
-be asked" whatever went wrong (refused connection, timeout, TLS, a non-Matrix
+What a failure tells the caller is deliberately plain. A refusal (a 4xx Matrix
+error) reaches the local user as its ``errcode`` (and, for
+``M_INCOMPATIBLE_ROOM_VERSION``, the room version) with our own message, never
+the other server's text. Anything else, including a refusal that blames our
+request (``M_BAD_JSON``, ``M_INVALID_PARAM``...), is "that server could not be
+asked" whatever went wrong (refused connection, timeout, TLS, a non-Matrix
 answer, the outbound IP policy), so a client naming a server cannot learn from
-the error text which hosts and ports exist. The details go to the log. A
-Matrix error answer (4xx with an ``errcode``) keeps its errcode and status,
-but not the other server's words.
+the error text which hosts and ports exist. The details go to the log.
 """
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote
 
-from federation.client import FederationClient, FederationError
 import structlog
 
+from federation.client import FederationClient, FederationError
 from homeserver.errors import MatrixError
 from homeserver.services.ports import RemoteMedia, RemoteUnavailable
 
@@ -28,6 +31,28 @@ FED_V1 = "/_matrix/federation/v1"
 KEYS_TIMEOUT_S = 10.0
 #: A space walk asks one server after another: a slow one must not hold it up for long.
 HIERARCHY_TIMEOUT_S = 10.0
+#: A remote errcode passed on to the local user (``M_`` codes only).
+_ERRCODE = re.compile(r"M_[A-Z0-9_]{1,64}")
+#: Refusals that say this server's request was wrong: nothing the user can change.
+_OUR_FAULT = frozenset({"M_BAD_JSON", "M_NOT_JSON", "M_MISSING_PARAM", "M_INVALID_PARAM", "M_UNRECOGNIZED"})
+
+
+def remote_failure(e: FederationError) -> MatrixError | RemoteUnavailable:
+    """What a failed request to another server means here."""
+    errcode = _errcode(e)
+    if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 429) and errcode is not None \
+            and errcode not in _OUR_FAULT:
+        # The other server's answer stands (not found, forbidden, incompatible...).
+        logger.info("federation_request_refused", destination=e.destination, status=e.status, error=str(e))
+        version = (e.body or {}).get("room_version")
+        extra = {"room_version": version} if errcode == "M_INCOMPATIBLE_ROOM_VERSION" and isinstance(version, str) else {}
+        return MatrixError(errcode, f"{e.destination} refused the request", status=e.status, **extra)
+    logger.info("federation_request_failed", destination=e.destination, status=e.status, error=str(e))
+    return unavailable(e.destination)
+
+
+def _errcode(e: FederationError) -> str | None:
+    return e.errcode if isinstance(e.errcode, str) and _ERRCODE.fullmatch(e.errcode) else None
 
 
 class FederationQueryClient:
@@ -38,11 +63,7 @@ class FederationQueryClient:
         try:
             answer = await self._client.request(destination, method, path, **kwargs)
         except FederationError as e:
-            logger.info("federation_query_failed", destination=destination, path=path, error=str(e))
-            if e.errcode and e.status is not None and 400 <= e.status < 500 and e.status not in (401, 429):
-                # The other server's answer stands (not found, forbidden, incompatible...).
-                raise MatrixError(e.errcode, f"{destination} refused the request", status=e.status) from None
-            raise unavailable(destination) from None
+            raise remote_failure(e) from None
         if not isinstance(answer, dict):
             logger.info("federation_query_failed", destination=destination, path=path, error="not a JSON object")
             raise unavailable(destination)
@@ -91,10 +112,25 @@ class FederationQueryClient:
         })
 
     async def send_invite(self, destination: str, room_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._ask(
-            destination, "PUT", f"/_matrix/federation/v2/invite/{quote(room_id, safe='')}/{quote(event_id, safe='')}",
-            body=body,
-        )
+        """``/v2/invite``; for a room of version 1 or 2, ``/v1/invite`` when the other
+        server does not know v2 (spec: "Inviting to a room")."""
+        path = f"/invite/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
+        try:
+            answer = await self._client.request(destination, "PUT", f"/_matrix/federation/v2{path}", body=body)
+        except FederationError as e:
+            unknown_endpoint = e.status in (400, 404, 405) and e.errcode in (None, "M_UNRECOGNIZED")
+            if not (unknown_endpoint and body.get("room_version") in ("1", "2")):
+                raise remote_failure(e) from None
+            event = dict(body["event"])
+            event["unsigned"] = {**event.get("unsigned", {}), "invite_room_state": body.get("invite_room_state", [])}
+            try:
+                old = await self._client.request(destination, "PUT", f"{FED_V1}{path}", body=event)
+            except FederationError as e:
+                raise remote_failure(e) from None
+            answer = old[1] if isinstance(old, list) and len(old) == 2 else None
+        if not isinstance(answer, dict):
+            raise RemoteUnavailable(f"{destination} gave a malformed answer")
+        return answer
 
     async def make_leave(self, destination: str, room_id: str, user_id: str) -> dict[str, Any]:
         return await self._ask(

@@ -44,15 +44,23 @@ class KeyRoutes:
         return json_response(self._keyring.own_response())
 
     async def query_one(self, request: web.Request) -> web.Response:
-        answers = await self._keyring.notary_answer({request.match_info["server_name"]: {}})
+        """GET /_matrix/key/v2/query/{serverName}?minimum_valid_until_ts= (spec: "Querying Keys Through Another Server")."""
+        minimum = query_int(request, "minimum_valid_until_ts") or 0
+        answers = await self._keyring.notary_answer({request.match_info["server_name"]: minimum})
         return json_response({"server_keys": answers})
 
     async def query(self, request: web.Request) -> web.Response:
+        """POST /_matrix/key/v2/query: ``server_keys`` maps server names to key IDs to criteria."""
         body = await read_json(request)
         wanted = body.get("server_keys")
         if not isinstance(wanted, dict) or not all(isinstance(v, dict) for v in wanted.values()):
             raise MatrixError("M_BAD_JSON", "server_keys must map server names to key criteria")
-        return json_response({"server_keys": await self._keyring.notary_answer(wanted)})
+        minimums = {
+            server: max([c.get("minimum_valid_until_ts") for c in criteria.values() if isinstance(c, dict)
+                         and _is_int(c.get("minimum_valid_until_ts"))] or [0])
+            for server, criteria in wanted.items()
+        }
+        return json_response({"server_keys": await self._keyring.notary_answer(minimums)})
 
 
 class QueryRoutes:
@@ -187,7 +195,8 @@ class TransactionRoutes:
 
 
 class MembershipRoutes:
-    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites."""
+    """Joining this server's rooms from other servers (``make_join`` / ``send_join`` v2), and invites
+    (v2, and v1 for rooms of version 1 and 2)."""
 
     def __init__(self, authenticator: FederationAuthenticator, remote: RemoteMembership) -> None:
         self._authenticator = authenticator
@@ -198,6 +207,7 @@ class MembershipRoutes:
             Route("GET", f"{FED_V1}/make_join/{{room_id}}/{{user_id}}", self.make_join),
             Route("PUT", "/_matrix/federation/v2/send_join/{room_id}/{event_id}", self.send_join),
             Route("PUT", "/_matrix/federation/v2/invite/{room_id}/{event_id}", self.invite),
+            Route("PUT", f"{FED_V1}/invite/{{room_id}}/{{event_id}}", self.invite_v1),
             Route("GET", f"{FED_V1}/make_leave/{{room_id}}/{{user_id}}", self.make_leave),
             Route("PUT", "/_matrix/federation/v2/send_leave/{room_id}/{event_id}", self.send_leave),
             Route("GET", f"{FED_V1}/make_knock/{{room_id}}/{{user_id}}", self.make_knock),
@@ -244,6 +254,13 @@ class MembershipRoutes:
     async def invite(self, request: web.Request) -> web.Response:
         origin, body = await self._authenticator.origin(request)
         return json_response(await self._remote.receive_invite(
+            origin, request.match_info["room_id"], request.match_info["event_id"], body
+        ))
+
+    async def invite_v1(self, request: web.Request) -> web.Response:
+        """PUT /v1/invite/{roomId}/{eventId} (rooms of version 1 and 2)."""
+        origin, body = await self._authenticator.origin(request)
+        return json_response(await self._remote.receive_invite_v1(
             origin, request.match_info["room_id"], request.match_info["event_id"], body
         ))
 
@@ -317,6 +334,10 @@ def _event_id(request: web.Request) -> str:
     if not event_id:
         raise MatrixError("M_MISSING_PARAM", "Missing query parameter: event_id")
     return event_id
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _strings(value: object) -> bool:

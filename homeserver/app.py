@@ -87,6 +87,7 @@ from homeserver.services.rooms.guest_access import GuestAccess
 from homeserver.services.rooms.membership import MembershipService
 from homeserver.services.rooms.messages import MessageService
 from homeserver.services.rooms.relations import RelationsService
+from homeserver.services.rooms.redactions import Redactions
 from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
@@ -284,6 +285,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rooms=room_store,
         relations=relation_store,
         search=search_store,
+        redactions=Redactions(events=event_store, relations=relation_store, search=search_store),
         notifier=notifier,
         federation=outbound,
         push=push,
@@ -327,6 +329,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
     )
     summaries = RoomSummaries(room_store, state_store, event_store)
+    remote_membership = RemoteMembership(
+        db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
+        accounts=account_store, federation=queries, outbound=outbound, clock=clock, server_name=config.server_name,
+        signing_key=signing_key,
+    )
     directory = DirectoryService(
         aliases=alias_store,
         rooms=room_store,
@@ -340,6 +347,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     room_creator = RoomCreator(
         db=db,
         sender=event_sender,
+        remote=remote_membership,
         rooms=room_store,
         aliases=alias_store,
         clock=clock,
@@ -348,11 +356,6 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
-    )
-    remote_membership = RemoteMembership(
-        db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
-        accounts=account_store, federation=queries, outbound=outbound, clock=clock, server_name=config.server_name,
-        signing_key=signing_key,
     )
     membership = MembershipService(
         remote=remote_membership,
@@ -406,15 +409,12 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         room_creator=room_creator,
         membership=membership,
         messages=MessageService(
-            db=db,
             sender=event_sender,
             events=event_store,
             state=state_store,
             rooms=room_store,
             directory=directory,
             guest_access=guest_access,
-            relations=relation_store,
-            search=search_store,
             rate_limiter=rate_limiter,
         ),
         timeline=timeline,

@@ -330,6 +330,30 @@ class EventStore:
         )
 
 
+    # -- redactions that arrived before their event ---------------------------------------
+
+    async def add_pending_redaction(self, redaction_id: str, redacts: str, room_id: str) -> None:
+        await self.db.execute(
+            "INSERT INTO pending_redactions (event_id, redacts, room_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            redaction_id, redacts, room_id,
+        )
+
+    async def take_pending_redactions(self, event_ids: list[str]) -> dict[str, list[str]]:
+        """The redactions waiting for each of ``event_ids`` (forgotten as they are returned)."""
+        waiting: dict[str, list[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(event_ids)), 500):
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(chunk)))
+            rows = await self.db.fetch(
+                f"SELECT event_id, redacts FROM pending_redactions WHERE redacts IN ({placeholders})"
+                " ORDER BY event_id", *chunk,
+            )
+            if rows:
+                await self.db.execute(f"DELETE FROM pending_redactions WHERE redacts IN ({placeholders})", *chunk)
+            for row in rows:
+                waiting.setdefault(row["redacts"], []).append(row["event_id"])
+        return waiting
+
+
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

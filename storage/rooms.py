@@ -53,6 +53,13 @@ class RoomStore:
         )
         return changed == 1
 
+    async def set_outside_room_version(self, room_id: str, room_version: str) -> None:
+        """Correct the version of a room known only from an invite or knock, as it is joined."""
+        await self.db.execute(
+            "UPDATE rooms SET room_version = $2 WHERE room_id = $1 AND current_state_group IS NULL",
+            room_id, room_version,
+        )
+
     async def get_room(self, room_id: str) -> RoomRecord | None:
         row = await self.db.fetchrow(
             "SELECT room_id, room_version, creator, created_ts, current_state_group, is_public"

@@ -34,6 +34,7 @@ def build_event(
     signing_key: ServerSigningKey,
     state_key: str | None = None,
     redacts: str | None = None,
+    prev_hashes: Mapping[str, Mapping[str, Any]] | None = None,
     random_id: Callable[[], str] = _random_local_id,
 ) -> Event:
     """A new event from this server, checked against ``auth_state``.
@@ -44,6 +45,8 @@ def build_event(
     ID (server-generated in v1/v2, the reference hash from v3) and authorised
     with :func:`check_auth_rules`, whose :class:`AuthError` propagates.
     ``room_id`` is ``None`` only for a v12 create event, whose ID names the room.
+    ``prev_hashes`` holds the content hashes of the prev events, which room
+    versions 1 and 2 write next to their IDs.
     """
     fmt = room_version.event_format
     pdu: dict[str, Any] = {
@@ -70,16 +73,12 @@ def build_event(
     auth_ids = sorted(
         auth_state[key].event_id for key in wanted if key in auth_state
     )
-    if fmt.reference_pairs:
-        by_id = {e.event_id: e for e in auth_state.values()}
-        pdu["auth_events"] = [[eid, dict(by_id[eid].hashes)] for eid in auth_ids]
-        pdu["prev_events"] = [[eid, {}] for eid in prev_event_ids]
-    else:
-        pdu["auth_events"] = auth_ids
-        pdu["prev_events"] = list(prev_event_ids)
+    hashes = {**(prev_hashes or {}), **{e.event_id: e.hashes for e in auth_state.values()}}
+    pdu["auth_events"] = references(auth_ids, room_version, hashes)
+    pdu["prev_events"] = references(prev_event_ids, room_version, hashes)
 
     if fmt.event_id_format is EventIdFormat.SERVER_GENERATED:
-        pdu["event_id"] = f"${random_id()}:{server_name}"
+        pdu["event_id"] = server_event_id(server_name, random_id)
     signed = hash_and_sign_event(pdu, server_name, signing_key, room_version)
     event_id = (
         signed["event_id"]
@@ -94,4 +93,18 @@ def build_event(
     return event
 
 
-__all__ = ["AuthError", "build_event"]
+def references(event_ids: Sequence[str], room_version: RoomVersion, hashes: Mapping[str, Mapping[str, Any]]) -> list[Any]:
+    """``prev_events``/``auth_events`` as the room version writes them: event IDs, or
+    (room versions 1 and 2) ``[event_id, {"sha256": hash}]`` pairs, with the hashes
+    of ``hashes`` that are known."""
+    if not room_version.event_format.reference_pairs:
+        return list(event_ids)
+    return [[eid, {k: v for k, v in hashes.get(eid, {}).items() if k == "sha256"}] for eid in event_ids]
+
+
+def server_event_id(server_name: str, random_id: Callable[[], str] = _random_local_id) -> str:
+    """A new event ID chosen by this server (room versions 1 and 2)."""
+    return f"${random_id()}:{server_name}"
+
+
+__all__ = ["AuthError", "build_event", "references", "server_event_id"]

@@ -145,6 +145,14 @@ class Event:
         return hash(self.event_id)
 
 
+def auth_parents(event: Event) -> list[str]:
+    """The events an event's auth chain continues with: its auth events and, from
+    room version 12, the create event (which the room ID names and no event lists)."""
+    if event.room_version.auth.room_create_event_id_as_room_id and event.type != "m.room.create":
+        return [*event.auth_event_ids, "$" + event.room_id[1:]]
+    return event.auth_event_ids
+
+
 def _reference_ids(refs: Any, room_version: RoomVersion) -> list[str]:
     if room_version.event_format.reference_pairs:
         return [ref[0] for ref in refs]

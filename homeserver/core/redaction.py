@@ -1,11 +1,15 @@
 """The redaction algorithm for every room version (spec: room versions,
-"Redactions"), driven only by :class:`~homeserver.core.room_versions.RedactionRules`."""
+"Redactions"), driven only by :class:`~homeserver.core.room_versions.RedactionRules`,
+and when an authorised redaction applies to its event ("Handling redactions")."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from homeserver.core import power_levels as pl
+from homeserver.core.events import Event
+from homeserver.core.identifiers import get_domain_from_id
 from homeserver.core.room_versions import RedactionRules, RoomVersion
 
 _KEPT_TOP_LEVEL = frozenset(
@@ -73,3 +77,21 @@ def redact(pdu: Mapping[str, Any], room_version: RoomVersion) -> dict[str, Any]:
     elif "content" in pdu:
         redacted["content"] = {}
     return redacted
+
+
+def redaction_applies(redaction: Event, target: Event, auth_state: pl.StateMap) -> bool:
+    """Whether an authorised ``m.room.redaction`` redacts ``target``.
+
+    Never an event of another room. In room versions 1 and 2 the authorization
+    rules already decided who may redact what; from version 3 a redaction
+    applies when its sender's power level (in ``auth_state``, the redaction's
+    auth events) reaches the redact level, or when its sender's server is the
+    target sender's server.
+    """
+    if redaction.redacts != target.event_id or target.room_id != redaction.room_id:
+        return False
+    if redaction.room_version.auth.special_case_redaction_domain:
+        return True
+    if get_domain_from_id(redaction.sender) == get_domain_from_id(target.sender):
+        return True
+    return pl.user_power_level(redaction.sender, auth_state) >= pl.named_level("redact", auth_state)

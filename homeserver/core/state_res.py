@@ -1,5 +1,5 @@
-"""State resolution v2 (room versions 2-11) and v2.1 (room version 12)
-(spec: room versions, "State resolution").
+"""State resolution v1 (room version 1), v2 (room versions 2-11) and v2.1
+(room version 12) (spec: room versions, "State resolution").
 
 Design note: the caller fetches first. ``event_map`` must hold every event of
 the state sets and every event in their auth chains; nothing here awaits or
@@ -12,6 +12,7 @@ conflict rather than the size of the room.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -44,7 +45,7 @@ def resolve_state(
     are never used as auth events during the iterative auth checks.
     """
     if room_version.state_res is StateResAlgorithm.V1:
-        raise NotImplementedError("state resolution v1 (room version 1) is not supported")
+        return resolve_state_v1(room_version, state_sets, event_map)
     if not state_sets:
         return {}
     if len(state_sets) == 1:
@@ -75,6 +76,61 @@ def resolve_state(
 
     resolved.update(unconflicted)
     return resolved
+
+
+#: v1: the event types resolved first, in this order, by replaying their conflicting events.
+_V1_AUTH_TYPES = ("m.room.power_levels", "m.room.join_rules", "m.room.member")
+
+
+def resolve_state_v1(
+    room_version: RoomVersion, state_sets: Sequence[StateMap], event_map: Mapping[str, Event]
+) -> dict[StateKey, str]:
+    """State resolution v1 (room version 1).
+
+    The result starts as every entry that no two states disagree on. The
+    conflicting power levels, join rules and members (in that order) are each
+    replayed from the shallowest (ties: greatest SHA-1 of the ID first), every
+    one after the first taken while the state so far allows it; any other
+    conflict goes to the deepest event (ties: least SHA-1) the state so far
+    allows, else the shallowest of them.
+    """
+    candidates: dict[StateKey, set[str]] = {}
+    for state in state_sets:
+        for key, eid in state.items():
+            candidates.setdefault(key, set()).add(eid)
+    resolved = {key: next(iter(ids)) for key, ids in candidates.items() if len(ids) == 1}
+    conflicted = {key: ids for key, ids in candidates.items() if len(ids) > 1}
+
+    def allowed(event: Event) -> bool:
+        wanted = auth_types_for_event(room_version, event.type, event.sender, event.state_key, event.content)
+        auth_state = {k: event_map[resolved[k]] for k in wanted | {CREATE} if k in resolved and resolved[k] in event_map}
+        try:
+            check_auth_rules(event, auth_state)
+        except AuthError:
+            return False
+        return True
+
+    def shallowest_first(ids: set[str]) -> list[Event]:
+        return sorted((_event(e, event_map) for e in ids), key=lambda e: (e.depth, _sha1_descending(e.event_id)))
+
+    for event_type in _V1_AUTH_TYPES:
+        for key in sorted(k for k in conflicted if k[0] == event_type):
+            first, *rest = shallowest_first(conflicted[key])
+            resolved[key] = first.event_id
+            for event in rest:
+                if not allowed(event):
+                    break
+                resolved[key] = event.event_id
+    for key in sorted(k for k in conflicted if k[0] not in _V1_AUTH_TYPES):
+        deepest_first = list(reversed(shallowest_first(conflicted[key])))
+        chosen = next((e for e in deepest_first if allowed(e)), deepest_first[-1])
+        resolved[key] = chosen.event_id
+    return resolved
+
+
+def _sha1_descending(event_id: str) -> tuple[int, ...]:
+    """A sort key putting greater SHA-1 digests of event IDs first."""
+    return tuple(255 - b for b in hashlib.sha1(event_id.encode()).digest())
 
 
 def split_conflicts(state_sets: Sequence[StateMap]) -> tuple[dict[StateKey, str], dict[StateKey, set[str]]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
-from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_server_name
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
@@ -125,6 +125,8 @@ class DirectoryService:
         room_types: list[str | None] | None,
     ) -> dict[str, Any]:
         if server is not None and server != self._server_name:
+            if not is_valid_server_name(server):
+                raise MatrixError("M_INVALID_PARAM", "server is not a valid server name")
             query: dict[str, Any] = {"limit": limit, "since": since}
             if search_term or room_types is not None:
                 query["filter"] = {"generic_search_term": search_term, "room_types": room_types}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from homeserver.core.redaction import redact
+from homeserver.core.events import Event
+from homeserver.core.redaction import redact, redaction_applies
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS
 
 TOP = {
@@ -79,3 +80,32 @@ def test_original_is_not_modified():
     event = {**TOP, "type": "m.room.message", "content": {"body": "x"}}
     redact(event, KNOWN_ROOM_VERSIONS["10"])
     assert event["content"] == {"body": "x"}
+
+
+def _event(version_id: str, event_id: str, event_type: str, sender: str, room_id: str = "!r:a", **extra):
+    version = KNOWN_ROOM_VERSIONS[version_id]
+    pdu = {"type": event_type, "sender": sender, "room_id": room_id, "content": {}, **extra}
+    return Event(pdu, version, event_id=event_id)
+
+
+@pytest.mark.parametrize("version_id", ["3", "11"])
+def test_when_a_redaction_applies_from_room_version_3(version_id):
+    def redaction(sender: str, redacts: str = "$t"):
+        return _event(version_id, "$r", "m.room.redaction", sender, redacts=redacts, content={"redacts": redacts})
+
+    target = _event(version_id, "$t", "m.room.message", "@owner:a")
+    power = _event(version_id, "$p", "m.room.power_levels", "@owner:a", state_key="",
+                   content={"users": {"@mod:b": 50}, "redact": 50})
+    levels = {("m.room.power_levels", ""): power}
+    assert redaction_applies(redaction("@owner:a"), target, levels)
+    assert redaction_applies(redaction("@other:a"), target, levels)  # the event sender's server
+    assert redaction_applies(redaction("@mod:b"), target, levels)  # the redact power level
+    assert not redaction_applies(redaction("@user:b"), target, levels)
+    assert not redaction_applies(redaction("@owner:a"), _event(version_id, "$t", "m.room.message", "@owner:a", "!elsewhere:a"), levels)
+    assert not redaction_applies(redaction("@owner:a", "$u"), target, levels)
+
+
+def test_in_room_versions_1_and_2_the_auth_rules_decide():
+    redaction = _event("1", "$r:b", "m.room.redaction", "@user:b", redacts="$t:a")
+    assert redaction_applies(redaction, _event("1", "$t:a", "m.room.message", "@owner:a"), {})
+    assert not redaction_applies(redaction, _event("1", "$t:a", "m.room.message", "@owner:a", "!elsewhere:a"), {})

@@ -1,4 +1,4 @@
-"""State resolution v2 and v2.1: the classic conflict scenarios, v2.1's changes,
+"""State resolution v1, v2 and v2.1: the classic conflict scenarios, v2.1's changes,
 and properties (determinism, order independence)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from homeserver.core.state_res import (
     reverse_topological_power_order,
     split_conflicts,
 )
+from tests.core.dag import Room
 
 ALICE, BOB, CHARLIE, EVELYN, ZARA = (f"@{n}:example.com" for n in ("alice", "bob", "charlie", "evelyn", "zara"))
 JOIN = {"membership": "join"}
@@ -314,9 +315,53 @@ def test_single_state_set_is_returned_unchanged():
     assert resolve_state(dag.version, [state], dag.events) == state
 
 
-def test_room_version_1_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="v1"):
-        resolve_state(KNOWN_ROOM_VERSIONS["1"], [{}, {}], {})
+def _ids(state) -> dict[tuple[str, str], str]:
+    return {key: event.event_id for key, event in state.items()}
+
+
+def test_v1_keeps_uncontested_state_and_gives_other_conflicts_to_the_deepest_allowed_event():
+    room = Room("1").setup(join_rule="public", members={BOB: "join"})
+    base = _ids(room.state)
+    room.event("t1", "m.room.topic", BOB, {"topic": "shallow"}, state_key="", apply=False)
+    room.event("t2", "m.room.topic", room.creator, {"topic": "deep"}, state_key="", apply=False)
+    room.event("name", "m.room.name", room.creator, {"name": "one side only"}, state_key="", apply=False)
+    room.event("t3", "m.room.topic", EVELYN, {"topic": "not a member"}, state_key="", apply=False)
+    topic, name = ("m.room.topic", ""), ("m.room.name", "")
+    one, other = {**base, topic: "$t1"}, {**base, topic: "$t2", name: "$name"}
+    for sets in ([one, other], [other, one]):
+        resolved = resolve_state(room.version, sets, room.events)
+        assert resolved == {**base, topic: "$t2", name: "$name"}
+    # The deepest event that the resolved state does not allow loses to the next.
+    resolved = resolve_state(room.version, [one, {**base, topic: "$t3"}], room.events)
+    assert resolved[topic] == "$t1"
+
+
+def test_v1_replays_conflicting_power_levels_from_the_shallowest_while_allowed():
+    room = Room("1").setup(join_rule="public", members={BOB: "join"})
+    base, key = _ids(room.state), ("m.room.power_levels", "")
+    creator = room.creator
+    room.power_levels("promote", {creator: 100, BOB: 100}, apply=False)
+    room.event("by_bob", "m.room.power_levels", BOB, {"users": {creator: 100, BOB: 100, CHARLIE: 50}},
+               state_key="", apply=False)
+    # The shallowest (the creator's) is taken, then bob's, which it allows.
+    resolved = resolve_state(room.version, [{**base, key: "$promote"}, {**base, key: "$by_bob"}], room.events)
+    assert resolved[key] == "$by_bob"
+    # Bob promoting himself without the creator's blessing is not allowed after the first.
+    room.event("grab", "m.room.power_levels", BOB, {"users": {creator: 100, BOB: 100}}, state_key="", apply=False)
+    resolved = resolve_state(room.version, [{**base, key: "$pl"}, {**base, key: "$grab"}], room.events)
+    assert resolved[key] == "$pl"
+
+
+def test_v1_a_ban_beats_a_join_whichever_came_first():
+    for ban_first in (True, False):
+        room = Room("1").setup(join_rule="public")
+        base, key = _ids(room.state), ("m.room.member", EVELYN)
+        steps = [lambda: room.member("ban", EVELYN, "ban", sender=room.creator, apply=False),
+                 lambda: room.member("join", EVELYN, "join", apply=False)]
+        for step in steps if ban_first else reversed(steps):
+            step()
+        resolved = resolve_state(room.version, [{**base, key: "$ban"}, {**base, key: "$join"}], room.events)
+        assert resolved[key] == "$ban", ban_first
 
 
 @settings(max_examples=40, deadline=None)

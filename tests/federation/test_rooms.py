@@ -64,10 +64,10 @@ async def test_a_remote_user_joins_and_messages_flow_both_ways(federation):
     assert got["sender"] == bob.user_id
 
 
-async def _shared_room(federation):
+async def _shared_room(federation, **create):
     hs1, hs2 = await federation("hs1.test", "hs2.test")
     alice = await hs1.client.register("alice")
-    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat"})).body["room_id"]
+    room_id = (await alice.post(f"{V3}/createRoom", {"preset": "public_chat", **create})).body["room_id"]
     bob = await hs2.client.register("bob")
     assert (await bob.post(f"{V3}/join/{quote(room_id)}", {}, params={"via": "hs1.test"})).status == 200
     return hs1, hs2, alice, bob, room_id
@@ -256,8 +256,9 @@ async def _current_state(server, room_id: str) -> dict:
     return dict(await hearth.remote_events._state.get_state(room["current_state_group"]))
 
 
-async def test_a_partition_heals_into_the_same_state_everywhere(federation):
-    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+@pytest.mark.parametrize("room_version", ["12", "1"])  # state resolution v2.1, and v1
+async def test_a_partition_heals_into_the_same_state_everywhere(federation, room_version):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation, room_version=room_version)
     r = f"{V3}/rooms/{quote(room_id)}"
     power = (await alice.get(f"{r}/state/m.room.power_levels")).body
     power["users"][bob.user_id] = 100
@@ -414,7 +415,7 @@ async def test_knocking_across_servers(federation):
     knocked = await bob.post(f"{V3}/knock/{quote(room_id)}", {"reason": "let me in"}, params={"via": "hs1.test"})
     assert knocked.status == 200, knocked.body
     knock = await _wait_for_event(alice, room_id, lambda e: e["type"] == "m.room.member" and e["state_key"] == bob.user_id)
-    assert knock["content"] == {"membership": "knock", "reason": "let me in"}
+    assert knock["content"] == {"membership": "knock", "reason": "let me in", "displayname": "bob"}
     synced = (await bob.get(f"{V3}/sync")).body
     preview = synced["rooms"]["knock"][room_id]["knock_state"]["events"]
     assert any(e["type"] == "m.room.name" and e["content"] == {"name": "Knock first"} for e in preview)

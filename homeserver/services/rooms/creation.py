@@ -1,7 +1,10 @@
 """``createRoom`` (spec: Client-Server API, "Creation"): the create event, the
 creator's join, power levels, canonical alias, preset state, initial state,
 name and topic, then invites, all in one transaction so a room is created
-completely or not at all."""
+completely or not at all. Users of other servers are invited after that
+transaction commits (their servers must co-sign each invite); an invite that
+fails is logged and leaves the room as it is: the spec does not fail the
+creation for it."""
 
 from __future__ import annotations
 
@@ -10,13 +13,19 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from homeserver.clock import Clock
 from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError
+from homeserver.services.ports import RemoteUnavailable
+from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.sender import EventSender
 from storage.database import Database
 from storage.rooms import AliasStore, RoomStore
+
+logger = structlog.get_logger(__name__)
 
 PRESETS = {
     "private_chat": {"join_rule": "invite", "history_visibility": "shared", "guest_access": "can_join"},
@@ -73,6 +82,7 @@ class RoomCreator:
         *,
         db: Database,
         sender: EventSender,
+        remote: RemoteMembership,
         rooms: RoomStore,
         aliases: AliasStore,
         clock: Clock,
@@ -81,6 +91,7 @@ class RoomCreator:
     ) -> None:
         self._db = db
         self._sender = sender
+        self._remote = remote
         self._rooms = rooms
         self._aliases = aliases
         self._clock = clock
@@ -97,8 +108,8 @@ class RoomCreator:
         for user in request.invite:
             if not is_valid_user_id(user):
                 raise MatrixError("M_INVALID_PARAM", f"{user!r} is not a user ID")
-            if get_domain_from_id(user) != self._server_name:
-                raise MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation")
+        invitees = list(dict.fromkeys(request.invite))
+        remote_invitees = [u for u in invitees if get_domain_from_id(u) != self._server_name]
         initial_state = [_check_initial_state(entry) for entry in request.initial_state]
         trusted = list(request.invite) if preset == "trusted_private_chat" else []
 
@@ -149,12 +160,23 @@ class RoomCreator:
             if request.topic is not None:
                 topic = {"topic": request.topic, "m.topic": {"m.text": [{"mimetype": "text/plain", "body": request.topic}]}}
                 await send(room_id, creator, "m.room.topic", topic, state_key="")
-            for user in request.invite:
-                content = {"membership": "invite", **({"is_direct": True} if request.is_direct else {})}
-                await send(room_id, creator, "m.room.member", content, state_key=user)
+            invite = {"membership": "invite", **({"is_direct": True} if request.is_direct else {})}
+            for user in invitees:
+                if user not in remote_invitees:
+                    await send(room_id, creator, "m.room.member", dict(invite), state_key=user)
             if request.visibility == "public":
                 await self._rooms.set_public(room_id, True)
+        for user in remote_invitees:
+            await self._invite_remote(creator, room_id, user, dict(invite))
         return room_id, alias
+
+    async def _invite_remote(self, creator: str, room_id: str, invitee: str, content: dict[str, Any]) -> None:
+        """Invite a user of another server into the new room; a failure is logged, not raised."""
+        try:
+            await self._remote.invite_remote(creator, room_id, invitee, content)
+        except (MatrixError, RemoteUnavailable) as e:
+            logger.warning("create_room_invite_failed", room_id=room_id, invitee=invitee,
+                           errcode=getattr(e, "errcode", None), error=str(e))
 
     def _room_version(self, requested: str | None) -> RoomVersion:
         identifier = requested or self._default_version

@@ -94,7 +94,8 @@ class MembershipService:
                 servers.append(get_domain_from_id(invite.sender))
             if not servers:
                 raise MatrixError("M_NOT_FOUND", "No known room with that ID or alias")
-            await self._remote.join(requester.user_id, room_id, list(dict.fromkeys(servers)))
+            content = await self._profile_content("join", requester.user_id, reason)
+            await self._remote.join(requester.user_id, room_id, list(dict.fromkeys(servers)), content)
             return room_id
         if await self._rooms.membership(room_id, requester.user_id) == "join":
             return room_id
@@ -199,7 +200,8 @@ class MembershipService:
         room = await self._rooms.get_room(room_id)
         if room is None or room.current_state_group is None:
             servers = list(via or []) + ([get_domain_from_id(room_id)] if ":" in room_id else [])
-            await self._remote.knock(requester.user_id, room_id, list(dict.fromkeys(servers)), reason)
+            content = await self._profile_content("knock", requester.user_id, reason)
+            await self._remote.knock(requester.user_id, room_id, list(dict.fromkeys(servers)), content)
             return room_id
         await self._require_room(room_id)
         content = await self._profile_content("knock", requester.user_id, reason)

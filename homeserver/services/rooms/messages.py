@@ -6,20 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.core import power_levels as pl
-from homeserver.core.events import Event
-from homeserver.core.redaction import redact
 from homeserver.core.identifiers import is_valid_room_alias
 from homeserver.errors import MatrixError
 from homeserver.services.directory import DirectoryService
 from homeserver.services.auth import Requester
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.guest_access import GuestAccess
-from homeserver.services.rooms.sender import EventSender, SentEvent, Txn
-from storage.database import Database
+from homeserver.services.rooms.sender import EventSender, Txn
 from storage.events import EventStore
-from storage.relations import RelationStore, relation_of
+from storage.relations import relation_of
 from storage.rooms import RoomStore
-from storage.search import SearchStore
 from storage.state import StateStore
 
 MAX_TYPE_BYTES = 255
@@ -29,26 +25,20 @@ class MessageService:
     def __init__(
         self,
         *,
-        db: Database,
         sender: EventSender,
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
         directory: DirectoryService,
         guest_access: GuestAccess,
-        relations: RelationStore,
-        search: SearchStore,
         rate_limiter: RateLimiter,
     ) -> None:
-        self._db = db
         self._sender = sender
         self._events = events
         self._state = state
         self._rooms = rooms
         self._directory = directory
         self._guest_access = guest_access
-        self._relations = relations
-        self._search = search
         self._rate_limiter = rate_limiter
 
     async def send_message(
@@ -99,7 +89,8 @@ class MessageService:
         content: dict[str, Any],
         txn_id: str,
     ) -> str:
-        """Send a redaction and apply it if the sender may redact the event."""
+        """Send a redaction of the sender's own event, or of any event with the redact
+        power level; the sender applies it (:mod:`~homeserver.services.rooms.redactions`)."""
         existing = await self._rooms.get_txn_event(requester.user_id, requester.device_id, txn_id)
         if existing is not None:
             return existing
@@ -107,30 +98,23 @@ class MessageService:
         target = await self._events.get_event(target_id)
         if target is None or target.event.room_id != room_id:
             raise MatrixError("M_NOT_FOUND", "Unknown event")
+        if requester.user_id != target.event.sender:
+            await self._check_redact_power(requester.user_id, room_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
         txn = Txn(requester.user_id, requester.device_id, txn_id)
-        async with self._db.transaction("redact"):
-            sent = await self._sender.send(
-                room_id, requester.user_id, "m.room.redaction", body, txn=txn, redacts=target_id
-            )
-            await self._apply_redaction(sent, target.event)
+        sent = await self._sender.send(room_id, requester.user_id, "m.room.redaction", body, txn=txn, redacts=target_id)
         return sent.event.event_id
 
-    async def _apply_redaction(self, redaction: SentEvent, target: Event) -> None:
-        """Prune the target if the redaction's sender may redact it (spec: handling redactions)."""
-        sender = redaction.event.sender
-        if sender != target.sender:
-            room = await self._rooms.get_room(target.room_id)
-            assert room is not None and room.current_state_group is not None
-            state = await self._state.get_state(room.current_state_group)
-            keys = [k for k in (("m.room.create", ""), ("m.room.power_levels", "")) if k in state]
-            stored = await self._events.get_events(state[k] for k in keys)
-            auth_state = {k: stored[state[k]].event for k in keys}
-            if pl.user_power_level(sender, auth_state) < pl.named_level("redact", auth_state):
-                raise MatrixError("M_FORBIDDEN", "You may not redact other users' events")
-        await self._events.set_redacted(target.event_id, redact(target.pdu(), target.room_version), redaction.event.event_id)
-        await self._relations.remove(target.event_id)
-        await self._search.forget(target.event_id)
+    async def _check_redact_power(self, user_id: str, room_id: str) -> None:
+        """Only the redact power level lets a user redact other users' events."""
+        room = await self._rooms.get_room(room_id)
+        assert room is not None and room.current_state_group is not None
+        state = await self._state.get_state(room.current_state_group)
+        keys = [k for k in (("m.room.create", ""), ("m.room.power_levels", "")) if k in state]
+        stored = await self._events.get_events(state[k] for k in keys)
+        auth_state = {k: stored[state[k]].event for k in keys}
+        if pl.user_power_level(user_id, auth_state) < pl.named_level("redact", auth_state):
+            raise MatrixError("M_FORBIDDEN", "You may not redact other users' events")
 
     async def _check_thread(self, room_id: str, content: dict[str, Any]) -> None:
         """Threads may not start from an event that itself relates to another (spec: threading)."""

@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 
 from homeserver.core import auth_rules
-from homeserver.core.events import Event
+from homeserver.core.events import Event, auth_parents
 from homeserver.core.identifiers import get_domain_from_id
 from homeserver.core.hashing import check_content_hash
 from homeserver.core.pdu_format import InvalidPDU, validate_pdu
@@ -60,8 +60,8 @@ MAX_GAP_EVENTS = 2000
 MAX_BACKFILL_EVENTS = 100
 #: Most gaps (``/state_ids`` asks) one backfill fills.
 MAX_BACKFILL_GAPS = 5
-#: Room versions Hearth joins over federation (v1 needs state resolution v1, v2 server-made event IDs).
-JOINABLE_VERSIONS = [v for v in sorted(KNOWN_ROOM_VERSIONS, key=int) if int(v) >= 3]
+#: Room versions Hearth joins over federation: every one it knows.
+JOINABLE_VERSIONS = sorted(KNOWN_ROOM_VERSIONS, key=int)
 
 
 class Rejected(Exception):
@@ -203,7 +203,7 @@ class RemoteEvents:
             stored = await self._events.get_events([i for i in frontier if i not in found])
             found.update({k: v.event for k, v in stored.items()})
             event_map.update(found)
-            frontier = {a for e in found.values() for a in auth_ids(e) if a not in event_map}
+            frontier = {a for e in found.values() for a in auth_parents(e) if a not in event_map}
         return event_map
 
     async def state_before(
@@ -440,12 +440,6 @@ class RemoteEvents:
         missing = answer.get("events") if isinstance(answer, dict) else None
         for pdu in sorted(missing or [], key=lambda p: p.get("depth", 0) if isinstance(p, dict) else 0):
             await self.receive_pdu(origin, pdu, fetch_missing=False)
-
-def auth_ids(event: Event) -> list[str]:
-    if event.room_version.auth.room_create_event_id_as_room_id and event.type != "m.room.create":
-        return [*event.auth_event_ids, "$" + event.room_id[1:]]
-    return event.auth_event_ids
-
 
 def topological(
     events: Mapping[str, Event], *, parents: Callable[[Event], list[str]] = attrgetter("auth_event_ids")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +47,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
 from homeserver.services.push import PushService
+from homeserver.services.rooms.redactions import Redactions, Verdict
 from storage.database import Database, IntegrityError
 from storage.events import EVENTS_STREAM, EventStore
 from storage.relations import RelationStore
@@ -157,6 +158,7 @@ class EventSender:
         rooms: RoomStore,
         relations: RelationStore,
         search: SearchStore,
+        redactions: Redactions,
         notifier: Notifier,
         federation: OutboundFederation,
         push: PushService,
@@ -170,6 +172,7 @@ class EventSender:
         self._rooms = rooms
         self._relations = relations
         self._search = search
+        self._redactions = redactions
         self._notifier = notifier
         self._federation = federation
         self._push = push
@@ -278,22 +281,26 @@ class EventSender:
         """Persist an event another server created, already checked by the caller.
 
         Under the room's writer lock: a soft-failed event is kept but changes
-        nothing visible. Otherwise it becomes a forward extremity; when it
-        extends every current extremity its state after is the room's current
-        state, and when it forks the room the current state is ``resolve``d
-        from both sides.
+        nothing visible, and so is a redaction that cannot apply (yet; see
+        :mod:`~homeserver.services.rooms.redactions`). Otherwise it becomes a
+        forward extremity; when it extends every current extremity its state
+        after is the room's current state, and when it forks the room the
+        current state is ``resolve``d from both sides. Redactions that arrived
+        before the event apply to it as it is stored.
         """
         room_id = event.room_id
         async with self._room_lock(room_id):
             head = self._heads.pop(room_id, None) or await self._load_head(room_id)
             async with self._db.transaction("persist_remote"):
                 [stream] = await next_positions(self._db, EVENTS_STREAM, 1)
+                verdict = await self._redactions.judge(event)
+                hidden = soft_failed or verdict.withheld
                 state_after = dict(state_before)
                 if event.is_state:
                     state_after[event.state_tuple()] = event.event_id
                 linear = set(head.extremities) <= set(event.prev_event_ids)
                 current = await self._state.get_state(head.state_group)
-                if soft_failed or linear:
+                if hidden or linear:
                     resolved = state_after
                 else:
                     resolved = await resolve([current, state_after])
@@ -302,14 +309,16 @@ class EventSender:
                         room_id, state_after, prev_group=head.state_group, prev_state=current
                     )
                     await self._events.insert_event(
-                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), soft_failed=soft_failed,
+                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), soft_failed=hidden,
                         replaces_state=current.get(event.state_tuple()) if event.is_state else None,
                     )
                     await self._state.set_event_state_group(event.event_id, group)
-                    if soft_failed:
+                    await self._redactions.settle(event, verdict)
+                    [stored] = await self._redactions.apply_waiting([event])
+                    if hidden:
                         return SentEvent(event, stream)
-                    await self._relations.add(event, stream)
-                    await self._search.index(event, stream)
+                    await self._relations.add(stored, stream)
+                    await self._search.index(stored, stream)
                     changes = {k: v for k, v in resolved.items() if current.get(k) != v}
                     current_group = group if resolved == state_after else await self._state.create_group(
                         room_id, resolved, prev_group=head.state_group, prev_state=current
@@ -317,7 +326,7 @@ class EventSender:
                     await self._state.update_current_state(room_id, changes, current_group)
                     await self._apply_membership_changes(room_id, changes, event, stream)
                     members = sorted(head.members | {k[1] for k, v in changes.items() if k[0] == "m.room.member"})
-                    await self._push.on_event(event, stream, auth_state, members)
+                    await self._push.on_event(stored, stream, auth_state, members)
                     remaining = [e for e in head.extremities if e not in event.prev_event_ids]
                     await self._events.replace_extremities(room_id, set(head.extremities) - set(remaining), [*remaining, event.event_id])
                 audience = set(await self._rooms.members(room_id)) | set(members)
@@ -334,6 +343,7 @@ class EventSender:
                 await self._events.insert_event(
                     event, stream_ordering=-position, received_ts=self._clock.time_ms(), outlier=True
                 )
+            await self._redactions.apply_waiting(events)
 
     async def persist_backfilled(self, events: list[BackfilledEvent], *, fallback_group: int) -> None:
         """Keep history fetched from another server (checked by the caller, oldest
@@ -364,14 +374,18 @@ class EventSender:
                     event.room_id, item.state_after, prev_group=base, prev_state=base_state
                 )
                 replaces = item.state_before.get(event.state_tuple()) if event.is_state else None
+                verdict = await self._redactions.judge(event)
                 if event.event_id in known:
                     await self._events.promote_outlier(event.event_id, stream, replaces_state=replaces)
                 else:
                     await self._events.insert_event(
-                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), replaces_state=replaces
+                        event, stream_ordering=stream, received_ts=self._clock.time_ms(), replaces_state=replaces,
+                        soft_failed=verdict.withheld,
                     )
                 await self._state.set_event_state_group(event.event_id, groups[event.event_id])
-                await self._relations.add(event, stream)
+                await self._redactions.settle(event, verdict)
+                [stored] = await self._redactions.apply_waiting([event])
+                await self._relations.add(stored, stream)
 
     async def _apply_membership_changes(
         self, room_id: str, changes: Mapping[tuple[str, str], str], event: Event, stream: int
@@ -454,7 +468,7 @@ class EventSender:
                 request.duplicate_of = repeated
                 continue
             try:
-                built = await self._build(head, room_id, request)
+                built = await self._build(head, room_id, request, builds)
             except BaseException as e:
                 # A retry of a send from before a restart may no longer be allowed: it gets its event.
                 earlier = await self._stored_send(request.txn) if request.txn is not None else None
@@ -520,12 +534,21 @@ class EventSender:
             return None
         return next((b for b in builds if b.request.txn == request.txn), None)
 
-    async def _build(self, head: RoomHead, room_id: str, request: _Request) -> _Built:
-        """The next event of the room on top of ``head`` (nothing is written)."""
+    async def _build(
+        self, head: RoomHead, room_id: str, request: _Request, unwritten: Sequence[_Built] = ()
+    ) -> _Built:
+        """The next event of the room on top of ``head`` (nothing is written; ``unwritten``:
+        events of the same batch built before it)."""
         state = await self._state.get_state(head.state_group)
         auth_state = await self._auth_state(
             head.version, state, request.event_type, request.sender, request.state_key, request.content
         )
+        prev_events = head.extremities[:MAX_PREV_EVENTS]
+        prev_hashes: dict[str, Mapping[str, Any]] = {}
+        if head.version.event_format.reference_pairs:  # v1, v2: prev events are named with their hashes
+            prev_hashes = {b.event.event_id: b.event.hashes for b in unwritten if b.event.event_id in prev_events}
+            stored = await self._events.get_events([e for e in prev_events if e not in prev_hashes])
+            prev_hashes |= {e: s.event.hashes for e, s in stored.items()}
         try:
             event = build_event(
                 room_version=head.version,
@@ -534,13 +557,14 @@ class EventSender:
                 event_type=request.event_type,
                 state_key=request.state_key,
                 content=request.content,
-                prev_event_ids=head.extremities[:MAX_PREV_EVENTS],
+                prev_event_ids=prev_events,
                 depth=head.depth + 1,
                 auth_state=auth_state,
                 origin_server_ts=self._clock.time_ms(),
                 server_name=self._server_name,
                 signing_key=self._signing_key,
                 redacts=request.redacts,
+                prev_hashes=prev_hashes,
             )
         except auth_rules.AuthError as e:
             raise MatrixError("M_FORBIDDEN", str(e)) from None
@@ -650,6 +674,7 @@ class EventSender:
         else:
             assert state_group is not None
             group = state_group
+        verdict = await self._redactions.judge(event) if event.type == "m.room.redaction" else Verdict.NONE
         await self._events.insert_event(event, stream_ordering=stream, received_ts=now, replaces_state=replaces)
         if event.is_state:
             await self._state.update_current_state(room_id, {event.state_tuple(): event.event_id}, group)
@@ -667,6 +692,7 @@ class EventSender:
             )
         await self._relations.add(event, stream)
         await self._search.index(event, stream)
+        await self._redactions.settle(event, verdict)
         if event.type == "m.room.join_rules" and event.state_key == "":
             rule = event.content.get("join_rule")
             await self._rooms.set_join_rule(room_id, rule if isinstance(rule, str) else None)

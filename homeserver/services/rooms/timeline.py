@@ -151,8 +151,8 @@ class TimelineService:
         """An event of the room the user may read; ``404 M_NOT_FOUND`` whether it does not
         exist or the user may not see it (spec: ``GET /rooms/{roomId}/event/{eventId}``)."""
         item = await self._events.get_event(event_id)
-        if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
-            raise MatrixError("M_NOT_FOUND", "Event not found")
+        if item is None or item.event.room_id != room_id or item.outlier or item.rejected or item.soft_failed:
+            raise MatrixError("M_NOT_FOUND", "Event not found")  # soft-failed events are never shown
         try:
             await self.access(user_id, room_id)
         except MatrixError:
