@@ -8,9 +8,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_int, parse_json
 from storage.account_data import FilterStore
 
 #: Filters kept parsed (users x filters in use).
@@ -190,10 +189,7 @@ class FilterService:
 
     async def _parse(self, user_id: str, value: str) -> Filter:
         if value.lstrip().startswith("{"):
-            try:
-                return parse_filter(orjson.loads(value))
-            except orjson.JSONDecodeError:
-                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+            return parse_filter(parse_json(value, "The filter"))
         definition = await self._load(user_id, value)
         if definition is None:
             raise MatrixError("M_NOT_FOUND", "No such filter")
@@ -205,13 +201,9 @@ class FilterService:
         if value is None:
             return EventFilter()
         if value.lstrip().startswith("{"):
-            try:
-                return parse_event_filter(orjson.loads(value), "filter.")
-            except orjson.JSONDecodeError:
-                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+            return parse_event_filter(parse_json(value, "The filter"), "filter.")
         return (await self.resolve(user_id, value)).room.timeline
 
     async def _load(self, user_id: str, filter_id: str) -> dict[str, Any] | None:
-        if not filter_id.isdigit() or len(filter_id) > 18:
-            return None
-        return await self._store.get(user_id, int(filter_id))
+        number = parse_int(filter_id, "A filter ID", minimum=0, errcode="M_NOT_FOUND")
+        return await self._store.get(user_id, number)

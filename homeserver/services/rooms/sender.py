@@ -40,7 +40,7 @@ from homeserver.core import auth_rules
 from homeserver.core.builder import build_event
 from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id
-from homeserver.core.pdu_format import InvalidPDU, validate_pdu
+from homeserver.core.pdu_format import InvalidPDU, PDUTooLarge, validate_pdu
 from homeserver.core.room_versions import RoomVersion, get_room_version
 from homeserver.core.signing import ServerSigningKey
 from homeserver.errors import MatrixError
@@ -192,20 +192,24 @@ class EventSender:
         """
         timestamp = self._clock.time_ms()
         for _ in range(_CREATE_ATTEMPTS):
-            event = build_event(
-                room_version=room_version,
-                room_id=room_id,
-                sender=sender,
-                event_type="m.room.create",
-                state_key="",
-                content=content,
-                prev_event_ids=[],
-                depth=1,
-                auth_state={},
-                origin_server_ts=timestamp,
-                server_name=self._server_name,
-                signing_key=self._signing_key,
-            )
+            try:
+                event = build_event(
+                    room_version=room_version,
+                    room_id=room_id,
+                    sender=sender,
+                    event_type="m.room.create",
+                    state_key="",
+                    content=content,
+                    prev_event_ids=[],
+                    depth=1,
+                    auth_state={},
+                    origin_server_ts=timestamp,
+                    server_name=self._server_name,
+                    signing_key=self._signing_key,
+                )
+            except auth_rules.AuthError as e:  # e.g. additional_creators that are not user IDs
+                raise MatrixError("M_BAD_JSON", f"Invalid creation content: {e}") from None
+            _check_format(event)
             async with self._db.transaction("create_room"):
                 if not await self._rooms.create_room(
                     event.room_id, room_version.identifier, sender, self._clock.time_ms()
@@ -695,7 +699,7 @@ def _check_format(event: Event) -> None:
     """Refuse events that other servers would refuse (size, value limits)."""
     try:
         validate_pdu(event.pdu(), event.room_version)
+    except PDUTooLarge:
+        raise MatrixError("M_TOO_LARGE", "The event is larger than 64 KiB", status=413) from None
     except InvalidPDU as e:
-        if "bytes" in str(e):
-            raise MatrixError("M_TOO_LARGE", "The event is larger than 64 KiB", status=413) from None
         raise MatrixError("M_BAD_JSON", f"Invalid event: {e}") from None
