@@ -4,6 +4,9 @@ Every request carries an ``X-Matrix`` signature over its method, target,
 origin, destination and body. Certificates are verified against the system
 store plus ``federation.ca_bundle_path``; ``federation.verify_certificates:
 false`` turns verification off for test setups (and says so in the log).
+A JSON response holding U+0000, or nested deeper than
+:data:`~homeserver.parsing.MAX_TRANSPORT_DEPTH`, is a malformed answer (the
+events in an answer are checked one by one by whoever takes them).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from yarl import URL
 
 from federation.discovery import ServerResolver, UnresolvableServer
 from homeserver.clock import Clock
+from homeserver.core.canonical_json import InvalidJSON, check_json_value
 from homeserver.core.federation_auth import authorization_header
 from homeserver.core.signing import ServerSigningKey
+from homeserver.parsing import MAX_TRANSPORT_DEPTH
 
 logger = structlog.get_logger(__name__)
 
@@ -101,10 +106,16 @@ class FederationClient:
         ``path`` must already be percent-encoded (it is signed exactly as sent).
         """
         _, raw = await self.request_raw(destination, method, path, query=query, body=body, timeout=timeout)
+        if not raw:
+            return None
         try:
-            return orjson.loads(raw) if raw else None
+            answer = orjson.loads(raw)
+            check_json_value(answer, max_depth=MAX_TRANSPORT_DEPTH, safe_integers=False)
         except orjson.JSONDecodeError:
             raise FederationError(destination, "response is not JSON") from None
+        except InvalidJSON as e:
+            raise FederationError(destination, f"malformed response: {e}") from None
+        return answer
 
     async def request_raw(
         self,

@@ -120,6 +120,8 @@ class _Request:
     future: asyncio.Future[SentEvent] | None = None
     built: _Built | None = None
     duplicate_of: _Built | None = None
+    #: Written in a transaction of its own (after a batch holding it failed).
+    alone: bool = False
 
 
 @dataclass(eq=False)
@@ -435,7 +437,9 @@ class EventSender:
     async def _write_batch(self, room_id: str, queue: _RoomQueue) -> None:
         """Build queued events one after another on the room's head, then write
         them in one transaction. A state event ends a batch (the next event
-        needs the state group it creates)."""
+        needs the state group it creates). When the write fails, each of the
+        batch's events is built and written again on its own, so only a bad
+        event's send fails (other users' sends share the batch)."""
         requests: list[_Request] = []
         builds: list[_Built] = []
         try:
@@ -446,6 +450,8 @@ class EventSender:
             queue.pending.clear()
             return
         while queue.pending and len(builds) < MAX_BATCH:
+            if queue.pending[0].alone and requests:
+                break
             request = queue.pending.pop(0)
             earlier = self._recent_txns.get(request.txn) if request.txn is not None else None
             if earlier is not None:  # written by an earlier batch while this one waited
@@ -471,7 +477,7 @@ class EventSender:
             request.built = built
             builds.append(built)
             head = built.next_head
-            if built.event.is_state:
+            if built.event.is_state or request.alone:
                 break
         if not builds:
             return
@@ -480,6 +486,13 @@ class EventSender:
         except BaseException as e:
             self._heads.pop(room_id, None)
             retry = await self._settle_repeated_txns(requests) if isinstance(e, IntegrityError) else None
+            if retry is None and len(requests) > 1 and isinstance(e, Exception):
+                # One bad event must not fail the others' sends: each is written on its own.
+                logger.warning("event_batch_failed", room_id=room_id, size=len(requests), error=repr(e))
+                retry = requests
+                for request in retry:
+                    request.built = request.duplicate_of = None
+                    request.alone = True
             if retry is None:
                 for request in requests:
                     _fail(request, e)
