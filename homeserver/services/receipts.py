@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.clock import Clock
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
@@ -81,7 +81,7 @@ class ReceiptService:
                 event_ids = receipt.get("event_ids") if isinstance(receipt, dict) else None
                 data = receipt.get("data") if isinstance(receipt, dict) else None
                 if (
-                    not isinstance(user_id, str) or get_domain_from_id(user_id) != origin
+                    not isinstance(user_id, str) or not is_valid_user_id(user_id) or get_domain_from_id(user_id) != origin
                     or not isinstance(event_ids, list) or not event_ids or not isinstance(event_ids[0], str)
                     or await self._rooms.membership(room_id, user_id) != "join"
                 ):

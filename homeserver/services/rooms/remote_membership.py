@@ -22,7 +22,7 @@ from typing import Any
 from homeserver.clock import Clock
 from homeserver.core import auth_rules
 from homeserver.core.events import Event
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.core.room_versions import RoomVersion, get_room_version
 from homeserver.core.signing import ServerSigningKey, hash_and_sign_event
 from homeserver.errors import MatrixError
@@ -92,6 +92,8 @@ class RemoteMembership:
     async def _template(
         self, origin: str, room_id: str, user_id: str, membership: str, versions: list[str] | None
     ) -> dict[str, Any]:
+        if not is_valid_user_id(user_id):
+            raise MatrixError("M_INVALID_PARAM", "Not a user ID")
         if get_domain_from_id(user_id) != origin:
             raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
         room = await self._rooms.get_room(room_id)
