@@ -125,10 +125,8 @@ class KeyRing:
             if server_name == self._server_name:
                 answers.append(self.own_response())
                 continue
-            minimum = max(
-                [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)] or [0]
-            )
-            minimum = minimum if isinstance(minimum, int) else 0
+            asked = [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)]
+            minimum = max([t for t in asked if isinstance(t, int) and not isinstance(t, bool)] or [0])
             stored = await self._store.get_response(server_name)
             if stored is None or stored[1] < max(minimum, self._clock.time_ms()):
                 try:

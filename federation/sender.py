@@ -19,8 +19,8 @@ its queued items go one per transaction, so the others get through. An item
 refused alone with 400 or 413, or refused :data:`DROP_AFTER` times while the
 destination took other items (so it is the item, not the destination), is
 dropped and logged. A pass in which nothing is refused any more ends the
-isolation. Unreachable destinations only back off: nothing is learnt, nothing
-is dropped. Isolation is kept in memory; after a restart it starts over.
+isolation. Unreachable destinations, and those answering 429, only back off:
+nothing is learnt, nothing is dropped. Isolation is kept in memory; after a restart it starts over.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ REFUSED_FOR_CONTENT = frozenset({400, 413})
 def backoff_seconds(failures: int) -> float:
     """How long to wait after ``failures`` failures in a row (before jitter)."""
     return min(BASE_BACKOFF_S * 2 ** max(failures - 1, 0), MAX_BACKOFF_S)
+
+
+def _refused(error: FederationError) -> bool:
+    """Whether the destination answered the transaction with a refusal (not: unreachable,
+    or asking us to slow down)."""
+    return error.status is not None and error.status != 429
 
 
 @dataclass
@@ -158,7 +164,7 @@ class FederationSender:
             await self._store.delivered(destination, [q.id for q in batch], now)
             return False
         failures = health.failures + 1
-        if error.status is not None and (error.status in REFUSED_FOR_CONTENT or failures >= ISOLATE_AFTER):
+        if _refused(error) and (error.status in REFUSED_FOR_CONTENT or failures >= ISOLATE_AFTER):
             if len(batch) > 1:
                 logger.warning("federation_isolating", destination=destination, status=error.status, error=str(error))
                 self._isolating[destination] = _Isolation()
@@ -176,14 +182,14 @@ class FederationSender:
         isolation = self._isolating.setdefault(destination, _Isolation())
         done: list[int] = []
         refused: list[Queued] = []
-        unreachable = False
+        stopped = False
         for item in batch:
             error = await self._send(destination, [item])
             if error is None:
                 done.append(item.id)
                 isolation.accepted = True
-            elif error.status is None:
-                unreachable = True
+            elif not _refused(error):
+                stopped = True
                 break
             else:
                 count = isolation.refusals[item.id] = isolation.refusals.get(item.id, 0) + 1
@@ -195,7 +201,7 @@ class FederationSender:
                     refused.append(item)
         if done:
             await self._store.delivered(destination, done, self._clock.time_ms())
-        if refused or unreachable:
+        if refused or stopped:
             await self._back_off(destination, 1 if done else health.failures + 1)
         else:
             del self._isolating[destination]

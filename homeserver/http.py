@@ -73,15 +73,10 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
     return value
 
 
-def query_int(
-    request: web.Request, name: str, default: int | None = None, *, minimum: int = 0, maximum: int | None = None
-) -> int | None:
+def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int = 0) -> int | None:
     """An integer query parameter (:func:`~homeserver.parsing.parse_int`), or ``default``."""
     raw = request.query.get(name)
-    if raw is None:
-        return default
-    bounds = {"maximum": maximum} if maximum is not None else {}
-    return parse_int(raw, f"Query parameter {name}", minimum=minimum, **bounds)
+    return default if raw is None else parse_int(raw, f"Query parameter {name}", minimum=minimum)
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.clock import Clock
+from homeserver.core.canonical_json import MAX_SAFE_INTEGER
 from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
@@ -91,7 +92,9 @@ class ReceiptService:
                     continue
                 data = data if isinstance(data, dict) else {}
                 thread_id = data.get("thread_id") if isinstance(data.get("thread_id"), str) else None
-                ts = data.get("ts") if isinstance(data.get("ts"), int) else self._clock.time_ms()
+                ts = data.get("ts")
+                if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_SAFE_INTEGER:
+                    ts = self._clock.time_ms()
                 await self._store(room_id, PUBLIC, user_id, thread_id, stored.event.event_id, stored.stream_ordering, ts)
 
     async def _store(

@@ -159,3 +159,37 @@ async def test_a_poison_event_is_isolated_then_dropped(federation, monkeypatch):
     assert (await bob.put(f"{V3}/rooms/{quote(room_id)}/send/m.room.message/z", {"msgtype": "m.text", "body": "later"})).status == 200
     await _wait_for_bodies(alice, room_id, {"later"})
     assert refused == []
+
+
+async def test_bad_edus_and_requests_are_refused_alone(federation):
+    hs1, hs2, alice, bob, room_id = await _shared_room(federation)
+    good = {"edu_type": "m.direct_to_device", "content": {
+        "sender": bob.user_id, "type": "m.test", "message_id": "ok", "messages": {alice.user_id: {"*": {"fine": 1}}},
+    }}
+    bad = [
+        {"edu_type": "m.presence", "content": {"push": [{"user_id": "no-colon", "presence": "online"}]}},
+        {"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": "no-colon", "typing": True}},
+        {"edu_type": "m.receipt", "content": {room_id: {"m.read": {"no-colon": {"event_ids": ["$x"], "data": {}}}}}},
+        {"edu_type": "m.receipt", "content": {room_id: {"m.read": {bob.user_id: {
+            "event_ids": [(await alice.get(f"{V3}/rooms/{quote(room_id)}/messages", params={"dir": "b", "limit": "1"})).body["chunk"][0]["event_id"]],
+            "data": {"ts": 2**63 - 1}}}}}},
+        {"edu_type": "m.typing", "content": {"room_id": "!a\u0000:hs1.test", "user_id": bob.user_id, "typing": True}},
+        {"edu_type": "m.direct_to_device", "content": {**good["content"], "message_id": "nul", "type": "m.te\u0000st"}},
+        {"edu_type": "m.direct_to_device", "content": {**good["content"], "message_id": "deep", "deep": _nested(150)}},
+    ]
+    body = {"origin": "hs2.test", "origin_server_ts": 1, "pdus": [], "edus": [*bad, good]}
+    answer = await hs2.hearth.federation_client.request("hs1.test", "PUT", "/_matrix/federation/v1/send/edus", body=body)
+    assert answer == {"pdus": {}}
+    synced = await alice.get(f"{V3}/sync")
+    assert [e["content"] for e in synced.body["to_device"]["events"]] == [{"fine": 1}]
+    from federation.client import FederationError
+
+    client = hs2.hearth.federation_client
+    with pytest.raises(FederationError) as refused:
+        await client.request("hs1.test", "GET", f"/_matrix/federation/v1/make_join/{quote(room_id)}/no-colon")
+    assert refused.value.status == 400
+    # The notary endpoint takes criteria of any shape without failing.
+    keys = await client.request("hs1.test", "POST", "/_matrix/key/v2/query", body={"server_keys": {
+        "hs2.test": {"a": {"minimum_valid_until_ts": "soon"}, "b": {"minimum_valid_until_ts": 5}, "c": {}},
+    }})
+    assert isinstance(keys["server_keys"], list)
