@@ -221,7 +221,6 @@ def _route_table_extras(server: RunningServer) -> list[dict[str, Any]]:
     return extras
 
 
-@pytest.mark.slow
 async def test_no_malformed_value_gets_a_5xx(make_server, backend):
     server = await make_server()
     session = aiohttp.ClientSession()
