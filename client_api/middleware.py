@@ -1,6 +1,6 @@
 """The middlewares every HTTP listener shares: request IDs and access logs,
 CORS, Matrix JSON errors for everything (never a traceback or an HTML page),
-and request metrics.
+request metrics, and the one check of every path and query parameter.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from aiohttp import web
 from homeserver.http import json_response
 from homeserver import metrics
 from homeserver.errors import MatrixError
+from homeserver.parsing import check_request_strings
 
 logger = structlog.get_logger("hearth.http")
 
@@ -100,4 +101,11 @@ def _error(status: int, errcode: str, message: str) -> web.Response:
     return json_response({"errcode": errcode, "error": message}, status=status)
 
 
-MIDDLEWARES = [request_context, cors, matrix_errors]
+@web.middleware
+async def parameter_strings(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """No path or query parameter of any route may hold U+0000 (see :mod:`homeserver.parsing`)."""
+    check_request_strings([*request.match_info.values(), *(s for pair in request.query.items() for s in pair)])
+    return await handler(request)
+
+
+MIDDLEWARES = [request_context, cors, matrix_errors, parameter_strings]

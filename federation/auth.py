@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from federation.keys import KeyRing
 from homeserver.services.ports import KeyUnavailable
 from homeserver.core.federation_auth import InvalidAuthorization, parse_authorization, verify_request
 from homeserver.core.identifiers import is_valid_server_name
+from homeserver.core.canonical_json import InvalidJSON
 from homeserver.core.signing import SignatureError
 from homeserver.errors import MatrixError
+from homeserver.parsing import check_server_json, parse_transport_json
 
 
 def _refuse(message: str) -> MatrixError:
@@ -32,8 +33,13 @@ class FederationAuthenticator:
         self._keyring = keyring
         self._server_name = server_name
 
-    async def origin(self, request: web.Request) -> tuple[str, Any]:
-        """The authenticated origin server of ``request`` and its parsed JSON body (or ``None``)."""
+    async def origin(self, request: web.Request, *, check_body: bool = True) -> tuple[str, Any]:
+        """The authenticated origin server of ``request`` and its parsed JSON body (or ``None``).
+
+        The body is parsed as it came (the signature covers it), then, once the
+        request is authenticated, checked against the JSON policy unless the
+        caller checks the items in it one by one (``check_body=False``: ``/send``).
+        """
         header = request.headers.get("Authorization")
         if not header:
             raise _refuse("Missing X-Matrix Authorization header")
@@ -48,10 +54,7 @@ class FederationAuthenticator:
         if auth.destination is not None and auth.destination != self._server_name:
             raise _refuse(f"This request is for {auth.destination}, not this server")
         raw = await request.read()
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            raise MatrixError("M_NOT_JSON", "The request body is not valid JSON") from None
+        body = parse_transport_json(raw) if raw else None
         try:
             key = await self._keyring.verify_key(auth.origin, auth.key)
             verify_request(request.method, request.raw_path, auth, self._server_name, body, key)
@@ -59,4 +62,8 @@ class FederationAuthenticator:
             raise _refuse(f"Cannot verify the request: {e}") from None
         except SignatureError:
             raise _refuse("Invalid request signature") from None
+        except InvalidJSON:
+            raise MatrixError("M_NOT_JSON", "The request body cannot be encoded as canonical JSON") from None
+        if check_body:
+            check_server_json(body)
         return auth.origin, body

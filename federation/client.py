@@ -13,6 +13,10 @@ their own timeout), TCP connects give up after :data:`CONNECT_TIMEOUT_S`, and
 work done for strangers (the notary API) runs on its own client with its own
 small pool. Errors carry the details for the log; what clients are told is
 decided elsewhere, and never includes them.
+
+A JSON response holding U+0000, or nested deeper than
+:data:`~homeserver.parsing.MAX_TRANSPORT_DEPTH`, is a malformed answer (the
+events in an answer are checked one by one by whoever takes them).
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from yarl import URL
 
 from federation.discovery import ServerResolver, UnresolvableServer
 from homeserver.clock import Clock
+from homeserver.core.canonical_json import InvalidJSON, check_json_value
 from homeserver.core.federation_auth import authorization_header
 from homeserver.core.signing import ServerSigningKey
 from homeserver.outbound import OutboundPolicy, refused_by_policy
+from homeserver.parsing import MAX_TRANSPORT_DEPTH
 
 logger = structlog.get_logger(__name__)
 
@@ -162,10 +168,16 @@ class FederationClient:
         ``path`` must already be percent-encoded (it is signed exactly as sent).
         """
         _, raw = await self.request_raw(destination, method, path, query=query, body=body, timeout=timeout)
+        if not raw:
+            return None
         try:
-            return orjson.loads(raw) if raw else None
+            answer = orjson.loads(raw)
+            check_json_value(answer, max_depth=MAX_TRANSPORT_DEPTH, safe_integers=False)
         except orjson.JSONDecodeError:
             raise FederationError(destination, "response is not JSON") from None
+        except InvalidJSON as e:
+            raise FederationError(destination, f"malformed response: {e}") from None
+        return answer
 
     async def request_raw(
         self,

@@ -222,5 +222,7 @@ def parse_multipart_media(content_type: str, raw: bytes) -> RemoteMedia | None:
     data = media.get_payload(decode=True)
     if not isinstance(data, bytes) or media.get("Location"):
         return None
-    filename = media.get_filename()
-    return RemoteMedia(media.get("Content-Type"), filename, data)
+    filename, media_type = media.get_filename(), media.get("Content-Type")
+    if "\x00" in (filename or "") + (media_type or ""):  # PostgreSQL cannot store U+0000
+        return None
+    return RemoteMedia(media_type, filename, data)

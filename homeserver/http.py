@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_bool, parse_int, parse_json
 
 Handler = Callable[[web.Request], Any]
 
@@ -40,25 +40,20 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object.
+    """The request body as a JSON object (parsed by :func:`~homeserver.parsing.parse_json`).
 
-    Invalid JSON is ``M_NOT_JSON``; valid JSON that is not an object is
-    ``M_BAD_JSON``. An empty body is ``{}`` when ``allow_empty`` (several
-    endpoints accept no body at all). Oversize bodies never reach here: the
-    application's ``client_max_size`` turns them into ``M_TOO_LARGE``.
+    Invalid JSON is ``M_NOT_JSON``; JSON beyond the JSON policy (too deep, U+0000,
+    huge integers) or that is not an object is ``M_BAD_JSON``. An empty body is
+    ``{}`` when ``allow_empty`` (several endpoints accept no body at all).
+    Oversize bodies never reach here: the application's ``client_max_size`` turns
+    them into ``M_TOO_LARGE``.
     """
     raw = await request.read()
     if not raw.strip():
         if allow_empty:
             return {}
         raise MatrixError("M_NOT_JSON", "The request body is empty; expected a JSON object")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:  # orjson rejects some inputs (e.g. NaN) that are still not our concern here
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise MatrixError("M_NOT_JSON", "The request body is not valid JSON") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise MatrixError("M_BAD_JSON", "The request body must be a JSON object")
     return data
@@ -79,27 +74,14 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
 
 
 def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int = 0) -> int | None:
+    """An integer query parameter (:func:`~homeserver.parsing.parse_int`), or ``default``."""
     raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise MatrixError("M_INVALID_PARAM", f"Query parameter {name} must be an integer") from None
-    if value < minimum:
-        raise MatrixError("M_INVALID_PARAM", f"Query parameter {name} must be at least {minimum}")
-    return value
+    return default if raw is None else parse_int(raw, f"Query parameter {name}", minimum=minimum)
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     raw = request.query.get(name)
-    if raw is None:
-        return default
-    if raw in ("true", "1"):
-        return True
-    if raw in ("false", "0"):
-        return False
-    raise MatrixError("M_INVALID_PARAM", f"Query parameter {name} must be true or false")
+    return default if raw is None else parse_bool(raw, f"Query parameter {name}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from homeserver.core.canonical_json import (
     MAX_PDU_BYTES,
     MAX_SAFE_INTEGER,
     InvalidJSON,
-    check_canonical_json,
+    check_json_value,
     encode_canonical_json,
 )
 from homeserver.core.identifiers import is_valid_event_id, is_valid_room_id, is_valid_user_id
@@ -27,18 +27,27 @@ class InvalidPDU(ValueError):
     """The PDU does not have the shape its room version requires."""
 
 
+class PDUTooLarge(InvalidPDU):
+    """The PDU's canonical JSON is over :data:`MAX_PDU_BYTES`."""
+
+
 def validate_pdu(pdu: Any, room_version: RoomVersion) -> None:
-    """Raise :class:`InvalidPDU` (with the reason) unless ``pdu`` is well formed."""
+    """Raise :class:`InvalidPDU` (with the reason) unless ``pdu`` is well formed.
+
+    Besides the shape, the values must follow Hearth's JSON policy (nesting depth,
+    no U+0000, the room version's number rules; see
+    :mod:`homeserver.core.canonical_json`): local and remote events alike.
+    """
     if not isinstance(pdu, Mapping):
         raise InvalidPDU("a PDU must be a JSON object")
     fmt = room_version.event_format
     try:
-        check_canonical_json(pdu, strict=fmt.strict_canonical_json)
+        check_json_value(pdu, safe_integers=fmt.strict_canonical_json, floats=not fmt.strict_canonical_json)
         size = len(encode_canonical_json(pdu))
     except InvalidJSON as e:
         raise InvalidPDU(str(e)) from None
     if size > MAX_PDU_BYTES:
-        raise InvalidPDU(f"PDU is {size} bytes; the limit is {MAX_PDU_BYTES}")
+        raise PDUTooLarge(f"PDU is {size} bytes; the limit is {MAX_PDU_BYTES}")
 
     event_type = _string(pdu, "type")
     sender = _string(pdu, "sender")

@@ -9,6 +9,7 @@ from homeserver.clock import Clock
 from homeserver.core import power_levels as pl
 from homeserver.core.identifiers import get_domain_from_id, is_valid_room_alias, is_valid_room_id, is_valid_server_name
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.rooms.summary import RoomSummaries
@@ -134,11 +135,7 @@ class DirectoryService:
                 return await self._federation.public_rooms(server, {k: v for k, v in query.items() if v is not None})
             except RemoteUnavailable as e:
                 raise MatrixError("M_NOT_FOUND", f"Cannot list the rooms of {server}: {e}") from None
-        offset = 0
-        if since is not None:
-            if not since.startswith("p") or not since[1:].isdigit():
-                raise MatrixError("M_INVALID_PARAM", "Invalid since token")
-            offset = int(since[1:])
+        offset = parse_token(since, "p", "since token", minimum=0) if since is not None else 0
         chunks = [c for c in [await self._summaries.describe(r) for r in await self._rooms.public_rooms()] if c]
         if search_term:
             needle = search_term.lower()

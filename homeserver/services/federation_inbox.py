@@ -3,8 +3,11 @@
 A transaction is handled once: its answer is recorded under (origin, txnId)
 and a retried transaction gets the same answer without being processed again.
 EDUs are dispatched by type to the service they concern; an EDU of an unknown
-type, or one a server sends about users not its own, is ignored, as the spec
-asks. PDUs go through :class:`RemoteEvents` one by one; each gets a result.
+type, one a server sends about users not its own, or one outside the JSON
+policy (nested too deep, U+0000) is ignored, as the spec asks. PDUs go through
+:class:`RemoteEvents` one by one; each gets a result. Nothing wrong with one PDU
+or EDU fails the transaction (the transaction body itself was only parsed, as
+deep as :data:`~homeserver.parsing.MAX_TRANSPORT_DEPTH`, and authenticated).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import structlog
 
 from homeserver.clock import Clock
+from homeserver.core.canonical_json import InvalidJSON, check_json_value
 from homeserver.errors import MatrixError
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.e2ee.to_device import ToDeviceService
@@ -96,8 +100,15 @@ class FederationInbox:
         handler = self._edu_handlers.get(edu["edu_type"])
         if handler is None:
             return
-        content = await self._within_acls(origin, edu["edu_type"], edu.get("content"))
         try:
+            check_json_value(edu, safe_integers=False)
+        except InvalidJSON as e:
+            logger.info("edu_refused", origin=origin, edu_type=edu["edu_type"], error=str(e))
+            return
+        try:
+            content = await self._within_acls(origin, edu["edu_type"], edu.get("content"))
             await handler(origin, content)
         except MatrixError as e:
             logger.info("edu_refused", origin=origin, edu_type=edu["edu_type"], error=str(e))
+        except Exception:  # noqa: BLE001 - one EDU's failure must not fail its transaction
+            logger.exception("edu_failed", origin=origin, edu_type=edu["edu_type"])

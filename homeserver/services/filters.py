@@ -7,11 +7,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from homeserver.core.glob import compile_glob, matches
 from homeserver.core.identifiers import is_valid_room_id, is_valid_user_id
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_int, parse_json
 from storage.account_data import FilterStore
 from storage.events import EventSelection
 
@@ -219,10 +218,7 @@ class FilterService:
 
     async def _parse(self, user_id: str, value: str) -> Filter:
         if value.lstrip().startswith("{"):
-            try:
-                return parse_filter(orjson.loads(value))
-            except orjson.JSONDecodeError:
-                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+            return parse_filter(parse_json(value, "The filter"))
         definition = await self._load(user_id, value)
         if definition is None:
             # The parameter names nothing (Synapse answers the same).
@@ -235,13 +231,9 @@ class FilterService:
         if value is None:
             return EventFilter()
         if value.lstrip().startswith("{"):
-            try:
-                return parse_event_filter(orjson.loads(value), "filter.")
-            except orjson.JSONDecodeError:
-                raise MatrixError("M_NOT_JSON", "The filter is not valid JSON") from None
+            return parse_event_filter(parse_json(value, "The filter"), "filter.")
         return (await self.resolve(user_id, value)).room.timeline
 
     async def _load(self, user_id: str, filter_id: str) -> dict[str, Any] | None:
-        if not filter_id.isdigit() or len(filter_id) > 18:
-            return None
-        return await self._store.get(user_id, int(filter_id))
+        number = parse_int(filter_id, "A filter ID", minimum=0, errcode="M_NOT_FOUND")
+        return await self._store.get(user_id, number)

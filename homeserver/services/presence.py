@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from homeserver.clock import Clock
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
@@ -67,6 +67,8 @@ class PresenceService:
     async def get_status(self, requester: Requester, user_id: str) -> dict[str, Any]:
         """``GET /presence/{userId}/status``: for yourself and users you share a room with."""
         if user_id != requester.user_id:
+            if not is_valid_user_id(user_id):
+                raise MatrixError("M_INVALID_PARAM", "Not a user ID")
             if get_domain_from_id(user_id) == self._server_name and not await self._accounts.user_exists(user_id):
                 raise MatrixError("M_NOT_FOUND", "Unknown user")
             if user_id not in await self._rooms.users_sharing_rooms(requester.user_id):
@@ -130,7 +132,8 @@ class PresenceService:
             if not isinstance(push, dict):
                 continue
             user_id, state = push.get("user_id"), push.get("presence")
-            if not isinstance(user_id, str) or get_domain_from_id(user_id) != origin or state not in STATES:
+            valid = isinstance(user_id, str) and is_valid_user_id(user_id)
+            if not valid or get_domain_from_id(user_id) != origin or state not in STATES:
                 continue
             ago = push.get("last_active_ago")
             status_msg = push.get("status_msg")

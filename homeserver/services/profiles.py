@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from storage.accounts import AccountStore
@@ -27,6 +27,8 @@ class ProfileService:
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
         """The whole public profile, asked of the user's server for remote users."""
+        if not is_valid_user_id(user_id):
+            raise MatrixError("M_INVALID_PARAM", "Not a user ID")
         if get_domain_from_id(user_id) != self._server_name:
             try:
                 profile = await self._federation.query_profile(get_domain_from_id(user_id), user_id)

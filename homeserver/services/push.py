@@ -25,6 +25,7 @@ from homeserver.core.events import Event
 from homeserver.core.glob import Budget
 from homeserver.core.push_rules import KINDS, MAX_PATTERN_LENGTH, RULESET_BUDGET, PushContext, evaluate, merge_rules, pattern_allowed
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_int
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
 from storage.push import PushStore
@@ -253,11 +254,7 @@ class PushService:
         return result
 
     async def notifications(self, user_id: str, since: str | None, limit: int, only: str | None) -> tuple[list[PushAction], str | None]:
-        before = None
-        if since is not None:
-            if not since.isdigit():
-                raise MatrixError("M_INVALID_PARAM", "Invalid from token")
-            before = int(since)
+        before = parse_int(since, "The from token", minimum=0) if since is not None else None
         rows = await self._notifications.notifications(user_id, before, limit, only == "highlight")
         next_token = str(rows[-1].stream_ordering) if len(rows) == limit else None
         return rows, next_token

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.clock import Clock
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.canonical_json import MAX_SAFE_INTEGER
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import Requester
@@ -81,7 +82,7 @@ class ReceiptService:
                 event_ids = receipt.get("event_ids") if isinstance(receipt, dict) else None
                 data = receipt.get("data") if isinstance(receipt, dict) else None
                 if (
-                    not isinstance(user_id, str) or get_domain_from_id(user_id) != origin
+                    not isinstance(user_id, str) or not is_valid_user_id(user_id) or get_domain_from_id(user_id) != origin
                     or not isinstance(event_ids, list) or not event_ids or not isinstance(event_ids[0], str)
                     or await self._rooms.membership(room_id, user_id) != "join"
                 ):
@@ -91,7 +92,9 @@ class ReceiptService:
                     continue
                 data = data if isinstance(data, dict) else {}
                 thread_id = data.get("thread_id") if isinstance(data.get("thread_id"), str) else None
-                ts = data.get("ts") if isinstance(data.get("ts"), int) else self._clock.time_ms()
+                ts = data.get("ts")
+                if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_SAFE_INTEGER:
+                    ts = self._clock.time_ms()
                 await self._store(room_id, PUBLIC, user_id, thread_id, stored.event.event_id, stored.stream_ordering, ts)
 
     async def _store(

@@ -3,9 +3,11 @@ user directory (spec: "User Directory")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter, parse_event_filter
 from homeserver.services.rooms.timeline import TimelineService
@@ -16,6 +18,8 @@ from storage.search import SearchStore, search_words
 
 DEFAULT_KEYS = ["content.body", "content.name", "content.topic"]
 PAGE = 10
+#: Most events of context on each side of a result.
+MAX_CONTEXT = 20
 
 
 class SearchService:
@@ -40,9 +44,8 @@ class SearchService:
         if order_by not in ("rank", "recent"):
             raise MatrixError("M_BAD_JSON", "order_by must be rank or recent")
         event_filter = parse_event_filter(criteria.get("filter"), "filter.")
-        context = criteria.get("event_context")
-        if context is not None and not isinstance(context, dict):
-            raise MatrixError("M_BAD_JSON", "event_context must be an object")
+        context = _event_context(criteria.get("event_context"))
+        group_keys = _group_keys(criteria.get("groupings"))
 
         room_ids = [
             r for r in await self._rooms.rooms_for_user(requester.user_id, "join")
@@ -78,8 +81,6 @@ class SearchService:
             room_events["next_batch"] = (
                 f"t{hits[-1].stream_ordering}" if order_by == "recent" else f"o{offset + limit}"
             )
-        groupings = (criteria.get("groupings") or {}).get("group_by") or []
-        group_keys = {g.get("key") for g in groupings if isinstance(g, dict)}
         if group_keys:
             room_events["groups"] = _groups(results, group_keys)
         if criteria.get("include_state"):
@@ -89,9 +90,8 @@ class SearchService:
             }
         return {"search_categories": {"room_events": room_events}}
 
-    async def _context(self, requester: Requester, room_id: str, event_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-        before = min(int(spec.get("before_limit", 5)), 20)
-        after = min(int(spec.get("after_limit", 5)), 20)
+    async def _context(self, requester: Requester, room_id: str, event_id: str, spec: _Context) -> dict[str, Any]:
+        before, after = spec.before, spec.after
         ctx = await self._timeline.context(requester, room_id, event_id, before * 2, EventFilter())
         result = {
             "events_before": ctx["events_before"][:before],
@@ -99,7 +99,7 @@ class SearchService:
             "start": ctx["start"],
             "end": ctx["end"],
         }
-        if spec.get("include_profile"):
+        if spec.include_profile:
             senders = {e["sender"] for e in [*result["events_before"], *result["events_after"]]}
             members = {s["state_key"]: s["content"] for s in ctx["state"] if s["type"] == "m.room.member"}
             result["profile_info"] = {
@@ -111,17 +111,53 @@ class SearchService:
 def _parse_batch(raw: str | None) -> tuple[int | None, int]:
     if raw is None:
         return None, 0
-    if raw[:1] in ("t", "o") and raw[1:].isdigit():
-        value = int(raw[1:])
-        return (value, 0) if raw[0] == "t" else (None, value)
-    raise MatrixError("M_INVALID_PARAM", "Invalid next_batch token")
+    if raw.startswith("o"):
+        return None, parse_token(raw, "o", "next_batch token", minimum=0)
+    return parse_token(raw, "t", "next_batch token"), 0
 
 
-def _groups(results: list[dict[str, Any]], keys: set[Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Context:
+    """``event_context``: how many events around each result, and their senders' profiles."""
+
+    before: int
+    after: int
+    include_profile: bool
+
+
+def _event_context(spec: Any) -> _Context | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise MatrixError("M_BAD_JSON", "event_context must be an object")
+    limits = []
+    for key in ("before_limit", "after_limit"):
+        value = spec.get(key, 5)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise MatrixError("M_BAD_JSON", f"event_context.{key} must be a non-negative integer")
+        limits.append(min(value, MAX_CONTEXT))
+    include_profile = spec.get("include_profile", False)
+    if not isinstance(include_profile, bool):
+        raise MatrixError("M_BAD_JSON", "event_context.include_profile must be a boolean")
+    return _Context(limits[0], limits[1], include_profile)
+
+
+def _group_keys(groupings: Any) -> set[str]:
+    """The keys of ``groupings.group_by`` (``room_id`` and/or ``sender``)."""
+    if groupings is None:
+        return set()
+    group_by = groupings.get("group_by", []) if isinstance(groupings, dict) else None
+    if not isinstance(group_by, list) or not all(isinstance(g, dict) for g in group_by):
+        raise MatrixError("M_BAD_JSON", "groupings.group_by must be an array of objects")
+    keys = [g.get("key") for g in group_by]
+    if not all(key in ("room_id", "sender") for key in keys):
+        raise MatrixError("M_BAD_JSON", "Groups can be by room_id or sender")
+    return set(keys)
+
+
+def _groups(results: list[dict[str, Any]], keys: set[str]) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     for key in keys:
-        if key not in ("room_id", "sender"):
-            raise MatrixError("M_BAD_JSON", "Groups can be by room_id or sender")
         by_value: dict[str, Any] = {}
         for order, result in enumerate(results):
             value = result["result"][key]

@@ -11,6 +11,7 @@ from typing import Any
 
 from homeserver.core.spaces import RemoteSpace, SpaceChild, space_children
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.rooms.membership import MembershipService
@@ -111,11 +112,7 @@ class SpaceService:
         root = await self._visit(user_id, room_id, None, None, suggested_only)
         if root is None:
             raise MatrixError("M_FORBIDDEN", "You cannot see this space")
-        skip = 0
-        if from_token is not None:
-            if not from_token.startswith("h") or not from_token[1:].isdigit():
-                raise MatrixError("M_INVALID_PARAM", "Invalid from token")
-            skip = int(from_token[1:])
+        skip = parse_token(from_token, "h", "from token", minimum=0) if from_token is not None else 0
         page = min(limit or MAX_ROOMS, MAX_ROOMS)
         visited = {room_id}
         ordered = [root.chunk]

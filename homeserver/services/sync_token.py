@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_int
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,11 @@ class SyncToken:
     @classmethod
     def decode(cls, raw: str) -> "SyncToken":
         """Parse a token; older tokens with fewer positions are padded with zeros."""
-        if not raw.startswith("s"):
-            raise MatrixError("M_INVALID_PARAM", "Invalid sync token")
-        try:
-            values = [int(p) for p in raw[1:].split("_")]
-        except ValueError:
-            raise MatrixError("M_INVALID_PARAM", "Invalid sync token") from None
         names = [f.name for f in fields(cls)]
-        if len(values) > len(names) or any(v < 0 for v in values):
+        parts = raw[1:].split("_", len(names))
+        if not raw.startswith("s") or len(parts) > len(names):
             raise MatrixError("M_INVALID_PARAM", "Invalid sync token")
+        values = [parse_int(p, "A sync token position", minimum=0) for p in parts]
         return cls(**dict(zip(names, values)))
 
     def advance(self, **positions: int) -> "SyncToken":

@@ -15,7 +15,7 @@ import contextlib
 from typing import Any
 
 from homeserver.clock import Clock
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
@@ -68,7 +68,9 @@ class TypingService:
         room_id, user_id, typing = content.get("room_id"), content.get("user_id"), content.get("typing")
         if not isinstance(room_id, str) or not isinstance(user_id, str) or not isinstance(typing, bool):
             return
-        if get_domain_from_id(user_id) != origin or await self._rooms.membership(room_id, user_id) != "join":
+        if not is_valid_user_id(user_id) or get_domain_from_id(user_id) != origin:
+            return
+        if await self._rooms.membership(room_id, user_id) != "join":
             return  # a server speaks for its own users, in rooms they are in
         await self._set(room_id, user_id, typing, REMOTE_TIMEOUT_MS)
 

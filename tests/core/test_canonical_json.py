@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeserver.core.canonical_json import InvalidJSON, check_canonical_json, encode_canonical_json
+from homeserver.core.canonical_json import MAX_JSON_DEPTH, InvalidJSON, check_json_value, encode_canonical_json
 
 
 def test_spec_examples():
@@ -35,18 +35,64 @@ def test_spec_examples():
 @pytest.mark.parametrize("value", [1.5, 2**53, -(2**53), {"a": [1, {"b": 0.1}]}])
 def test_strict_rejects_floats_and_big_integers(value):
     with pytest.raises(InvalidJSON):
-        check_canonical_json(value, strict=True)
+        check_json_value(value, safe_integers=True, floats=False)
 
 
 def test_lenient_accepts_floats_and_big_integers():
-    check_canonical_json({"a": 1.5, "b": 2**60}, strict=False)
+    check_json_value({"a": 1.5, "b": 2**60}, safe_integers=False)
     with pytest.raises(InvalidJSON):
-        check_canonical_json({"a": float("nan")}, strict=False)
+        check_json_value({"a": float("nan")}, safe_integers=False)
 
 
 def test_strict_error_names_the_path():
     with pytest.raises(InvalidJSON, match=r"content.a\[1\]"):
-        check_canonical_json({"content": {"a": [0, 1.5]}}, strict=True)
+        check_json_value({"content": {"a": [0, 1.5]}}, floats=False)
+
+
+def _nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_nesting_is_limited_without_recursion():
+    check_json_value(_nested(MAX_JSON_DEPTH))
+    with pytest.raises(InvalidJSON, match="nested more than"):
+        check_json_value(_nested(MAX_JSON_DEPTH + 1))
+    deep: list = []
+    for _ in range(100_000):  # far beyond the recursion limit
+        deep = [deep]
+    with pytest.raises(InvalidJSON, match="nested"):
+        check_json_value(deep)
+    check_json_value(_nested(300), max_depth=512)
+
+
+@pytest.mark.parametrize("value", [
+    "a\x00b", {"k": "\x00"}, {"k\x00": 1}, ["x", ["\x00"]], "\ud800", {"\udc00": 1}, "é\udfff",
+])
+def test_nul_and_lone_surrogates_are_refused(value):
+    with pytest.raises(InvalidJSON):
+        check_json_value(value)
+
+
+def test_nul_may_be_allowed_where_items_are_checked_one_by_one():
+    check_json_value({"pdus": [{"body": "a\x00b"}]}, allow_nul=True)
+    with pytest.raises(InvalidJSON, match="surrogate"):
+        check_json_value({"pdus": ["\ud800"]}, allow_nul=True)
+
+
+def test_client_json_integers_are_within_the_safe_range():
+    check_json_value({"n": 2**53 - 1, "m": -(2**53) + 1, "f": 1.5})
+    for n in (2**53, -(2**53), 2**63, 2**70):
+        with pytest.raises(InvalidJSON, match="out of range"):
+            check_json_value({"n": n})
+
+
+def test_values_that_are_not_json():
+    for value in ({1: "a"}, {"a": {1, 2}}, b"bytes"):
+        with pytest.raises(InvalidJSON):
+            check_json_value(value)
 
 
 json_values = st.recursive(

@@ -48,12 +48,42 @@ def test_valid_pdus(version):
         ({"content": {"big": "x" * 70000}}, "bytes"),
         ({"signatures": {"a": "b"}}, "signatures"),
         ({"unsigned": []}, "unsigned"),
+        ({"content": {"body": "a\x00b"}}, "U\\+0000"),
+        ({"content": {"a\x00": 1}}, "U\\+0000"),
+        ({"state_key": "\x00"}, "U\\+0000"),
     ],
 )
 def test_invalid_pdus_v10(overrides, reason):
     pdu = good("10", **overrides)
     with pytest.raises(InvalidPDU, match=reason):
         validate_pdu(pdu, KNOWN_ROOM_VERSIONS["10"])
+
+
+@pytest.mark.parametrize("version", ["5", "10"])
+def test_nesting_depth_is_limited(version):
+    from homeserver.core.canonical_json import MAX_JSON_DEPTH
+
+    def nested(levels):
+        value: dict = {}
+        for _ in range(levels - 1):
+            value = {"a": value}
+        return value
+
+    validate_pdu(good(version, content=nested(MAX_JSON_DEPTH - 1)), KNOWN_ROOM_VERSIONS[version])
+    with pytest.raises(InvalidPDU, match="nested"):
+        validate_pdu(good(version, content=nested(MAX_JSON_DEPTH)), KNOWN_ROOM_VERSIONS[version])
+    with pytest.raises(InvalidPDU, match="nested"):
+        validate_pdu(good(version, content=nested(300)), KNOWN_ROOM_VERSIONS[version])
+
+
+def test_oversize_is_its_own_error():
+    from homeserver.core.pdu_format import PDUTooLarge
+
+    with pytest.raises(PDUTooLarge):
+        validate_pdu(good("10", content={"big": "x" * 70000}), KNOWN_ROOM_VERSIONS["10"])
+    with pytest.raises(InvalidPDU) as long_key:
+        validate_pdu(good("10", state_key="k" * 256), KNOWN_ROOM_VERSIONS["10"])
+    assert not isinstance(long_key.value, PDUTooLarge)
 
 
 def test_missing_hashes():

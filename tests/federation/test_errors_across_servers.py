@@ -148,7 +148,7 @@ async def test_the_notary_asks_a_server_once_and_does_not_hang_on_one_that_stall
     try:
         hs1, hs2 = await federation("hs1.test", "hs2.test", addresses={"stall.test": f"127.0.0.1:{port}"})
         asked: list[str] = []
-        client = hs1.hearth.federation_client
+        client = hs1.hearth.notary_client  # notary work has a client (and pool) of its own
         original = client.request
 
         async def counting(destination, method, path, **kwargs):

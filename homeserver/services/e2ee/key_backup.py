@@ -14,6 +14,7 @@ from typing import Any
 
 from homeserver.core.e2e_keys import better_backup_session
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_int
 from storage.database import Database
 from storage.key_backup import BackedUpSession, BackupVersion, KeyBackupStore
 
@@ -122,6 +123,4 @@ def _is_int(value: Any) -> bool:
 
 
 def _parse(version: str) -> int:
-    if not version.isdigit() or len(version) > 18:
-        raise MatrixError("M_NOT_FOUND", "Unknown backup version")
-    return int(version)
+    return parse_int(version, "A backup version", minimum=0, errcode="M_NOT_FOUND")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeserver.core.e2e_keys import InvalidKey, check_device_keys, check_one_time_keys, public_key_of
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.e2ee.device_lists import DeviceListService
@@ -135,7 +135,7 @@ class KeyService:
 
     async def user_devices(self, user_id: str) -> dict[str, Any]:
         """Federation ``/user/devices/{userId}``: a local user's devices and cross-signing keys."""
-        if not self._is_local(user_id):
+        if not is_valid_user_id(user_id) or not self._is_local(user_id):
             raise MatrixError("M_NOT_FOUND", "Not a user of this server", status=404)
         keys = await self._local_keys.describe(None, user_id)
         body: dict[str, Any] = {

@@ -25,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from homeserver.core.canonical_json import MAX_SAFE_INTEGER
 from homeserver.core.e2e_keys import (
     InvalidKey,
     check_device_keys,
@@ -192,4 +193,5 @@ def _self_signing_key(key: Any, user_id: str, master: Mapping[str, Any]) -> dict
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A stream position another server sent: an integer that fits the database's columns."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SAFE_INTEGER

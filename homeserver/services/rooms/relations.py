@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.rooms.timeline import TimelineService
 from storage.events import EventStore
@@ -16,11 +17,7 @@ MAX_RECURSION = 3
 
 
 def _token(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if raw.startswith("r") and raw[1:].lstrip("-").isdigit():
-        return int(raw[1:])
-    raise MatrixError("M_INVALID_PARAM", "Invalid pagination token")
+    return None if raw is None else parse_token(raw, "r", "pagination token")
 
 
 class RelationsService:

@@ -35,7 +35,7 @@ import structlog
 
 from homeserver.core import auth_rules
 from homeserver.core.events import Event, auth_parents
-from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.identifiers import get_domain_from_id, is_valid_event_id, is_valid_room_id
 from homeserver.core.hashing import check_content_hash
 from homeserver.core.pdu_format import InvalidPDU, validate_pdu
 from homeserver.core.redaction import redact
@@ -247,14 +247,27 @@ class RemoteEvents:
 
     async def receive_pdu(self, origin: str, pdu: Any, *, fetch_missing: bool = True) -> tuple[str | None, str | None]:
         """Check and persist one PDU from ``/send``: its event ID (``None`` when it has
-        none we can tell) and an error message (``None`` when it was taken)."""
+        none we can tell) and an error message (``None`` when it was taken).
+
+        Whatever is wrong with one PDU is its own answer, never an exception that
+        would fail the other PDUs of its transaction (spec: "Transactions").
+        """
         room_id = pdu.get("room_id") if isinstance(pdu, dict) else None
-        room = await self._rooms.get_room(room_id) if isinstance(room_id, str) else None
+        room = await self._rooms.get_room(room_id) if isinstance(room_id, str) and is_valid_room_id(room_id) else None
         if room is None:
             return None, "this server is not in that room"
         version = get_room_version(room.room_version)
         event_id = _event_id_of(pdu, version)
-        if not await self.acl_allows(room.room_id, origin):
+        try:
+            return await self._receive_pdu(origin, pdu, room.room_id, version, event_id, fetch_missing)
+        except Exception:  # noqa: BLE001 - one PDU's failure is reported for it alone
+            logger.exception("pdu_failed", origin=origin, room_id=room_id, event_id=event_id)
+            return event_id, "the event could not be processed"
+
+    async def _receive_pdu(
+        self, origin: str, pdu: Any, room_id: str, version: RoomVersion, event_id: str | None, fetch_missing: bool
+    ) -> tuple[str | None, str | None]:
+        if not await self.acl_allows(room_id, origin):
             return event_id, "the sending server is denied by the room's server ACL"
         try:
             event = self.parse(pdu, version)
@@ -276,7 +289,7 @@ class RemoteEvents:
             except auth_rules.AuthError as e:
                 raise Rejected(f"not allowed by the state before it: {e}") from None
             soft_failed = False
-            current = await self._rooms.get_room(room.room_id)
+            current = await self._rooms.get_room(room_id)
             assert current is not None and current.current_state_group is not None
             try:
                 await self._check_against_state(event, await self._state.get_state(current.current_state_group))
@@ -397,10 +410,11 @@ class RemoteEvents:
             answer = await self._federation.state_ids(origin, event.room_id, event.event_id)
         except (RemoteUnavailable, MatrixError) as e:
             raise Rejected(f"the state at the gap could not be fetched: {e}") from None
+        answer = answer if isinstance(answer, dict) else {}
         state_ids, chain_ids = answer.get("pdu_ids"), answer.get("auth_chain_ids")
         if not isinstance(state_ids, list) or not isinstance(chain_ids, list):
             raise Rejected("a malformed /state_ids answer")
-        wanted = [i for i in state_ids + chain_ids if isinstance(i, str)]
+        wanted = [i for i in state_ids + chain_ids if isinstance(i, str) and is_valid_event_id(i)]
         if len(wanted) > MAX_GAP_EVENTS:
             raise Rejected("the state at the gap is too large to fetch")
         stored = await self._events.get_events(wanted)
@@ -438,7 +452,7 @@ class RemoteEvents:
             logger.info("missing_events_unavailable", origin=origin, event_id=event.event_id, error=str(e))
             return
         missing = answer.get("events") if isinstance(answer, dict) else None
-        for pdu in sorted(missing or [], key=lambda p: p.get("depth", 0) if isinstance(p, dict) else 0):
+        for pdu in sorted(missing if isinstance(missing, list) else [], key=_depth_of):
             await self.receive_pdu(origin, pdu, fetch_missing=False)
 
 def topological(
@@ -463,6 +477,11 @@ def topological(
                 seen.add(parent)
                 stack.append((parent, iter(parents(events[parent]))))
     return ordered
+
+
+def _depth_of(pdu: Any) -> int:
+    depth = pdu.get("depth") if isinstance(pdu, dict) else None
+    return depth if isinstance(depth, int) else 0
 
 
 def _event_id_of(pdu: Mapping[str, Any], version: RoomVersion) -> str | None:

@@ -93,6 +93,8 @@ class RemoteMembership:
     async def _template(
         self, origin: str, room_id: str, user_id: str, membership: str, versions: list[str] | None
     ) -> dict[str, Any]:
+        if not is_valid_user_id(user_id):
+            raise MatrixError("M_INVALID_PARAM", "Not a user ID")
         if get_domain_from_id(user_id) != origin:
             raise MatrixError("M_FORBIDDEN", "A server can only act for its own users", status=403)
         room = await self._resident_room(room_id)

@@ -40,7 +40,7 @@ from homeserver.core import auth_rules
 from homeserver.core.builder import build_event
 from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id
-from homeserver.core.pdu_format import InvalidPDU, validate_pdu
+from homeserver.core.pdu_format import InvalidPDU, PDUTooLarge, validate_pdu
 from homeserver.core.room_versions import RoomVersion, get_room_version
 from homeserver.core.signing import ServerSigningKey
 from homeserver.errors import MatrixError
@@ -121,6 +121,8 @@ class _Request:
     future: asyncio.Future[SentEvent] | None = None
     built: _Built | None = None
     duplicate_of: _Built | None = None
+    #: Written in a transaction of its own (after a batch holding it failed).
+    alone: bool = False
 
 
 @dataclass(eq=False)
@@ -195,20 +197,24 @@ class EventSender:
         """
         timestamp = self._clock.time_ms()
         for _ in range(_CREATE_ATTEMPTS):
-            event = build_event(
-                room_version=room_version,
-                room_id=room_id,
-                sender=sender,
-                event_type="m.room.create",
-                state_key="",
-                content=content,
-                prev_event_ids=[],
-                depth=1,
-                auth_state={},
-                origin_server_ts=timestamp,
-                server_name=self._server_name,
-                signing_key=self._signing_key,
-            )
+            try:
+                event = build_event(
+                    room_version=room_version,
+                    room_id=room_id,
+                    sender=sender,
+                    event_type="m.room.create",
+                    state_key="",
+                    content=content,
+                    prev_event_ids=[],
+                    depth=1,
+                    auth_state={},
+                    origin_server_ts=timestamp,
+                    server_name=self._server_name,
+                    signing_key=self._signing_key,
+                )
+            except auth_rules.AuthError as e:  # e.g. additional_creators that are not user IDs
+                raise MatrixError("M_BAD_JSON", f"Invalid creation content: {e}") from None
+            _check_format(event)
             async with self._db.transaction("create_room"):
                 if not await self._rooms.create_room(
                     event.room_id, room_version.identifier, sender, self._clock.time_ms()
@@ -445,7 +451,9 @@ class EventSender:
     async def _write_batch(self, room_id: str, queue: _RoomQueue) -> None:
         """Build queued events one after another on the room's head, then write
         them in one transaction. A state event ends a batch (the next event
-        needs the state group it creates)."""
+        needs the state group it creates). When the write fails, each of the
+        batch's events is built and written again on its own, so only a bad
+        event's send fails (other users' sends share the batch)."""
         requests: list[_Request] = []
         builds: list[_Built] = []
         try:
@@ -456,6 +464,8 @@ class EventSender:
             queue.pending.clear()
             return
         while queue.pending and len(builds) < MAX_BATCH:
+            if queue.pending[0].alone and requests:
+                break
             request = queue.pending.pop(0)
             earlier = self._recent_txns.get(request.txn) if request.txn is not None else None
             if earlier is not None:  # written by an earlier batch while this one waited
@@ -481,7 +491,7 @@ class EventSender:
             request.built = built
             builds.append(built)
             head = built.next_head
-            if built.event.is_state:
+            if built.event.is_state or request.alone:
                 break
         if not builds:
             return
@@ -490,6 +500,13 @@ class EventSender:
         except BaseException as e:
             self._heads.pop(room_id, None)
             retry = await self._settle_repeated_txns(requests) if isinstance(e, IntegrityError) else None
+            if retry is None and len(requests) > 1 and isinstance(e, Exception):
+                # One bad event must not fail the others' sends: each is written on its own.
+                logger.warning("event_batch_failed", room_id=room_id, size=len(requests), error=repr(e))
+                retry = requests
+                for request in retry:
+                    request.built = request.duplicate_of = None
+                    request.alone = True
             if retry is None:
                 for request in requests:
                     _fail(request, e)
@@ -721,7 +738,7 @@ def _check_format(event: Event) -> None:
     """Refuse events that other servers would refuse (size, value limits)."""
     try:
         validate_pdu(event.pdu(), event.room_version)
+    except PDUTooLarge:
+        raise MatrixError("M_TOO_LARGE", "The event is larger than 64 KiB", status=413) from None
     except InvalidPDU as e:
-        if "bytes" in str(e):
-            raise MatrixError("M_TOO_LARGE", "The event is larger than 64 KiB", status=413) from None
         raise MatrixError("M_BAD_JSON", f"Invalid event: {e}") from None

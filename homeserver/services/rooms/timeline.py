@@ -10,6 +10,7 @@ from typing import Any
 
 from homeserver.core.visibility import can_see_event
 from homeserver.errors import MatrixError
+from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter
 from homeserver.services.rooms.scan import scan_timeline
@@ -27,14 +28,9 @@ MAX_LIMIT = 1000
 
 def parse_position(token: str) -> int:
     """A pagination position: ``t<stream>`` from /messages, or a sync token."""
-    if token.startswith("t"):
-        try:
-            return int(token[1:])
-        except ValueError:
-            pass
-    elif token.startswith("s"):
+    if token.startswith("s"):
         return SyncToken.decode(token).events
-    raise MatrixError("M_INVALID_PARAM", "Invalid pagination token")
+    return parse_token(token, "t", "pagination token")
 
 
 def position_token(position: int) -> str:
