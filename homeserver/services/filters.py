@@ -235,5 +235,10 @@ class FilterService:
         return (await self.resolve(user_id, value)).room.timeline
 
     async def _load(self, user_id: str, filter_id: str) -> dict[str, Any] | None:
-        number = parse_int(filter_id, "A filter ID", minimum=0, errcode="M_NOT_FOUND")
+        """The user's saved filter of this ID; ``None`` when there is none (a
+        malformed ID names none either)."""
+        try:
+            number = parse_int(filter_id, "A filter ID", minimum=0)
+        except MatrixError:
+            return None
         return await self._store.get(user_id, number)
