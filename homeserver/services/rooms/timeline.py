@@ -69,17 +69,25 @@ class TimelineService:
     # -- access ----------------------------------------------------------------------
 
     async def access(self, user_id: str, room_id: str) -> RoomAccess:
-        """The user's access to a room: joined (everything), left (until leaving),
-        or ``M_FORBIDDEN`` for rooms they were never in (unless world-readable)."""
+        """The user's access to a room (spec: "History visibility": "a user needs to
+        join a room to view events in that room"): a joined member reads everything;
+        anyone reads a ``world_readable`` room; a former member reads up to the end of
+        their last stay (their leave or ban, or the invite or knock that followed it)
+        unless they forgot the room. Everyone else, invitees and knockers included
+        (they have the stripped state of ``/sync``), gets ``M_FORBIDDEN``."""
         room = await self._rooms.get_room(room_id)
         if room is None:
             raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
         memberships = await self._rooms.current_memberships_of_user(user_id)
-        if room_id in memberships:
-            membership, _, stream = memberships[room_id]
-            return RoomAccess(membership, None if membership == "join" else stream)
+        membership = memberships[room_id][0] if room_id in memberships else None
+        if membership == "join":
+            return RoomAccess(membership, None)
         if await self._current_visibility(room_id) == "world_readable":
-            return RoomAccess(None, None)
+            return RoomAccess(membership, None)
+        if membership is not None and room_id not in await self._rooms.forgotten_rooms(user_id):
+            span = await self._rooms.last_join_span(room_id, user_id)
+            if span is not None and span[1] is not None:
+                return RoomAccess(membership, span[1])
         raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
 
     async def ignored_users(self, user_id: str) -> set[str]:
@@ -123,6 +131,7 @@ class TimelineService:
             hv = related.get(event_id) if event_id else None
             return hv.event.content.get("history_visibility") if hv else None
 
+        joined_at = await self._last_joins(user_id, {i.event.room_id for i in items}, current)
         visible = []
         for item in items:
             event = item.event
@@ -138,11 +147,24 @@ class TimelineService:
                     membership_at_event=member.event.membership if member else None,
                     current_membership=current.get(event.room_id, (None,))[0],
                     is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
+                    joined_later=joined_at.get(event.room_id, MIN_STREAM) > item.stream_ordering,
                 )
                 for visibility in settings
             ):
                 visible.append(item)
         return visible
+
+    async def _last_joins(
+        self, user_id: str, room_ids: set[str], current: Mapping[str, tuple[str, str, int]]
+    ) -> dict[str, int]:
+        """When the user last joined each of the rooms they are no longer joined to."""
+        joins: dict[str, int] = {}
+        for room_id in room_ids:
+            if room_id in current and current[room_id][0] != "join":
+                span = await self._rooms.last_join_span(room_id, user_id)
+                if span is not None:
+                    joins[room_id] = span[0]
+        return joins
 
     # -- single events and state ----------------------------------------------------------
 
