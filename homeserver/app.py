@@ -88,6 +88,7 @@ from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 from homeserver.services.rooms.sender import EventSender
 from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.visibility import EventVisibility
 from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
@@ -287,9 +288,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
         server_name=config.server_name,
     )
-    serializer = EventSerializer(event_store, room_store, relation_store, clock)
+    visibility = EventVisibility(events=event_store, state=state_store, rooms=room_store, account_data=account_data_store)
+    serializer = EventSerializer(event_store, room_store, relation_store, clock, visibility)
     timeline = TimelineService(
-        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer,
+        events=event_store, state=state_store, rooms=room_store, visibility=visibility, serializer=serializer,
         backfill=remote_events.backfill,
     )
     typing = TypingService(room_store, notifier, outbound, clock, config.server_name)

@@ -178,3 +178,24 @@ async def test_world_readable_room_is_read_by_invitees_too(client):
     topic = await bob.get(f"{R}/{room_id}/state/m.room.topic")
     assert topic.status == 200 and topic.body == {"topic": "open topic"}
     assert (await bob.get(f"{R}/{room_id}/event/{event_id}")).status == 200
+
+
+async def test_former_member_gets_no_later_edit_or_thread_reply_bundled(client):
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    room_id = await _room(alice, preset="public_chat")
+    await bob.post(f"{R}/{room_id}/join", {})
+    root = await _send(alice, room_id, "a thread starts")
+    await bob.post(f"{R}/{room_id}/leave", {})
+    for txn, content in (
+        ("edit", {"msgtype": "m.text", "body": "* x", "m.new_content": {"msgtype": "m.text", "body": SECRET},
+                  "m.relates_to": {"rel_type": "m.replace", "event_id": root}}),
+        ("reply", {"msgtype": "m.text", "body": SECRET, "m.relates_to": {"rel_type": "m.thread", "event_id": root}}),
+    ):
+        assert (await alice.put(f"{R}/{room_id}/send/m.room.message/{txn}", content)).status == 200
+    assert "m.relations" in (await alice.get(f"{R}/{room_id}/event/{root}")).body["unsigned"]
+    seen = await bob.get(f"{R}/{room_id}/event/{root}")
+    assert seen.status == 200 and "m.relations" not in seen.body["unsigned"]
+    for path in (f"{R}/{room_id}/messages", f"{V1}/rooms/{room_id}/threads"):
+        resp = await bob.get(path, params={"dir": "b"})
+        assert resp.status == 200 and SECRET not in json.dumps(resp.body)

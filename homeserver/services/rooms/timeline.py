@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from homeserver.core.visibility import can_see_event
 from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter
 from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.visibility import EventVisibility
 from homeserver.services.sync_token import SyncToken
-from storage.account_data import AccountDataStore
 from storage.events import EventStore, StoredEvent
 from storage.rooms import RoomStore
 from storage.state import StateStore
@@ -55,7 +54,7 @@ class TimelineService:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
-        account_data: AccountDataStore,
+        visibility: EventVisibility,
         serializer: EventSerializer,
         backfill: Callable[[str, int], Awaitable[int]] | None = None,
     ) -> None:
@@ -63,7 +62,7 @@ class TimelineService:
         self._events = events
         self._state = state
         self._rooms = rooms
-        self._account_data = account_data
+        self._visibility = visibility
         self._serializer = serializer
 
     # -- access ----------------------------------------------------------------------
@@ -91,10 +90,7 @@ class TimelineService:
         raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
 
     async def ignored_users(self, user_id: str) -> set[str]:
-        """Users this user ignores (``m.ignored_user_list`` account data)."""
-        content = await self._account_data.get(user_id, "", "m.ignored_user_list") or {}
-        ignored = content.get("ignored_users")
-        return set(ignored) if isinstance(ignored, dict) else set()
+        return await self._visibility.ignored_users(user_id)
 
     async def filter_visible(
         self,
@@ -104,67 +100,8 @@ class TimelineService:
         memberships: Mapping[str, tuple[str, str, int]] | None = None,
         ignored: set[str] | None = None,
     ) -> list[StoredEvent]:
-        """The events the user may see, judged by the state at each event (an
-        ``m.room.history_visibility`` event by the setting before or after it);
-        messages from ignored users are dropped (their state events are kept).
-        ``memberships`` and ``ignored`` may be passed when the caller has them."""
-        if not items:
-            return []
-        if ignored is None:
-            ignored = await self.ignored_users(user_id)
-        if ignored:
-            items = [i for i in items if i.event.is_state or i.event.sender not in ignored]
-        groups = await self._state.get_event_state_groups([i.event_id for i in items])
-        current = memberships if memberships is not None else await self._rooms.current_memberships_of_user(user_id)
-        lookups: dict[int, tuple[str | None, str | None]] = {}
-        for group in set(groups.values()):
-            state = await self._state.get_state(group)
-            lookups[group] = (state.get(("m.room.member", user_id)), state.get(("m.room.history_visibility", "")))
-        changes = {
-            i.event_id: i.replaces_state for i in items
-            if i.event.type == "m.room.history_visibility" and i.event.state_key == ""
-        }
-        needed = {eid for pair in lookups.values() for eid in pair if eid} | {e for e in changes.values() if e}
-        related = await self._events.get_events(needed)
-
-        def setting(event_id: str | None) -> str | None:
-            hv = related.get(event_id) if event_id else None
-            return hv.event.content.get("history_visibility") if hv else None
-
-        joined_at = await self._last_joins(user_id, {i.event.room_id for i in items}, current)
-        visible = []
-        for item in items:
-            event = item.event
-            group = groups.get(item.event_id)
-            member_id, hv_id = lookups.get(group, (None, None)) if group is not None else (None, None)
-            member = related.get(member_id) if member_id else None
-            settings = [setting(hv_id)]
-            if item.event_id in changes:
-                settings.append(setting(changes[item.event_id]))  # the setting it replaced
-            if any(
-                can_see_event(
-                    history_visibility=visibility,
-                    membership_at_event=member.event.membership if member else None,
-                    current_membership=current.get(event.room_id, (None,))[0],
-                    is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
-                    joined_later=joined_at.get(event.room_id, MIN_STREAM) > item.stream_ordering,
-                )
-                for visibility in settings
-            ):
-                visible.append(item)
-        return visible
-
-    async def _last_joins(
-        self, user_id: str, room_ids: set[str], current: Mapping[str, tuple[str, str, int]]
-    ) -> dict[str, int]:
-        """When the user last joined each of the rooms they are no longer joined to."""
-        joins: dict[str, int] = {}
-        for room_id in room_ids:
-            if room_id in current and current[room_id][0] != "join":
-                span = await self._rooms.last_join_span(room_id, user_id)
-                if span is not None:
-                    joins[room_id] = span[0]
-        return joins
+        """The events the user may see (see :meth:`EventVisibility.filter_visible`)."""
+        return await self._visibility.filter_visible(user_id, items, memberships=memberships, ignored=ignored)
 
     # -- single events and state ----------------------------------------------------------
 
