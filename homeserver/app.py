@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,9 @@ class Hearth:
     to_device: ToDeviceService
     key_backups: KeyBackupService
     media: MediaService
+    #: Threads for image work (thumbnails, media files) and for password hashing.
+    media_pool: ThreadPoolExecutor
+    password_pool: ThreadPoolExecutor
     federation_client: FederationClient
     keyring: KeyRing
     remote_events: RemoteEvents
@@ -227,7 +231,12 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         db, DeviceListStore(db), room_store, notifier, outbound, local_keys, remote_device_lists, config.server_name
     )
     rate_limiter = RateLimiter(config.rate_limits, clock)
-    passwords = PasswordHasher(config.auth.password_hashing)
+    # Media work and password hashing each get their own bounded pool: neither can starve the other.
+    media_pool = ThreadPoolExecutor(max_workers=config.media.thumbnail_workers, thread_name_prefix="hearth-media")
+    password_pool = ThreadPoolExecutor(
+        max_workers=config.auth.password_hashing.workers, thread_name_prefix="hearth-passwords"
+    )
+    passwords = PasswordHasher(config.auth.password_hashing, password_pool)
     auth = AuthService(device_store, config.auth, clock)
     uia = UIAService(registration_store, account_store, passwords, rate_limiter, clock, config.server_name)
     accounts = AccountService(
@@ -436,8 +445,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         media=MediaService(
             db=db, store=MediaStore(db), files=MediaFiles(config.path(config.media.store_path)),
             rate_limiter=rate_limiter, config=config.media, clock=clock, federation=queries,
-            server_name=config.server_name,
+            server_name=config.server_name, pool=media_pool,
         ),
+        media_pool=media_pool,
+        password_pool=password_pool,
         federation_client=federation_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
@@ -548,6 +559,8 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.federation_client.close()
         finally:
             await hearth.db.close()
+            for pool in (hearth.media_pool, hearth.password_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
 
     return lifecycle
 

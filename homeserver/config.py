@@ -84,6 +84,8 @@ class PasswordHashingConfig:
     time_cost: int = 3
     memory_kib: int = 65536
     parallelism: int = 4
+    #: Threads that hash passwords (their own pool: media work never delays a login).
+    workers: int = 2
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class MediaConfig:
     legacy_unauthenticated: bool = False
     #: Largest image, in pixels, that Hearth decodes to make thumbnails.
     max_thumbnail_source_pixels: int = 32_000_000
+    #: Threads that decode and scale images (their own pool, apart from password hashing).
+    thumbnail_workers: int = 2
     #: Seconds a ``/create``d media ID waits for its upload.
     pending_upload_lifetime_s: int = 24 * 60 * 60
     #: Media IDs a user may have created and not yet uploaded.
@@ -262,6 +266,12 @@ def _check_semantics(config: Config) -> None:
     media = config.media
     if media.max_upload_size < 1 or media.max_thumbnail_source_pixels < 1 or media.max_pending_uploads < 1:
         raise ConfigError("media: max_upload_size, max_thumbnail_source_pixels and max_pending_uploads must be positive")
+    for key, workers in (
+        ("media.thumbnail_workers", media.thumbnail_workers),
+        ("auth.password_hashing.workers", config.auth.password_hashing.workers),
+    ):
+        if workers < 1:
+            raise ConfigError(f"{key}: must be at least 1")
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")

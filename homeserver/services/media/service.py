@@ -9,6 +9,11 @@ the client's ``timeout_ms``) for that. Every download needs an access token
 fetch any media ID, as in every Matrix server: an ``mxc://`` URI is the
 capability. Media of other servers is fetched from them over federation the
 first time a local user asks, and kept.
+
+Image work (decoding, scaling, hashing files) runs in the media worker pool
+the app gives this service, bounded and apart from the pool that hashes
+passwords, so a flood of thumbnail requests queues here and never delays a
+login; identical thumbnail requests in flight share one piece of work.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import fnmatch
 import secrets
 import string
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +81,10 @@ class MediaService:
         clock: Clock,
         federation: FederationQueries,
         server_name: str,
+        pool: Executor,
     ) -> None:
+        self._pool = pool
+        self._making: dict[tuple[Any, ...], asyncio.Future[Thumbnail | None]] = {}
         self._federation = federation
         self._db = db
         self._store = store
@@ -186,26 +196,44 @@ class MediaService:
         if content_type not in THUMBNAILABLE:
             raise MatrixError("M_UNKNOWN", "Cannot generate thumbnails for this content", status=400)
         animated = animated and content_type in ANIMATABLE
-        width, height = choose_size(width, height, method)
-        local = server_name == self._server_name  # thumbnails of remote media are made afresh each time
-        cached = await self._store.thumbnail(media_id, width, height, method, animated) if local else None
-        if cached is None:
-            cached = await self._generate(record, width, height, method, animated, keep=local)
-        if cached is None:  # the original is small enough
-            return Content(self._files.path(record.sha256), content_type, record.size, None)
-        return Content(self._files.path(cached.sha256), cached.content_type, cached.size, None)
+        size = choose_size(width, height, method)
+        if size is not None:
+            local = server_name == self._server_name  # thumbnails of remote media are made afresh each time
+            key = (server_name, media_id, *size, method, animated)
+            made = self._making.get(key)
+            if made is None:
+                # Identical requests at the same time share one piece of work.
+                made = asyncio.ensure_future(self._cached_or_new(record, *size, method, animated, keep=local))
+                self._making[key] = made
+                made.add_done_callback(partial(self._made, key))
+            thumbnail = await asyncio.shield(made)
+            if thumbnail is not None:
+                return Content(self._files.path(thumbnail.sha256), thumbnail.content_type, thumbnail.size, None)
+        # The original is small enough, or the request is bigger than any thumbnail.
+        return Content(self._files.path(record.sha256), content_type, record.size, None)
 
-    async def _generate(
+    def _made(self, key: tuple[Any, ...], made: asyncio.Future[Thumbnail | None]) -> None:
+        self._making.pop(key, None)
+        if not made.cancelled():
+            made.exception()  # retrieved here too, in case every requester went away
+
+    async def _cached_or_new(
         self, record: MediaRecord, width: int, height: int, method: str, animated: bool, *, keep: bool
     ) -> Thumbnail | None:
+        if keep:
+            cached = await self._store.thumbnail(record.media_id, width, height, method, animated)
+            if cached is not None:
+                return cached
         assert record.sha256 is not None
         path = self._files.path(record.sha256)
+        loop = asyncio.get_running_loop()
         try:
-            image = await asyncio.to_thread(
-                lambda: make_thumbnail(
-                    path.read_bytes(), width, height, method, animated=animated,
+            image = await loop.run_in_executor(
+                self._pool,
+                partial(
+                    make_thumbnail, path, width, height, method, animated=animated,
                     max_pixels=self._config.max_thumbnail_source_pixels,
-                )
+                ),
             )
         except SourceTooLarge:
             raise MatrixError("M_TOO_LARGE", "The image is too large to thumbnail", status=413) from None
@@ -213,7 +241,7 @@ class MediaService:
             raise MatrixError("M_UNKNOWN", "Cannot generate thumbnails for this content", status=400) from None
         if image is None:
             return None
-        sha256, size = await asyncio.to_thread(self._files.write_bytes, image.data)
+        sha256, size = await loop.run_in_executor(self._pool, self._files.write_bytes, image.data)
         thumbnail = Thumbnail(image.content_type, size, sha256)
         if keep:
             await self._store.add_thumbnail(record.media_id, width, height, method, animated, thumbnail)
@@ -241,7 +269,7 @@ class MediaService:
             media = await self._federation.download_media(server_name, media_id, self._config.max_upload_size)
         except RemoteUnavailable as e:
             raise MatrixError("M_NOT_FOUND", f"The media could not be fetched from {server_name}: {e}", status=404) from None
-        sha256, size = await asyncio.to_thread(self._files.write_bytes, media.data)
+        sha256, size = await asyncio.get_running_loop().run_in_executor(self._pool, self._files.write_bytes, media.data)
         await self._store.put_remote(
             server_name, media_id, media.content_type, media.upload_name, size, sha256, self._clock.time_ms()
         )
