@@ -577,6 +577,7 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.to_device.forget_old_txns()
                 await hearth.device_lists.forget_unshared_remote_lists()
                 await hearth.media.expire_pending()
+                await hearth.media.release_expired_reservations()
             except Exception:
                 logger.exception("housekeeping_failed")
 

@@ -23,6 +23,7 @@ import fnmatch
 import secrets
 import string
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +55,8 @@ logger = structlog.get_logger(__name__)
 
 _MEDIA_ID_ALPHABET = string.ascii_letters + string.digits
 _MEDIA_ID_CHARS = frozenset(_MEDIA_ID_ALPHABET + "_-")
+#: How long an upload's reservation of quota lasts if the upload never finishes.
+RESERVATION_LIFETIME_MS = 6 * 60 * 60 * 1000
 #: The longest a download waits for a pending upload, whatever the client asks.
 MAX_WAIT_MS = 60_000
 _POLL_S = 0.2
@@ -109,11 +112,11 @@ class MediaService:
         """``POST /upload``: store new content; its ``mxc://`` URI."""
         self._rate_limiter.check("media_upload", requester.user_id)
         self._check_type(content_type)
-        sha256, size = await self._receive(requester, body, length)
         media_id = _new_media_id()
-        await self._store.create(MediaRecord(
-            media_id, requester.user_id, content_type, upload_name, size, sha256, self._clock.time_ms(), None, False,
-        ))
+        async with self._received(requester, body, length) as (sha256, size):
+            await self._store.create(MediaRecord(
+                media_id, requester.user_id, content_type, upload_name, size, sha256, self._clock.time_ms(), None, False,
+            ))
         logger.info("media_uploaded", media_id=media_id, user_id=requester.user_id, size=size)
         return self._mxc(media_id)
 
@@ -147,31 +150,63 @@ class MediaService:
         if record.pending_expires_ts is not None and record.pending_expires_ts < self._clock.time_ms():
             raise MatrixError("M_NOT_FOUND", "This media ID has expired", status=404)
         self._check_type(content_type)
-        sha256, size = await self._receive(requester, body, length)
-        if not await self._store.fill(media_id, content_type, upload_name, size, sha256):
-            raise MatrixError("M_CANNOT_OVERWRITE_MEDIA", "This media already has content", status=409)
+        async with self._received(requester, body, length) as (sha256, size):
+            if not await self._store.fill(media_id, content_type, upload_name, size, sha256):
+                raise MatrixError("M_CANNOT_OVERWRITE_MEDIA", "This media already has content", status=409)
 
     def _check_type(self, content_type: str) -> None:
         allowed = self._config.allowed_content_types
         if not any(fnmatch.fnmatchcase(content_type.lower(), pattern.lower()) for pattern in allowed):
             raise MatrixError("M_FORBIDDEN", f"Uploads of type {content_type} are not allowed", status=403)
 
-    async def _receive(self, requester: Requester, body: AsyncIterator[bytes], length: int | None) -> tuple[str, int]:
+    @asynccontextmanager
+    async def _received(
+        self, requester: Requester, body: AsyncIterator[bytes], length: int | None
+    ) -> AsyncIterator[tuple[str, int]]:
+        """Write an upload to disk and yield its ``(sha256, size)`` inside the transaction
+        that records it. The quota is reserved before anything is written (the declared
+        length, else the size once it has arrived), turned into usage when the record
+        commits and given back when anything fails."""
         limit = self._config.max_upload_size
         if length is not None and length > limit:
             raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413)
-        quota = self._config.user_quota
-        used = await self._store.bytes_used(requester.user_id) if quota is not None else 0
-        if quota is not None and length is not None and used + length > quota:
-            raise _over_quota()
+        user_id = requester.user_id
+        reservation = await self._reserve(user_id, length) if length is not None else None
         try:
-            sha256, size = await self._files.write_stream(body, limit)
-        except TooLarge:
-            raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413) from None
-        if quota is not None and used + size > quota:
-            await self._drop_if_unreferenced(sha256)
+            try:
+                sha256, size = await self._files.write_stream(body, limit)
+            except TooLarge:
+                raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413) from None
+            if length is None:
+                try:
+                    reservation = await self._reserve(user_id, size)
+                except MatrixError:
+                    await self._drop_if_unreferenced(sha256)
+                    raise
+            async with self._db.transaction("store_media"):
+                yield sha256, size
+                if reservation is not None:
+                    await self._store.settle(reservation, user_id, size)
+        except BaseException:
+            if reservation is not None:
+                await asyncio.shield(self._store.release(reservation))
+            raise
+
+    async def _reserve(self, user_id: str, size: int) -> str | None:
+        """Reserve ``size`` bytes of the user's quota (``None``: no quota) or refuse."""
+        quota = self._config.user_quota
+        if quota is None:
+            return None
+        reservation = secrets.token_hex(16)
+        expires = self._clock.time_ms() + RESERVATION_LIFETIME_MS
+        if not await self._store.reserve(reservation, user_id, size, quota, expires):
             raise _over_quota()
-        return sha256, size
+        return reservation
+
+    async def release_expired_reservations(self) -> None:
+        """Housekeeping: give back the quota of uploads a stopped server never finished."""
+        for reservation in await self._store.expired_reservations(self._clock.time_ms()):
+            await self._store.release(reservation)
 
     async def _drop_if_unreferenced(self, sha256: str) -> None:
         if not await self._store.is_referenced(sha256):
