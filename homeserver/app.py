@@ -303,7 +303,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         events=event_store, state=state_store, rooms=room_store, visibility=visibility, serializer=serializer,
         backfill=remote_events.backfill,
     )
-    typing = TypingService(room_store, notifier, outbound, clock, config.server_name)
+    typing = TypingService(room_store, notifier, outbound, clock, config.server_name, rate_limiter)
     receipts = ReceiptService(
         receipts=receipt_store,
         events=event_store,
@@ -332,9 +332,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
         server_name=config.server_name,
         default_version=config.rooms.default_version,
+        rate_limiter=rate_limiter,
     )
     to_device = ToDeviceService(
-        db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
+        db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name, rate_limiter
     )
     remote_membership = RemoteMembership(
         db=db, remote=remote_events, sender=event_sender, events=event_store, state=state_store, rooms=room_store,
@@ -363,7 +364,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         registration=registration,
         uia=uia,
         notifier=notifier,
-        profiles=ProfileService(account_store, queries, config.server_name),
+        profiles=ProfileService(account_store, queries, config.server_name, rate_limiter),
         account_data=account_data,
         filters=FilterService(filter_store),
         shared_secret=SharedSecretRegistration(
@@ -371,6 +372,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             accounts=accounts,
             store=registration_store,
             clock=clock,
+            rate_limiter=rate_limiter,
         ),
         user_admin=UserAdminService(accounts, account_store),
         room_creator=room_creator,
@@ -481,7 +483,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         AccountDataRoutes(authenticator, hearth.account_data),
         FilterRoutes(authenticator, hearth.filters),
         CapabilitiesRoutes(authenticator, config),
-        SharedSecretRoutes(hearth.shared_secret),
+        SharedSecretRoutes(authenticator, hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
         RoomRoutes(

@@ -125,6 +125,18 @@ class RateLimitsConfig:
     join: RateLimit = RateLimit(per_second=0.1, burst=10)
     #: Media uploads and ``/create`` calls by a user.
     media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
+    #: Rooms created by a user.
+    room_creation: RateLimit = RateLimit(per_second=0.05, burst=10)
+    #: Invites sent by a user (each invitee of a ``createRoom`` counts).
+    invite: RateLimit = RateLimit(per_second=0.5, burst=30)
+    #: ``/sendToDevice`` requests by a user.
+    to_device: RateLimit = RateLimit(per_second=10.0, burst=100)
+    #: Typing notifications by a user.
+    typing: RateLimit = RateLimit(per_second=1.0, burst=10)
+    #: Profile changes by a user (each one updates the user's membership in every joined room).
+    profile: RateLimit = RateLimit(per_second=0.1, burst=10)
+    #: Nonces handed out by ``GET /_synapse/admin/v1/register``, per client address.
+    shared_secret_nonce: RateLimit = RateLimit(per_second=0.17, burst=5)
 
 
 @dataclass(frozen=True)
@@ -275,7 +287,7 @@ def _check_semantics(config: Config) -> None:
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")
-    for name in ("registration", "login_address", "login_account", "login_failed", "message", "join", "media_upload"):
+    for name in (f.name for f in dataclasses.fields(RateLimitsConfig) if f.name != "enabled"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:
             raise ConfigError(f"rate_limits.{name}: per_second must be > 0 and burst >= 1")

@@ -10,6 +10,7 @@ import orjson
 from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
+from homeserver.services.ratelimit import RateLimiter
 from storage.accounts import AccountStore
 
 #: avatar_url, displayname, m.tz, or a custom field in the common namespaced grammar.
@@ -20,7 +21,10 @@ MAX_KEY_BYTES = 255
 
 
 class ProfileService:
-    def __init__(self, accounts: AccountStore, federation: FederationQueries, server_name: str) -> None:
+    def __init__(
+        self, accounts: AccountStore, federation: FederationQueries, server_name: str, rate_limiter: RateLimiter
+    ) -> None:
+        self._rate_limiter = rate_limiter
         self._accounts = accounts
         self._federation = federation
         self._server_name = server_name
@@ -50,6 +54,7 @@ class ProfileService:
         """Set one field of the requester's own profile (spec limits enforced)."""
         self._check_own(requester_id, user_id)
         check_key(key)
+        self._rate_limiter.check("profile", user_id)
         if key == "displayname" and not isinstance(value, str):
             raise MatrixError("M_BAD_JSON", "displayname must be a string")
         if key == "avatar_url" and not (isinstance(value, str) and (_MXC.fullmatch(value) or value == "")):
@@ -65,6 +70,7 @@ class ProfileService:
     async def delete_field(self, requester_id: str, user_id: str, key: str) -> None:
         self._check_own(requester_id, user_id)
         check_key(key)
+        self._rate_limiter.check("profile", user_id)
         await self._accounts.delete_profile_field(user_id, key)
 
     def _check_own(self, requester_id: str, user_id: str) -> None:

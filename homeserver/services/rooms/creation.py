@@ -14,9 +14,14 @@ from homeserver.clock import Clock
 from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError
+from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
 from storage.database import Database
 from storage.rooms import AliasStore, RoomStore
+
+#: Most events a ``createRoom`` may ask for in ``initial_state``, and most invitees.
+MAX_INITIAL_STATE = 100
+MAX_INVITES = 100
 
 PRESETS = {
     "private_chat": {"join_rule": "invite", "history_visibility": "shared", "guest_access": "can_join"},
@@ -78,7 +83,9 @@ class RoomCreator:
         clock: Clock,
         server_name: str,
         default_version: str,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._db = db
         self._sender = sender
         self._rooms = rooms
@@ -89,6 +96,13 @@ class RoomCreator:
 
     async def create_room(self, creator: str, request: CreateRoomRequest) -> tuple[str, str | None]:
         """Create a room; returns ``(room_id, alias)``."""
+        if len(request.initial_state) > MAX_INITIAL_STATE:
+            raise MatrixError("M_INVALID_PARAM", f"initial_state is limited to {MAX_INITIAL_STATE} events")
+        if len(request.invite) > MAX_INVITES:
+            raise MatrixError("M_INVALID_PARAM", f"invite is limited to {MAX_INVITES} users")
+        self._rate_limiter.check("room_creation", creator)
+        for _ in request.invite:
+            self._rate_limiter.check("invite", creator)
         version = self._room_version(request.room_version)
         preset = request.preset or ("public_chat" if request.visibility == "public" else "private_chat")
         if preset not in PRESETS:

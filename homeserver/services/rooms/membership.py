@@ -114,6 +114,7 @@ class MembershipService:
 
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)
+        self._rate_limiter.check("invite", requester.user_id)
         remote = get_domain_from_id(target) != self._server_name
         if not remote and not await self._accounts.user_exists(target):
             raise MatrixError("M_NOT_FOUND", "Unknown user")
