@@ -71,6 +71,7 @@ from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
 from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
+from homeserver.services.deactivation import Deactivation
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
@@ -88,6 +89,7 @@ from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 from homeserver.services.rooms.sender import EventSender
+from homeserver.services.rooms.member_updates import MemberUpdates
 from homeserver.services.rooms.serializer import EventSerializer
 from homeserver.services.rooms.visibility import EventVisibility
 from homeserver.services.rooms.summary import RoomSummaries
@@ -113,6 +115,7 @@ from storage.federation_queue import FederationQueueStore
 from storage.key_backup import KeyBackupStore
 from storage.media import MediaStore
 from storage.media_files import MediaFiles
+from storage.member_updates import MemberUpdateStore
 from storage.migrations import migrate
 from storage.push import PushStore
 from storage.push_actions import NotificationStore
@@ -152,6 +155,8 @@ class Hearth:
     filters: FilterService
     shared_secret: SharedSecretRegistration
     user_admin: UserAdminService
+    deactivation: Deactivation
+    member_updates: MemberUpdates
     room_creator: RoomCreator
     membership: MembershipService
     messages: MessageService
@@ -297,7 +302,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
         server_name=config.server_name,
     )
-    visibility = EventVisibility(events=event_store, state=state_store, rooms=room_store, account_data=account_data_store)
+    visibility = EventVisibility(
+        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, accounts=account_store
+    )
     serializer = EventSerializer(event_store, room_store, relation_store, clock, visibility)
     timeline = TimelineService(
         events=event_store, state=state_store, rooms=room_store, visibility=visibility, serializer=serializer,
@@ -354,6 +361,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rate_limiter=rate_limiter,
         server_name=config.server_name,
     )
+    member_updates = MemberUpdates(
+        db=db, store=MemberUpdateStore(db), rooms=room_store, membership=membership
+    )
+    deactivation = Deactivation(db=db, accounts=accounts, store=account_store, member_updates=member_updates)
     return Hearth(
         config=config,
         clock=clock,
@@ -364,7 +375,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         registration=registration,
         uia=uia,
         notifier=notifier,
-        profiles=ProfileService(account_store, queries, config.server_name, rate_limiter),
+        profiles=ProfileService(account_store, queries, config.server_name, rate_limiter, member_updates),
         account_data=account_data,
         filters=FilterService(filter_store),
         shared_secret=SharedSecretRegistration(
@@ -374,7 +385,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             clock=clock,
             rate_limiter=rate_limiter,
         ),
-        user_admin=UserAdminService(accounts, account_store),
+        user_admin=UserAdminService(accounts, account_store, deactivation, member_updates),
+        deactivation=deactivation,
+        member_updates=member_updates,
         room_creator=room_creator,
         membership=membership,
         messages=MessageService(
@@ -461,7 +474,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         remote_events=remote_events,
         remote_membership=remote_membership,
         server_reads=ServerReads(
-            events=event_store, rooms=room_store, remote=remote_events, clock=clock, server_name=config.server_name,
+            events=event_store, rooms=room_store, accounts=account_store, remote=remote_events, clock=clock,
+            server_name=config.server_name,
         ),
     )
 
@@ -477,7 +491,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
         SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
-        AccountRoutes(authenticator, hearth.accounts, hearth.uia),
+        AccountRoutes(authenticator, hearth.accounts, hearth.uia, hearth.deactivation),
         DeviceRoutes(authenticator, hearth.devices),
         ProfileRoutes(authenticator, hearth.profiles),
         AccountDataRoutes(authenticator, hearth.account_data),
@@ -586,7 +600,9 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(loop(), name="housekeeping")
         hearth.typing.start()
+        hearth.member_updates.start()
         yield
+        await hearth.member_updates.stop()
         await hearth.typing.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

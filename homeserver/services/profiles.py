@@ -11,6 +11,7 @@ from homeserver.core.identifiers import get_domain_from_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.member_updates import MemberUpdates
 from storage.accounts import AccountStore
 
 #: avatar_url, displayname, m.tz, or a custom field in the common namespaced grammar.
@@ -22,8 +23,14 @@ MAX_KEY_BYTES = 255
 
 class ProfileService:
     def __init__(
-        self, accounts: AccountStore, federation: FederationQueries, server_name: str, rate_limiter: RateLimiter
+        self,
+        accounts: AccountStore,
+        federation: FederationQueries,
+        server_name: str,
+        rate_limiter: RateLimiter,
+        member_updates: MemberUpdates,
     ) -> None:
+        self._member_updates = member_updates
         self._rate_limiter = rate_limiter
         self._accounts = accounts
         self._federation = federation
@@ -65,13 +72,23 @@ class ProfileService:
         profile[key] = value
         if len(orjson.dumps(profile)) > MAX_PROFILE_BYTES:
             raise MatrixError("M_PROFILE_TOO_LARGE", "The profile would exceed 64 KiB")
-        await self._accounts.set_profile_field(user_id, key, value)
+        async with self._accounts.db.transaction("set_profile_field"):
+            await self._accounts.set_profile_field(user_id, key, value)
+            await self._propagate(user_id, key)
 
     async def delete_field(self, requester_id: str, user_id: str, key: str) -> None:
         self._check_own(requester_id, user_id)
         check_key(key)
         self._rate_limiter.check("profile", user_id)
-        await self._accounts.delete_profile_field(user_id, key)
+        async with self._accounts.db.transaction("delete_profile_field"):
+            await self._accounts.delete_profile_field(user_id, key)
+            await self._propagate(user_id, key)
+
+    async def _propagate(self, user_id: str, key: str) -> None:
+        """A new display name or avatar goes to every joined room as a new membership event
+        (spec: "Events on change of profile information"), in the background."""
+        if key in ("displayname", "avatar_url"):
+            await self._member_updates.profile_changed(user_id)
 
     def _check_own(self, requester_id: str, user_id: str) -> None:
         if requester_id != user_id:

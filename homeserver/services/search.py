@@ -61,7 +61,7 @@ class SearchService:
             stored[h.event_id] for h in hits
             if h.event_id in stored and event_filter.matches(stored[h.event_id].event.type, stored[h.event_id].event.sender)
         ]
-        visible = {e.event_id for e in await self._timeline.filter_visible(requester.user_id, candidates)}
+        visible = {e.event_id for e in await self._timeline.filter_visible(requester.user_id, candidates, drop_erased=True)}
         serialized = {e["event_id"]: e for e in await self._timeline.serialize(requester, [c for c in candidates if c.event_id in visible])}
         results = []
         for hit in hits:

@@ -6,11 +6,17 @@ from typing import Any
 
 from homeserver.errors import MatrixError
 from homeserver.services.accounts import AccountService
+from homeserver.services.deactivation import Deactivation
+from homeserver.services.rooms.member_updates import MemberUpdates
 from storage.accounts import AccountStore, UserRecord
 
 
 class UserAdminService:
-    def __init__(self, accounts: AccountService, store: AccountStore) -> None:
+    def __init__(
+        self, accounts: AccountService, store: AccountStore, deactivation: Deactivation, member_updates: MemberUpdates
+    ) -> None:
+        self._deactivation = deactivation
+        self._member_updates = member_updates
         self._accounts = accounts
         self._store = store
 
@@ -44,13 +50,14 @@ class UserAdminService:
                 await self._accounts.set_admin(user_id, admin)
         if displayname is not None:
             await self._accounts.set_displayname(user_id, displayname)
+            await self._member_updates.profile_changed(user_id)
         if deactivated:
-            await self._accounts.deactivate(user_id)
+            await self._deactivation.deactivate(user_id, erase=False)
         return await self.describe(user_id), created
 
     async def deactivate(self, user_id: str, *, erase: bool) -> None:
         await self._local_user(user_id)
-        await self._accounts.deactivate(user_id, erase=erase)
+        await self._deactivation.deactivate(user_id, erase=erase)
 
     async def reset_password(self, user_id: str, new_password: str, *, logout_devices: bool) -> None:
         await self._local_user(user_id)

@@ -4,7 +4,8 @@ authorisation information").
 
 A server may read a room's events only while one of its users is joined to
 it and the room's server ACL allows it (``403 M_FORBIDDEN`` otherwise): the
-same rule that decides which servers receive the room's new events.
+same rule that decides which servers receive the room's new events. The
+events of users erased on deactivation are served redacted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 from homeserver.clock import Clock
 from homeserver.core.events import Event
 from homeserver.core.identifiers import get_domain_from_id
+from homeserver.core.redaction import redact
 from homeserver.errors import MatrixError
 from homeserver.services.rooms.remote import RemoteEvents, Rejected
+from storage.accounts import AccountStore
 from storage.events import EventStore
 from storage.rooms import RoomStore
 
@@ -25,8 +28,10 @@ MAX_MISSING = 20
 
 class ServerReads:
     def __init__(
-        self, *, events: EventStore, rooms: RoomStore, remote: RemoteEvents, clock: Clock, server_name: str
+        self, *, events: EventStore, rooms: RoomStore, accounts: AccountStore, remote: RemoteEvents, clock: Clock,
+        server_name: str,
     ) -> None:
+        self._accounts = accounts
         self._events = events
         self._rooms = rooms
         self._remote = remote
@@ -49,9 +54,14 @@ class ServerReads:
     def _envelope(self, pdus: list[dict[str, Any]]) -> dict[str, Any]:
         return {"origin": self._server_name, "origin_server_ts": self._clock.time_ms(), "pdus": pdus}
 
+    async def _unerased(self, events: list[Event]) -> list[dict[str, Any]]:
+        """The events' PDUs, those of erased users redacted."""
+        erased = await self._accounts.erased_users()
+        return [redact(e.pdu(), e.room_version) if e.sender in erased else e.pdu() for e in events]
+
     async def event(self, origin: str, event_id: str) -> dict[str, Any]:
         """``/event/{eventId}``."""
-        return self._envelope([(await self._event_in(origin, event_id)).pdu()])
+        return self._envelope(await self._unerased([await self._event_in(origin, event_id)]))
 
     async def state_ids(self, origin: str, room_id: str, event_id: str) -> dict[str, Any]:
         """``/state_ids/{roomId}?event_id=``: the state before the event, as IDs, with its auth chain."""
@@ -88,7 +98,7 @@ class ServerReads:
         """``/backfill/{roomId}?v=&limit=``: events before (and including) ``starts``, newest first."""
         await self._check_in_room(origin, room_id)
         found = await self._walk_back(room_id, starts, stop=set(), limit=min(max(limit, 0), MAX_BACKFILL))
-        return self._envelope([e.pdu() for e in found])
+        return self._envelope(await self._unerased(found))
 
     async def missing_events(
         self, origin: str, room_id: str, earliest: list[str], latest: list[str], limit: int, min_depth: int
@@ -100,7 +110,7 @@ class ServerReads:
             if stored.event.room_id == room_id:
                 starts.extend(stored.event.prev_event_ids)
         found = await self._walk_back(room_id, starts, stop=set(earliest), limit=min(max(limit, 0), MAX_MISSING))
-        return {"events": [e.pdu() for e in reversed(found) if e.depth >= min_depth]}
+        return {"events": await self._unerased([e for e in reversed(found) if e.depth >= min_depth])}
 
     async def timestamp_to_event(self, origin: str, room_id: str, ts: int, direction: str) -> dict[str, Any]:
         """``/timestamp_to_event/{roomId}``: the event nearest ``ts`` in direction ``f`` or ``b``."""

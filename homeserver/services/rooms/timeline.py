@@ -99,9 +99,12 @@ class TimelineService:
         *,
         memberships: Mapping[str, tuple[str, str, int]] | None = None,
         ignored: set[str] | None = None,
+        drop_erased: bool = False,
     ) -> list[StoredEvent]:
         """The events the user may see (see :meth:`EventVisibility.filter_visible`)."""
-        return await self._visibility.filter_visible(user_id, items, memberships=memberships, ignored=ignored)
+        return await self._visibility.filter_visible(
+            user_id, items, memberships=memberships, ignored=ignored, drop_erased=drop_erased
+        )
 
     # -- single events and state ----------------------------------------------------------
 
@@ -110,9 +113,10 @@ class TimelineService:
         if item is None or item.event.room_id != room_id or item.outlier or item.rejected:
             raise MatrixError("M_NOT_FOUND", "Event not found")
         await self.access(requester.user_id, room_id)
-        if not await self.filter_visible(requester.user_id, [item]):
+        visible = await self.filter_visible(requester.user_id, [item])
+        if not visible:
             raise MatrixError("M_NOT_FOUND", "Event not found")
-        return (await self._serializer.serialize([item], requester))[0]
+        return (await self._serializer.serialize(visible, requester))[0]
 
     async def state_map(self, requester: Requester, room_id: str) -> Mapping[tuple[str, str], str]:
         """The state the user may see: current, or as it was when they left."""
@@ -292,7 +296,8 @@ class TimelineService:
         if target is None or target.event.room_id != room_id:
             raise MatrixError("M_NOT_FOUND", "Event not found")
         access = await self.access(requester.user_id, room_id)
-        if not await self.filter_visible(requester.user_id, [target]):
+        shown = await self.filter_visible(requester.user_id, [target])
+        if not shown:
             raise MatrixError("M_NOT_FOUND", "Event not found")
         limit = max(0, min(limit, MAX_LIMIT))
         ceiling = access.until if access.until is not None else MAX_STREAM
@@ -312,7 +317,7 @@ class TimelineService:
             state = [s for s in state if s.event.type != "m.room.member" or s.event.state_key in senders]
         first_position = before[-1].stream_ordering - 1 if before else target.stream_ordering - 1
         return {
-            "event": (await self._serializer.serialize([target], requester))[0],
+            "event": (await self._serializer.serialize(shown, requester))[0],
             "events_before": await self._serializer.serialize(before, requester),
             "events_after": await self._serializer.serialize(after, requester),
             "state": await self._serializer.serialize(state, requester),

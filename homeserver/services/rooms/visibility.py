@@ -1,20 +1,32 @@
 """Who may see which events of a room (spec: Client-Server API, "History
 visibility"), judged by the room state at each event, and the users a user
-ignores (spec: "Ignoring users")."""
+ignores (spec: "Ignoring users").
+
+The events of a user erased on deactivation are served redacted to anyone
+who could not see them before the erasure: only users joined when an event was
+sent, or who had joined the room before the erasure, still see it whole."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
+from homeserver.core.events import Event
+from homeserver.core.redaction import redact
 from homeserver.core.visibility import can_see_event
 from storage.account_data import AccountDataStore
+from storage.accounts import AccountStore
 from storage.events import EventStore, StoredEvent
 from storage.rooms import RoomStore
 from storage.state import StateStore
 
 
 class EventVisibility:
-    def __init__(self, *, events: EventStore, state: StateStore, rooms: RoomStore, account_data: AccountDataStore) -> None:
+    def __init__(
+        self, *, events: EventStore, state: StateStore, rooms: RoomStore, account_data: AccountDataStore,
+        accounts: AccountStore,
+    ) -> None:
+        self._accounts = accounts
         self._events = events
         self._state = state
         self._rooms = rooms
@@ -33,10 +45,13 @@ class EventVisibility:
         *,
         memberships: Mapping[str, tuple[str, str, int]] | None = None,
         ignored: set[str] | None = None,
+        drop_erased: bool = False,
     ) -> list[StoredEvent]:
         """The events the user may see, judged by the state at each event (an
         ``m.room.history_visibility`` event by the setting before or after it);
         messages from ignored users are dropped (their state events are kept).
+        Erased users' events the user could not see before come redacted (or, with
+        ``drop_erased``, not at all: for search, whose hits would betray them).
         ``memberships`` and ``ignored`` may be passed when the caller has them."""
         if not items:
             return []
@@ -62,6 +77,8 @@ class EventVisibility:
             return hv.event.content.get("history_visibility") if hv else None
 
         joined_at = await self._last_joins(user_id, {i.event.room_id for i in items}, current)
+        erased = await self._accounts.erased_users()
+        first_joins: dict[str, int | None] = {}
         visible = []
         for item in items:
             event = item.event
@@ -81,6 +98,15 @@ class EventVisibility:
                 )
                 for visibility in settings
             ):
+                if event.sender in erased and not (member is not None and member.event.membership == "join"):
+                    if event.room_id not in first_joins:
+                        first_joins[event.room_id] = await self._rooms.first_join(event.room_id, user_id)
+                    first = first_joins[event.room_id]
+                    if first is not None and first <= erased[event.sender]:  # joined before the erasure
+                        visible.append(item)
+                    elif not drop_erased:
+                        visible.append(_redacted(item))
+                    continue
                 visible.append(item)
         return visible
 
@@ -95,3 +121,8 @@ class EventVisibility:
                 if span is not None:
                     joins[room_id] = span[0]
         return joins
+
+
+def _redacted(item: StoredEvent) -> StoredEvent:
+    version = item.event.room_version
+    return dataclasses.replace(item, event=Event(redact(item.event.pdu(), version), version, event_id=item.event_id))
