@@ -271,8 +271,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     alias_store = AliasStore(db)
     relation_store = RelationStore(db)
     search_store = SearchStore(db)
+    push_store = PushStore(db)
     push = PushService(
-        store=PushStore(db),
+        store=push_store,
         notifications=NotificationStore(db),
         rooms=room_store,
         receipts=receipt_store,
@@ -364,7 +365,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     member_updates = MemberUpdates(
         db=db, store=MemberUpdateStore(db), rooms=room_store, membership=membership
     )
-    deactivation = Deactivation(db=db, accounts=accounts, store=account_store, member_updates=member_updates)
+    deactivation = Deactivation(
+        db=db, accounts=accounts, store=account_store, pushers=push_store, member_updates=member_updates
+    )
     return Hearth(
         config=config,
         clock=clock,

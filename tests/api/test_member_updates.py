@@ -110,6 +110,11 @@ async def test_deactivation_leaves_every_room_and_rejects_invites_and_knocks(cli
     knocked = await _room(bob, initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}])
     await alice.post(f"{V3}/knock/{knocked}", {})
 
+    pusher = {
+        "pushkey": "abc", "kind": "http", "app_id": "org.example.app", "app_display_name": "App",
+        "device_display_name": "Phone", "lang": "en", "data": {"url": "https://push.example.org/_matrix/push/v1/notify"},
+    }
+    assert (await alice.post(f"{V3}/pushers/set", pusher)).status == 200
     auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": "correct horse battery"}
     first = await alice.post(f"{V3}/account/deactivate", {})
     body = {"auth": {**auth, "session": first.body["session"]}}
@@ -123,6 +128,7 @@ async def test_deactivation_leaves_every_room_and_rejects_invites_and_knocks(cli
         assert alice.user_id not in (await bob.get(f"{R}/{room_id}/joined_members")).body["joined"]
         assert "displayname" not in await _member(bob, room_id, alice.user_id)
     assert (await client.get(f"{V3}/profile/{alice.user_id}")).body == {}
+    assert await server.hearth.push.pushers(alice.user_id) == []
     assert await server.hearth.member_updates._store.pending() == []
 
 
