@@ -115,9 +115,7 @@ def _thumbnail(
         return None
     if method == "crop" and (image.width < box_w or image.height < box_h):
         return None  # cropping would have to upscale
-    frames = getattr(image, "n_frames", 1)
-    if animated and getattr(image, "is_animated", False) and frames <= MAX_FRAMES \
-            and frames * image.width * image.height <= max_pixels:
+    if animated and getattr(image, "is_animated", False) and _frames_within(image, max_pixels):
         resized = [
             _orient(_resize(frame, box_w, box_h, method), transpose).convert("RGBA")
             for frame in ImageSequence.Iterator(image)
@@ -140,6 +138,13 @@ def _thumbnail(
     frame = frame.convert("RGBA") if frame.mode in ("P", "LA", "RGBA", "PA") else frame.convert("RGB")
     frame.save(out, format="PNG", optimize=True)
     return ThumbnailImage(out.getvalue(), "image/png")
+
+
+def _frames_within(image: Image.Image, max_pixels: int) -> bool:
+    """Whether an animation is small enough to keep its frames (counting them reads
+    the file's frame headers, not its pixels)."""
+    frames = getattr(image, "n_frames", 1)
+    return frames <= MAX_FRAMES and frames * image.width * image.height <= max_pixels
 
 
 def _covering(size: tuple[int, int], box_w: int, box_h: int, method: str) -> tuple[int, int]:
