@@ -62,11 +62,29 @@ class MediaStore:
         )
         return changed == 1
 
-    async def pending_count(self, user_id: str, now_ms: int) -> int:
-        return int(await self.db.fetchval(
-            "SELECT COUNT(*) FROM media WHERE user_id = $1 AND sha256 IS NULL AND pending_expires_ts > $2",
-            user_id, now_ms,
-        ))
+    async def create_pending(self, record: MediaRecord, max_pending: int, now_ms: int) -> bool:
+        """Create a media ID whose content comes later, unless the user already has
+        ``max_pending`` of them waiting. The user's usage row is held while counting,
+        so concurrent creations cannot pass the limit together."""
+        async with self.db.transaction("create_pending_media"):
+            await self._hold_usage(record.user_id)
+            pending = await self.db.fetchval(
+                "SELECT COUNT(*) FROM media WHERE user_id = $1 AND sha256 IS NULL AND pending_expires_ts > $2",
+                record.user_id, now_ms,
+            )
+            if int(pending) >= max_pending:
+                return False
+            await self.create(record)
+        return True
+
+    async def _hold_usage(self, user_id: str) -> None:
+        """Lock the user's usage row until commit (PostgreSQL; SQLite's single writer
+        already serialises write transactions)."""
+        await self.db.execute(
+            "INSERT INTO media_usage (user_id, bytes) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING", user_id
+        )
+        if self.db.dialect == "postgres":
+            await self.db.execute("SELECT 1 FROM media_usage WHERE user_id = $1 FOR UPDATE", user_id)
 
     async def delete_expired_pending(self, now_ms: int) -> int:
         return await self.db.execute(

@@ -88,3 +88,10 @@ async def test_reservations_of_uploads_a_stopped_server_never_finished_expire(ma
     clock.advance(RESERVATION_LIFETIME_MS / 1000 + 1)
     await server.hearth.media.release_expired_reservations()
     assert (await _upload(alice, b"x" * 200)).status == 200
+
+
+async def test_concurrent_creates_cannot_pass_the_pending_limit(make_server):
+    server = await make_server(media={"max_pending_uploads": 3})
+    alice = await server.client.register("alice")
+    answers = await asyncio.gather(*(alice.post(CREATE) for _ in range(10)))
+    assert sorted(a.status for a in answers) == [200] * 3 + [429] * 7

@@ -124,11 +124,11 @@ class MediaService:
         """``POST /create``: a media ID whose content comes later; the URI and its deadline."""
         self._rate_limiter.check("media_upload", requester.user_id)
         now = self._clock.time_ms()
-        if await self._store.pending_count(requester.user_id, now) >= self._config.max_pending_uploads:
-            raise MatrixError("M_LIMIT_EXCEEDED", "Too many media uploads are pending", status=429)
         media_id = _new_media_id()
         expires = now + self._config.pending_upload_lifetime_s * 1000
-        await self._store.create(MediaRecord(media_id, requester.user_id, None, None, None, None, now, expires, False))
+        record = MediaRecord(media_id, requester.user_id, None, None, None, None, now, expires, False)
+        if not await self._store.create_pending(record, self._config.max_pending_uploads, now):
+            raise MatrixError("M_LIMIT_EXCEEDED", "Too many media uploads are pending", status=429)
         return self._mxc(media_id), expires
 
     async def upload_to(
