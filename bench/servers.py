@@ -126,6 +126,8 @@ async def start_hearth(workdir: Path, backend: str) -> RunningServer:
     config = yaml.safe_load(config_path.read_text())
     config["registration"]["shared_secret"] = SHARED_SECRET
     config["rate_limits"] = {"enabled": False}
+    # Every benchmark client connects from loopback, up to 200 connections at once.
+    config.setdefault("listen", {})["max_connections_per_address"] = 1024
     config["logging"] = {"level": "warning"}
     config_path.write_text(yaml.safe_dump(config))
     log = workdir / f"hearth-{backend}.log"

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from client_api.auth import Authenticator
+from homeserver.connections import ConnectionGuard
 from homeserver.http import Route, json_response, media_timeout_ms, thumbnail_query
 from homeserver.config import MediaConfig
 from homeserver.errors import MatrixError
@@ -38,10 +39,13 @@ CONTENT_SECURITY_POLICY = (
 
 
 class MediaRoutes:
-    def __init__(self, authenticator: Authenticator, media: MediaService, config: MediaConfig) -> None:
+    def __init__(
+        self, authenticator: Authenticator, media: MediaService, config: MediaConfig, connections: ConnectionGuard
+    ) -> None:
         self._authenticator = authenticator
         self._media = media
         self._legacy = config.legacy_unauthenticated
+        self._connections = connections
 
     def routes(self) -> list[Route]:
         item = "{server_name}/{media_id}"
@@ -117,17 +121,19 @@ class MediaRoutes:
             raise MatrixError("M_NOT_FOUND", "Use the authenticated /_matrix/client/v1/media endpoints", status=404)
 
     async def _serve_download(self, request: web.Request) -> web.StreamResponse:
-        content = await self._media.download(
-            request.match_info["server_name"], request.match_info["media_id"], media_timeout_ms(request)
-        )
+        with self._connections.cancelled_on_disconnect(request):  # it may wait for an upload
+            content = await self._media.download(
+                request.match_info["server_name"], request.match_info["media_id"], media_timeout_ms(request)
+            )
         return _file_response(content, request.match_info.get("file_name") or content.upload_name)
 
     async def _serve_thumbnail(self, request: web.Request) -> web.StreamResponse:
         q = thumbnail_query(request)
-        content = await self._media.thumbnail(
-            request.match_info["server_name"], request.match_info["media_id"], q.width, q.height, q.method,
-            q.animated, q.timeout_ms,
-        )
+        with self._connections.cancelled_on_disconnect(request):  # it may wait for an upload
+            content = await self._media.thumbnail(
+                request.match_info["server_name"], request.match_info["media_id"], q.width, q.height, q.method,
+                q.animated, q.timeout_ms,
+            )
         return _file_response(content, None)
 
 

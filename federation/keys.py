@@ -7,10 +7,21 @@ otherwise the server is asked directly (``/_matrix/key/v2/server``), then each
 configured notary (``/_matrix/key/v2/query``), and whatever verifies is cached.
 A response must be signed by every key it lists as current, and a notary's
 answer must also carry the notary's own signature by a key we already trust.
+
+Any caller can make us fetch keys (an inbound request names its origin before
+it is verified), so at most :data:`KEY_FETCH_CONCURRENCY` fetches for checking
+requests and events run at once: the rest of the connection pool stays with
+real federation. Serving the notary API (``/_matrix/key/v2/query``, open to
+anyone) is work for strangers too, so it is bounded apart from real federation: it uses its own
+client (own connection pool, one request per destination at a time), at most
+:data:`NOTARY_CONCURRENCY` fetches run at once across all queries, one query
+names at most :data:`NOTARY_MAX_SERVERS` servers and fetches afresh at most
+:data:`NOTARY_MAX_FETCHES` of them (the others are answered from the cache).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +38,7 @@ from homeserver.core.server_keys import (
 )
 from homeserver.core.encoding import encode_base64
 from homeserver.core.signing import ServerSigningKey, decode_verify_key, sign_json
+from homeserver.errors import MatrixError
 from homeserver.services.ports import KeyUnavailable
 from storage.server_keys import ServerKeyStore
 
@@ -34,7 +46,16 @@ logger = structlog.get_logger(__name__)
 
 #: How long others may cache our key response.
 OWN_KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
-
+#: Seconds a key fetch may take (a slow server must not hold up request checks for long).
+KEY_FETCH_TIMEOUT_S = 10.0
+#: Key fetches (for checking requests and events) in flight at once.
+KEY_FETCH_CONCURRENCY = 20
+#: Servers one notary query may name.
+NOTARY_MAX_SERVERS = 100
+#: Servers one notary query may make us ask afresh.
+NOTARY_MAX_FETCHES = 10
+#: Notary fetches in flight at once, across all queries.
+NOTARY_CONCURRENCY = 10
 
 
 class KeyRing:
@@ -45,6 +66,7 @@ class KeyRing:
         signing_key: ServerSigningKey,
         store: ServerKeyStore,
         client: FederationClient,
+        notary_client: FederationClient,
         notaries: tuple[str, ...],
         clock: Clock,
     ) -> None:
@@ -52,6 +74,9 @@ class KeyRing:
         self._key = signing_key
         self._store = store
         self._client = client
+        self._notary_client = notary_client
+        self._fetch_slots = asyncio.Semaphore(KEY_FETCH_CONCURRENCY)
+        self._notary_slots = asyncio.Semaphore(NOTARY_CONCURRENCY)
         self._notaries = notaries
         self._clock = clock
 
@@ -77,16 +102,16 @@ class KeyRing:
 
     async def _fetch(self, server_name: str, key_id: str, moment: int) -> None:
         try:
-            response = await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
-            await self._remember(server_name, response)
+            await self._remember(server_name, await self._ask_for_keys(server_name, "GET", "/_matrix/key/v2/server"))
             return
         except (FederationError, InvalidKeyResponse) as e:
             logger.info("server_keys_unavailable", server=server_name, error=str(e))
         for notary in self._notaries:
             try:
-                answer = await self._client.request(notary, "POST", "/_matrix/key/v2/query", body={
+                answer = await self._ask_for_keys(notary, "POST", "/_matrix/key/v2/query", body={
                     "server_keys": {server_name: {key_id: {"minimum_valid_until_ts": moment}}},
                 })
+                # Checking the notary's signature may fetch its key (in a slot of its own).
                 for response in answer.get("server_keys", []) if isinstance(answer, dict) else []:
                     if isinstance(response, dict) and response.get("server_name") == server_name:
                         await self._check_notarised(notary, response)
@@ -94,6 +119,14 @@ class KeyRing:
                 return
             except (FederationError, InvalidKeyResponse, KeyUnavailable) as e:
                 logger.info("notary_failed", notary=notary, server=server_name, error=str(e))
+
+    async def _ask_for_keys(self, destination: str, method: str, path: str, body: Any = None) -> Any:
+        """One key request in a fetch slot; waiting for the slot counts toward its timeout."""
+        try:
+            async with asyncio.timeout(KEY_FETCH_TIMEOUT_S), self._fetch_slots:
+                return await self._client.request(destination, method, path, body=body, timeout=KEY_FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise FederationError(destination, "no key fetch slot came free in time") from None
 
     async def _check_notarised(self, notary: str, response: Mapping[str, Any]) -> None:
         signatures = response.get("signatures", {}).get(notary, {}) if isinstance(response.get("signatures"), dict) else {}
@@ -118,27 +151,45 @@ class KeyRing:
 
         ``wanted`` maps a server name to ``{key_id: {"minimum_valid_until_ts": ts}}``
         (an empty mapping: any key). A cached response that is fresh enough is
-        served; otherwise the server is asked.
+        served; otherwise the server is asked (within the notary limits).
         """
-        answers = []
+        if len(wanted) > NOTARY_MAX_SERVERS:
+            raise MatrixError("M_INVALID_PARAM", f"A key query may name at most {NOTARY_MAX_SERVERS} servers")
+        now = self._clock.time_ms()
+        stored: dict[str, tuple[dict[str, Any], int] | None] = {}
+        stale: list[str] = []
         for server_name, criteria in wanted.items():
             if server_name == self._server_name:
-                answers.append(self.own_response())
                 continue
             minimum = max(
                 [c.get("minimum_valid_until_ts", 0) for c in criteria.values() if isinstance(c, Mapping)] or [0]
             )
             minimum = minimum if isinstance(minimum, int) else 0
-            stored = await self._store.get_response(server_name)
-            if stored is None or stored[1] < max(minimum, self._clock.time_ms()):
-                try:
-                    await self._remember(
-                        server_name, await self._client.request(server_name, "GET", "/_matrix/key/v2/server")
-                    )
-                except (FederationError, InvalidKeyResponse) as e:
-                    logger.info("notary_fetch_failed", server=server_name, error=str(e))
-                stored = await self._store.get_response(server_name)
-            if stored is not None:
-                answers.append(sign_json(stored[0], self._server_name, self._key))
+            stored[server_name] = await self._store.get_response(server_name)
+            cached = stored[server_name]
+            if cached is None or cached[1] < max(minimum, now):
+                stale.append(server_name)
+        fetched = await asyncio.gather(*(self._notary_fetch(s) for s in stale[:NOTARY_MAX_FETCHES]))
+        for server_name, fresh in zip(stale, fetched):
+            if fresh:
+                stored[server_name] = await self._store.get_response(server_name)
+        answers = []
+        for server_name in wanted:
+            if server_name == self._server_name:
+                answers.append(self.own_response())
+            elif (response := stored.get(server_name)) is not None:
+                answers.append(sign_json(response[0], self._server_name, self._key))
         return answers
 
+    async def _notary_fetch(self, server_name: str) -> bool:
+        """Ask ``server_name`` for its keys on a stranger's behalf; whether it answered."""
+        async with self._notary_slots:
+            try:
+                response = await self._notary_client.request(
+                    server_name, "GET", "/_matrix/key/v2/server", timeout=KEY_FETCH_TIMEOUT_S
+                )
+                await self._remember(server_name, response)
+            except (FederationError, InvalidKeyResponse) as e:
+                logger.info("notary_fetch_failed", server=server_name, error=str(e))
+                return False
+        return True

@@ -1,4 +1,12 @@
-"""Asking other servers for keys, profiles and aliases (the ``FederationQueries`` port)."""
+"""Asking other servers for keys, profiles and aliases (the ``FederationQueries`` port).
+
+What a failure tells the caller is deliberately plain: "that server could not
+be asked" whatever went wrong (refused connection, timeout, TLS, a non-Matrix
+answer, the outbound IP policy), so a client naming a server cannot learn from
+the error text which hosts and ports exist. The details go to the log. A
+Matrix error answer (4xx with an ``errcode``) keeps its errcode and status,
+but not the other server's words.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from federation.client import FederationClient, FederationError
+import structlog
+
 from homeserver.errors import MatrixError
 from homeserver.services.ports import RemoteMedia, RemoteUnavailable
+
+logger = structlog.get_logger(__name__)
 
 FED_V1 = "/_matrix/federation/v1"
 KEYS_TIMEOUT_S = 10.0
@@ -26,12 +38,14 @@ class FederationQueryClient:
         try:
             answer = await self._client.request(destination, method, path, **kwargs)
         except FederationError as e:
-            if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 429):
+            logger.info("federation_query_failed", destination=destination, path=path, error=str(e))
+            if e.errcode and e.status is not None and 400 <= e.status < 500 and e.status not in (401, 429):
                 # The other server's answer stands (not found, forbidden, incompatible...).
-                raise MatrixError(e.errcode or "M_UNKNOWN", f"{destination} refused: {e}", status=e.status) from None
-            raise RemoteUnavailable(str(e)) from None
+                raise MatrixError(e.errcode, f"{destination} refused the request", status=e.status) from None
+            raise unavailable(destination) from None
         if not isinstance(answer, dict):
-            raise RemoteUnavailable(f"{destination} gave a malformed answer")
+            logger.info("federation_query_failed", destination=destination, path=path, error="not a JSON object")
+            raise unavailable(destination)
         return answer
 
     async def query_keys(self, destination: str, device_keys: dict[str, list[str]]) -> dict[str, Any]:
@@ -136,17 +150,24 @@ class FederationQueryClient:
                 query={"timeout_ms": "20000"}, timeout=60.0, max_bytes=max_bytes + 64 * 1024,
             )
         except FederationError as e:
+            logger.info("federation_media_failed", destination=destination, media_id=media_id, error=str(e))
             if e.errcode == "M_TOO_LARGE":
                 raise MatrixError("M_TOO_LARGE", f"The media on {destination} is too large", status=502) from None
-            if e.status == 404:
+            if e.status == 404 and e.errcode:
                 raise MatrixError("M_NOT_FOUND", "Not found", status=404) from None
-            raise RemoteUnavailable(str(e)) from None
+            raise unavailable(destination) from None
         media = parse_multipart_media(content_type, raw)
         if media is None:
-            raise RemoteUnavailable(f"{destination} sent a malformed media response")
+            logger.info("federation_media_failed", destination=destination, media_id=media_id, error="malformed")
+            raise unavailable(destination)
         if len(media.data) > max_bytes:
             raise MatrixError("M_TOO_LARGE", f"The media on {destination} is too large", status=502)
         return media
+
+
+def unavailable(destination: str) -> RemoteUnavailable:
+    """The one thing a caller learns about a server that could not be asked."""
+    return RemoteUnavailable(f"{destination} could not be reached")
 
 
 def parse_multipart_media(content_type: str, raw: bytes) -> RemoteMedia | None:

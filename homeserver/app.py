@@ -47,7 +47,7 @@ from client_api.sync import SyncRoutes
 from client_api.webclient import WebClientRoutes
 from federation.auth import FederationAuthenticator
 from federation.client import FederationClient, tls_context
-from federation.keys import KeyRing
+from federation.keys import NOTARY_CONCURRENCY, KeyRing
 from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
 from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
@@ -55,6 +55,8 @@ from federation.routes import MediaRoutes as FederationMediaRoutes
 from federation.sender import FederationSender
 from homeserver.clock import Clock
 from homeserver.config import Config
+from homeserver.connections import ConnectionGuard, ListenerLimits
+from homeserver.outbound import OutboundPolicy
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.accounts import AccountService
 from homeserver.services.auth import AuthService
@@ -189,6 +191,7 @@ class Hearth:
     media_pool: ThreadPoolExecutor
     password_pool: ThreadPoolExecutor
     federation_client: FederationClient
+    notary_client: FederationClient
     keyring: KeyRing
     remote_events: RemoteEvents
     remote_membership: RemoteMembership
@@ -205,7 +208,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     signing_key = load_signing_key(config.path(config.signing_key_path))
     federation_config = config.federation
-    federation_client = FederationClient(
+    client_options = dict(
         server_name=config.server_name,
         signing_key=signing_key,
         tls=tls_context(
@@ -214,7 +217,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         ),
         addresses=federation_config.server_addresses,
         clock=clock,
+        policy=OutboundPolicy.from_config(config.outbound),
     )
+    federation_client = FederationClient(**client_options)
+    # The notary API works for strangers: its own small pool, one request per destination.
+    notary_client = FederationClient(**client_options, max_connections=NOTARY_CONCURRENCY, per_destination=1)
     queries = FederationQueryClient(federation_client) if federation_config.enabled else NoFederation()
     federation_queue = FederationQueueStore(db)
     federation_sender = FederationSender(
@@ -297,7 +304,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     keyring = KeyRing(
         server_name=config.server_name, signing_key=signing_key, store=ServerKeyStore(db),
-        client=federation_client, notaries=federation_config.trusted_key_servers, clock=clock,
+        client=federation_client, notary_client=notary_client, notaries=federation_config.trusted_key_servers,
+        clock=clock,
     )
     remote_events = RemoteEvents(
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
@@ -468,6 +476,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         media_pool=media_pool,
         password_pool=password_pool,
         federation_client=federation_client,
+        notary_client=notary_client,
         federation_sender=federation_sender,
         federation_inbox=FederationInbox(
             store=federation_queue, to_device=to_device, typing=typing, receipts=receipts, presence=presence,
@@ -477,7 +486,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         remote_events=remote_events,
         remote_membership=remote_membership,
         server_reads=ServerReads(
-            events=event_store, rooms=room_store, accounts=account_store, remote=remote_events, clock=clock,
+            events=event_store, state=state_store, rooms=room_store, accounts=account_store, remote=remote_events,
+            clock=clock,
             server_name=config.server_name,
         ),
     )
@@ -488,6 +498,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     hearth = build_hearth(config, clock=clock, db=db)
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
     app[HEARTH_KEY] = hearth
+    connections = ConnectionGuard(ListenerLimits.for_listener(config.listen, behind_proxy=config.listen.x_forwarded))
+    app[CONNECTIONS_KEY] = connections
 
     authenticator = Authenticator(hearth.auth, x_forwarded=config.listen.x_forwarded)
     route_groups = [
@@ -507,7 +519,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
             authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters,
             hearth.upgrader, hearth.event_store,
         ),
-        SyncRoutes(authenticator, hearth.sync, hearth.filters),
+        SyncRoutes(authenticator, hearth.sync, hearth.filters, connections),
         EphemeralRoutes(authenticator, hearth.typing, hearth.receipts, hearth.presence),
         DirectoryRoutes(authenticator, hearth.directory),
         PushRoutes(authenticator, hearth.push, hearth.timeline, hearth.event_store),
@@ -516,7 +528,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SpaceRoutes(authenticator, hearth.spaces, hearth.reports, hearth.account_data),
         KeyRoutes(authenticator, hearth.keys, hearth.cross_signing, hearth.device_lists, hearth.to_device),
         RoomKeyRoutes(authenticator, hearth.key_backups),
-        MediaRoutes(authenticator, hearth.media, config.media),
+        MediaRoutes(authenticator, hearth.media, config.media, connections),
         MediaAdminRoutes(authenticator, hearth.media, config.server_name),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
@@ -529,6 +541,8 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
 
 
 HEARTH_KEY = web.AppKey("hearth", Hearth)
+#: The guard of the listener serving an application (see :mod:`homeserver.connections`).
+CONNECTIONS_KEY = web.AppKey("connections", ConnectionGuard)
 
 
 def create_federation_app(hearth: Hearth) -> web.Application:
@@ -540,6 +554,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
     config = hearth.config
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.listen.max_request_size)
     app[HEARTH_KEY] = hearth
+    app[CONNECTIONS_KEY] = ConnectionGuard(ListenerLimits.for_listener(config.listen, behind_proxy=False))
     authenticator = FederationAuthenticator(hearth.keyring, config.server_name)
     for group in (
         ServerKeyRoutes(hearth.keyring),
@@ -576,6 +591,7 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
                 if hearth.federation_sender is not None:
                     await hearth.federation_sender.stop()
                 await hearth.federation_client.close()
+                await hearth.notary_client.close()
         finally:
             await hearth.db.close()
             for pool in (hearth.media_pool, hearth.password_pool):

@@ -10,6 +10,7 @@ a secret from the environment. Relative paths are relative to the config file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import types
@@ -34,6 +35,18 @@ class ListenConfig:
     x_forwarded: bool = False
     #: Largest JSON request body accepted, in bytes (media uploads have their own limit).
     max_request_size: int = 1024 * 1024
+    # The slow-client guards below apply to the client and the federation listeners alike.
+    #: Seconds a connection may take to send a complete request head, counted from when
+    #: it opens or its previous response ends (an idle keep-alive connection closes then too).
+    header_timeout: float = 30.0
+    #: Seconds a request body may take to arrive after its head, plus one second per
+    #: ``body_min_rate`` bytes received (so steady large uploads finish, trickles do not).
+    body_timeout: float = 30.0
+    #: Bytes per second that earn a request body one more second (see ``body_timeout``).
+    body_min_rate: int = 16 * 1024
+    #: Open connections allowed from one client address (not applied behind
+    #: ``x_forwarded``, where every connection comes from the proxy).
+    max_connections_per_address: int = 128
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,30 @@ class FederationConfig:
     server_addresses: dict[str, str] = field(default_factory=dict)
     #: Notary servers asked for keys a server cannot serve itself (none by default).
     trusted_key_servers: tuple[str, ...] = ()
+
+
+#: Addresses no outbound request may reach unless ``outbound.allow_ranges`` lists them:
+#: this host, private networks, link-local, carrier-grade NAT, documentation,
+#: benchmarking, multicast and reserved ranges, and IPv6 ranges that embed or
+#: translate IPv4 addresses (IPv4-compatible, NAT64, 6to4, Teredo).
+DEFAULT_DENY_RANGES: tuple[str, ...] = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32",
+    "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+)
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    """Where Hearth's own outbound requests (federation, key and media fetches) may go."""
+
+    #: CIDR ranges no outbound connection may reach; checked against every address a
+    #: name resolves to, at the moment of connecting.
+    deny_ranges: tuple[str, ...] = DEFAULT_DENY_RANGES
+    #: CIDR ranges allowed despite ``deny_ranges`` (test setups, private federations).
+    allow_ranges: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +231,7 @@ class Config:
     listen: ListenConfig = field(default_factory=ListenConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
@@ -272,6 +310,17 @@ def _check_semantics(config: Config) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"federation.server_addresses.{name}: {address!r} is not host:port")
+    for key in ("deny_ranges", "allow_ranges"):
+        for i, cidr in enumerate(getattr(config.outbound, key)):
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as e:
+                raise ConfigError(f"outbound.{key}[{i}]: {cidr!r} is not a CIDR range ({e})") from None
+    listen = config.listen
+    if min(listen.header_timeout, listen.body_timeout) <= 0 or listen.body_min_rate < 1:
+        raise ConfigError("listen: header_timeout, body_timeout and body_min_rate must be positive")
+    if listen.max_connections_per_address < 1:
+        raise ConfigError("listen.max_connections_per_address: must be at least 1")
     ca_bundle = config.federation.ca_bundle_path
     if ca_bundle is not None and not config.path(ca_bundle).is_file():
         raise ConfigError(f"federation.ca_bundle_path: {config.path(ca_bundle)} is not a readable file")

@@ -8,6 +8,8 @@ On SIGTERM or SIGINT the listeners stop accepting connections, in-flight
 requests get up to :data:`SHUTDOWN_GRACE` seconds to finish (their database
 writes commit or roll back as a whole), then the cleanup hooks close the
 database.
+
+Both listeners run behind the slow-client guards of :mod:`homeserver.connections`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import asyncio
 import gc
 import signal
 import ssl
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from homeserver.app import HEARTH_KEY, create_app, create_federation_app
+from homeserver.app import CONNECTIONS_KEY, HEARTH_KEY, create_app, create_federation_app
 from homeserver.config import Config, ConfigError
+from homeserver.connections import GuardedAppRunner
 
 logger = structlog.get_logger(__name__)
 
@@ -31,27 +35,13 @@ SHUTDOWN_GRACE = 10.0
 async def serve(config: Config, *, install_signal_handlers: bool = False, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled or signalled."""
     tls = server_tls_context(config) if config.federation.enabled else None  # bad files stop startup here
-    app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, access_log=None)
-    await runner.setup()
-    federation_runner: web.AppRunner | None = None
     stop = asyncio.Event()
     if install_signal_handlers:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+    listeners = await open_listeners(config, create_app(config), tls)
     try:
-        for host in config.listen.bind_addresses:
-            site = web.TCPSite(runner, host, config.listen.port, reuse_address=True)
-            await site.start()
-        if config.federation.enabled:
-            federation_runner = web.AppRunner(
-                create_federation_app(app[HEARTH_KEY]), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE,
-                access_log=None,
-            )
-            await federation_runner.setup()
-            for host in config.federation.bind_addresses:
-                await web.TCPSite(federation_runner, host, config.federation.port, ssl_context=tls, reuse_address=True).start()
         logger.info(
             "hearth_started",
             server_name=config.server_name,
@@ -66,10 +56,45 @@ async def serve(config: Config, *, install_signal_handlers: bool = False, ready:
         await stop.wait()
         logger.info("hearth_stopping")
     finally:
-        if federation_runner is not None:
-            await federation_runner.cleanup()
-        await runner.cleanup()
+        await listeners.close()
         logger.info("hearth_stopped")
+
+
+@dataclass
+class Listeners:
+    """The running listeners of one application (client, then federation if enabled)."""
+
+    runners: list[web.AppRunner]
+
+    async def close(self) -> None:
+        """Stop the listeners, federation first: the client application's cleanup closes the database."""
+        for runner in reversed(self.runners):
+            await runner.cleanup()
+
+
+async def open_listeners(config: Config, app: web.Application, tls: ssl.SSLContext | None) -> Listeners:
+    """Start ``app`` (from :func:`create_app`) on the client listener and, with ``tls``, the federation one."""
+    runner = GuardedAppRunner(app, app[CONNECTIONS_KEY], shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    listeners = Listeners([runner])
+    try:
+        for host in config.listen.bind_addresses:
+            await web.TCPSite(runner, host, config.listen.port, reuse_address=True).start()
+        if tls is not None:
+            federation_app = create_federation_app(app[HEARTH_KEY])
+            federation_runner = GuardedAppRunner(
+                federation_app, federation_app[CONNECTIONS_KEY], shutdown_timeout=SHUTDOWN_GRACE
+            )
+            await federation_runner.setup()
+            listeners.runners.append(federation_runner)
+            for host in config.federation.bind_addresses:
+                await web.TCPSite(
+                    federation_runner, host, config.federation.port, ssl_context=tls, reuse_address=True
+                ).start()
+    except BaseException:
+        await listeners.close()
+        raise
+    return listeners
 
 
 def _tune_garbage_collector() -> None:

@@ -73,6 +73,7 @@ def test_init_with_federation_port_writes_certificate(tmp_path):
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert config["federation"]["enabled"] is True
     assert config["federation"]["port"] == 8449
+    assert "outbound" not in config  # federating servers keep the default outbound IP policy
     from cryptography import x509
 
     cert = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())

@@ -60,6 +60,14 @@ def test_sample_documents_every_key():
         ({"server_name": "a", "database": {"url": "mysql://x"}}, "database.url: must start with"),
         ({"server_name": "a", "listen": {"bind_addresses": "0.0.0.0"}}, "listen.bind_addresses: expected a list"),
         ({"server_name": "bad name!"}, "server_name:"),
+        ({"server_name": "a", "outbound": {"deny_ranges": ["localhost"]}},
+         "outbound.deny_ranges[0]: 'localhost' is not a CIDR range"),
+        ({"server_name": "a", "outbound": {"allow_ranges": ["::1/128", "10.0.0.1/8"]}},
+         "outbound.allow_ranges[1]: '10.0.0.1/8' is not a CIDR range (10.0.0.1/8 has host bits set)"),
+        ({"server_name": "a", "outbound": {"allow_ranges": "127.0.0.0/8"}}, "outbound.allow_ranges: expected a list"),
+        ({"server_name": "a", "listen": {"header_timeout": 0}}, "listen: header_timeout, body_timeout"),
+        ({"server_name": "a", "listen": {"max_connections_per_address": 0}},
+         "listen.max_connections_per_address: must be at least 1"),
     ],
 )
 def test_config_errors_name_the_key(data, message):

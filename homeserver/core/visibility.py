@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 VISIBILITIES = ("world_readable", "shared", "invited", "joined")
 
 
@@ -33,3 +35,19 @@ def can_see_event(
     if visibility == "invited" and membership_at_event == "invite":
         return True
     return False
+
+
+def server_can_see_event(*, history_visibility: str | None, memberships: Iterable[str | None]) -> bool:
+    """Whether another server may have an event unredacted (the federation read endpoints).
+
+    ``memberships`` are the memberships, in the room state at the event, of
+    that server's users. The server is known to be in the room now (the read
+    endpoints answer only such servers), which is all ``shared`` asks; under
+    ``invited`` and ``joined`` one of its users must have been invited or
+    joined at the event (as Synapse's ``filter_events_for_server`` decides).
+    """
+    visibility = history_visibility if history_visibility in VISIBILITIES else "shared"
+    if visibility in ("world_readable", "shared"):
+        return True
+    present = set(memberships)
+    return "join" in present or (visibility == "invited" and "invite" in present)

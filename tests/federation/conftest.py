@@ -21,6 +21,9 @@ from tests.support import databases
 from tests.support.client import MatrixClient
 from tests.support.tls import TestCA
 
+#: The test servers federate over loopback, which the default outbound policy refuses.
+LOOPBACK_ALLOWED = {"allow_ranges": ["127.0.0.0/8", "::1/128"]}
+
 
 @dataclass
 class FederatedServer:
@@ -42,6 +45,8 @@ async def federation(backend: str, tmp_path: Path, request: pytest.FixtureReques
 
     ``addresses`` adds entries to every started server's address map (servers
     started later, or unreachable ones); ``ports`` fixes federation ports.
+    Loopback is allowed by ``outbound.allow_ranges`` unless an override gives
+    its own ``outbound`` section (``{}`` keeps the default policy).
     """
     ca = TestCA(tmp_path / "ca")
     servers: list[TestServer] = []
@@ -70,7 +75,8 @@ async def federation(backend: str, tmp_path: Path, request: pytest.FixtureReques
                 "ca_bundle_path": str(ca.bundle),
                 "server_addresses": {n: f"127.0.0.1:{p}" for n, p in ports.items() if n != name} | (addresses or {}),
             }
-            extra = (overrides or {}).get(name, {})
+            extra = dict((overrides or {}).get(name, {}))
+            extra.setdefault("outbound", LOOPBACK_ALLOWED)
             federation |= extra.pop("federation", {})
             config = make_config(await database_url(name, directory), directory, server_name=name,
                                  federation=federation, **extra)

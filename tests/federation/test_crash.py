@@ -91,6 +91,7 @@ async def two_processes(tmp_path: Path, backend: str):
             "ca_bundle_path": str(ca.bundle),
             "server_addresses": {n: f"127.0.0.1:{ports[n][1]}" for n in names if n != name},
         })
+        config["outbound"] = {"allow_ranges": ["127.0.0.0/8", "::1/128"]}  # the peers are on loopback
         config["rate_limits"] = {"enabled": False}
         config["logging"] = {"level": "info"}
         config["auth"] = {"password_hashing": {"time_cost": 1, "memory_kib": 1024, "parallelism": 1}}
