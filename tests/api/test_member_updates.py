@@ -129,7 +129,7 @@ async def test_deactivation_leaves_every_room_and_rejects_invites_and_knocks(cli
         assert "displayname" not in await _member(bob, room_id, alice.user_id)
     assert (await client.get(f"{V3}/profile/{alice.user_id}")).body == {}
     assert await server.hearth.push.pushers(alice.user_id) == []
-    assert await server.hearth.member_updates._store.pending() == []
+    assert await MemberUpdateStore(server.hearth.db).pending() == []
 
 
 async def test_admin_deactivation_leaves_rooms_too(client, server):

@@ -49,10 +49,19 @@ async def test_profile_changes_and_deactivation_reach_other_servers(federation):
 
     await _eventually(renamed)
 
+    # An invite from the other server is rejected through it when Bob goes.
+    private = (await alice.post(f"{V3}/createRoom", {})).body["room_id"]
+    assert (await alice.post(f"{V3}/rooms/{quote(private)}/invite", {"user_id": bob.user_id})).status == 200
+    invited = f"{V3}/rooms/{quote(private)}/state/m.room.member/{bob.user_id}"
+
+    async def got_invite() -> bool:
+        return private in (await bob.get(f"{V3}/sync")).body.get("rooms", {}).get("invite", {})
+
+    await _eventually(got_invite)
     await _deactivate(bob, "bob", erase=False)
 
     async def left() -> bool:
-        return (await alice.get(member)).body.get("membership") == "leave"
+        return all([(await alice.get(path)).body.get("membership") == "leave" for path in (member, invited)])
 
     await _eventually(left)
 
