@@ -7,13 +7,17 @@ from aiohttp import web
 from client_api.auth import Authenticator
 from homeserver.http import Route, field, json_response, read_json
 from homeserver.services.accounts import AccountService
+from homeserver.services.deactivation import Deactivation
 from homeserver.services.uia import UIAService
 
 V3 = "/_matrix/client/v3"
 
 
 class AccountRoutes:
-    def __init__(self, authenticator: Authenticator, accounts: AccountService, uia: UIAService) -> None:
+    def __init__(
+        self, authenticator: Authenticator, accounts: AccountService, uia: UIAService, deactivation: Deactivation
+    ) -> None:
+        self._deactivation = deactivation
         self._authenticator = authenticator
         self._accounts = accounts
         self._uia = uia
@@ -45,5 +49,5 @@ class AccountRoutes:
         await self._uia.confirm_identity(
             body, user_id=requester.user_id, operation="POST /account/deactivate"
         )
-        await self._accounts.deactivate(requester.user_id, erase=erase)
+        await self._deactivation.deactivate(requester.user_id, erase=erase)
         return json_response({"id_server_unbind_result": "no-support"})

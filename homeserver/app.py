@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
 from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
+from homeserver.services.deactivation import Deactivation
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
@@ -92,7 +94,9 @@ from homeserver.services.rooms.remote import RemoteEvents
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.rooms.server_reads import ServerReads
 from homeserver.services.rooms.sender import EventSender
+from homeserver.services.rooms.member_updates import MemberUpdates
 from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.visibility import EventVisibility
 from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
@@ -118,6 +122,7 @@ from storage.key_backup import KeyBackupStore
 from storage.lazy_members import LazyMemberStore
 from storage.media import MediaStore
 from storage.media_files import MediaFiles
+from storage.member_updates import MemberUpdateStore
 from storage.migrations import migrate
 from storage.push import PushStore
 from storage.push_actions import NotificationStore
@@ -157,6 +162,8 @@ class Hearth:
     filters: FilterService
     shared_secret: SharedSecretRegistration
     user_admin: UserAdminService
+    deactivation: Deactivation
+    member_updates: MemberUpdates
     room_creator: RoomCreator
     membership: MembershipService
     messages: MessageService
@@ -186,6 +193,9 @@ class Hearth:
     to_device: ToDeviceService
     key_backups: KeyBackupService
     media: MediaService
+    #: Threads for image work (thumbnails, media files) and for password hashing.
+    media_pool: ThreadPoolExecutor
+    password_pool: ThreadPoolExecutor
     federation_client: FederationClient
     notary_client: FederationClient
     keyring: KeyRing
@@ -239,7 +249,12 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         db, DeviceListStore(db), room_store, notifier, outbound, local_keys, remote_device_lists, config.server_name
     )
     rate_limiter = RateLimiter(config.rate_limits, clock)
-    passwords = PasswordHasher(config.auth.password_hashing)
+    # Media work and password hashing each get their own bounded pool: neither can starve the other.
+    media_pool = ThreadPoolExecutor(max_workers=config.media.thumbnail_workers, thread_name_prefix="hearth-media")
+    password_pool = ThreadPoolExecutor(
+        max_workers=config.auth.password_hashing.workers, thread_name_prefix="hearth-passwords"
+    )
+    passwords = PasswordHasher(config.auth.password_hashing, password_pool)
     auth = AuthService(device_store, config.auth, clock)
     uia = UIAService(registration_store, account_store, passwords, rate_limiter, clock, config.server_name)
     accounts = AccountService(
@@ -269,8 +284,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     alias_store = AliasStore(db)
     relation_store = RelationStore(db)
     search_store = SearchStore(db)
+    push_store = PushStore(db)
     push = PushService(
-        store=PushStore(db),
+        store=push_store,
         notifications=NotificationStore(db),
         rooms=room_store,
         receipts=receipt_store,
@@ -303,12 +319,15 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         sender=event_sender, events=event_store, state=state_store, rooms=room_store, keys=keyring, federation=queries,
         server_name=config.server_name, guest_access=guest_access,
     )
-    serializer = EventSerializer(event_store, room_store, relation_store, clock)
+    visibility = EventVisibility(
+        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, accounts=account_store
+    )
+    serializer = EventSerializer(event_store, room_store, relation_store, clock, visibility)
     timeline = TimelineService(
-        events=event_store, state=state_store, rooms=room_store, account_data=account_data_store, serializer=serializer,
+        events=event_store, state=state_store, rooms=room_store, visibility=visibility, serializer=serializer,
         backfill=remote_events.backfill,
     )
-    typing = TypingService(room_store, notifier, outbound, clock, config.server_name)
+    typing = TypingService(room_store, notifier, outbound, clock, config.server_name, rate_limiter)
     receipts = ReceiptService(
         receipts=receipt_store,
         events=event_store,
@@ -353,9 +372,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
         server_name=config.server_name,
         default_version=config.rooms.default_version,
+        rate_limiter=rate_limiter,
     )
     to_device = ToDeviceService(
-        db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name
+        db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name, rate_limiter
     )
     membership = MembershipService(
         remote=remote_membership,
@@ -369,6 +389,12 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         rate_limiter=rate_limiter,
         guest_access=guest_access,
         server_name=config.server_name,
+    )
+    member_updates = MemberUpdates(
+        db=db, store=MemberUpdateStore(db), rooms=room_store, membership=membership
+    )
+    deactivation = Deactivation(
+        db=db, accounts=accounts, store=account_store, pushers=push_store, member_updates=member_updates
     )
     sync = SyncService(
         events=event_store,
@@ -396,7 +422,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         registration=registration,
         uia=uia,
         notifier=notifier,
-        profiles=ProfileService(account_store, queries, config.server_name),
+        profiles=ProfileService(account_store, queries, config.server_name, rate_limiter, member_updates),
         account_data=account_data,
         filters=FilterService(filter_store),
         shared_secret=SharedSecretRegistration(
@@ -404,8 +430,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             accounts=accounts,
             store=registration_store,
             clock=clock,
+            rate_limiter=rate_limiter,
         ),
-        user_admin=UserAdminService(accounts, account_store),
+        user_admin=UserAdminService(accounts, account_store, deactivation, member_updates),
+        deactivation=deactivation,
+        member_updates=member_updates,
         room_creator=room_creator,
         membership=membership,
         messages=MessageService(
@@ -457,8 +486,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         media=MediaService(
             db=db, store=MediaStore(db), files=MediaFiles(config.path(config.media.store_path)),
             rate_limiter=rate_limiter, config=config.media, clock=clock, federation=queries,
-            server_name=config.server_name,
+            server_name=config.server_name, pool=media_pool,
         ),
+        media_pool=media_pool,
+        password_pool=password_pool,
         federation_client=federation_client,
         notary_client=notary_client,
         federation_sender=federation_sender,
@@ -470,7 +501,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         remote_events=remote_events,
         remote_membership=remote_membership,
         server_reads=ServerReads(
-            events=event_store, state=state_store, rooms=room_store, remote=remote_events, clock=clock,
+            events=event_store, state=state_store, rooms=room_store, accounts=account_store, remote=remote_events,
+            clock=clock,
             server_name=config.server_name,
         ),
     )
@@ -491,13 +523,13 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
         SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
-        AccountRoutes(authenticator, hearth.accounts, hearth.uia),
+        AccountRoutes(authenticator, hearth.accounts, hearth.uia, hearth.deactivation),
         DeviceRoutes(authenticator, hearth.devices),
         ProfileRoutes(authenticator, hearth.profiles),
         AccountDataRoutes(authenticator, hearth.account_data),
         FilterRoutes(authenticator, hearth.filters),
         CapabilitiesRoutes(authenticator, config),
-        SharedSecretRoutes(hearth.shared_secret),
+        SharedSecretRoutes(authenticator, hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
         RoomRoutes(
@@ -580,6 +612,8 @@ def _database_lifecycle(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.notary_client.close()
         finally:
             await hearth.db.close()
+            for pool in (hearth.media_pool, hearth.password_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
 
     return lifecycle
 
@@ -596,13 +630,16 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.to_device.forget_old_txns()
                 await hearth.device_lists.forget_unshared_remote_lists()
                 await hearth.media.expire_pending()
+                await hearth.media.release_expired_reservations()
             except Exception:
                 logger.exception("housekeeping_failed")
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(loop(), name="housekeeping")
         hearth.typing.start()
+        hearth.member_updates.start()
         yield
+        await hearth.member_updates.stop()
         await hearth.typing.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -121,6 +121,8 @@ class PasswordHashingConfig:
     time_cost: int = 3
     memory_kib: int = 65536
     parallelism: int = 4
+    #: Threads that hash passwords (their own pool: media work never delays a login).
+    workers: int = 2
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,18 @@ class RateLimitsConfig:
     join: RateLimit = RateLimit(per_second=0.1, burst=10)
     #: Media uploads and ``/create`` calls by a user.
     media_upload: RateLimit = RateLimit(per_second=1.0, burst=20)
+    #: Rooms created by a user.
+    room_creation: RateLimit = RateLimit(per_second=0.05, burst=10)
+    #: Invites sent by a user (each invitee of a ``createRoom`` counts).
+    invite: RateLimit = RateLimit(per_second=0.5, burst=30)
+    #: ``/sendToDevice`` requests by a user.
+    to_device: RateLimit = RateLimit(per_second=10.0, burst=100)
+    #: Typing notifications by a user.
+    typing: RateLimit = RateLimit(per_second=1.0, burst=10)
+    #: Profile changes by a user (each one updates the user's membership in every joined room).
+    profile: RateLimit = RateLimit(per_second=0.1, burst=10)
+    #: Nonces handed out by ``GET /_synapse/admin/v1/register``, per client address.
+    shared_secret_nonce: RateLimit = RateLimit(per_second=0.17, burst=5)
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,8 @@ class MediaConfig:
     legacy_unauthenticated: bool = False
     #: Largest image, in pixels, that Hearth decodes to make thumbnails.
     max_thumbnail_source_pixels: int = 32_000_000
+    #: Threads that decode and scale images (their own pool, apart from password hashing).
+    thumbnail_workers: int = 2
     #: Seconds a ``/create``d media ID waits for its upload.
     pending_upload_lifetime_s: int = 24 * 60 * 60
     #: Media IDs a user may have created and not yet uploaded.
@@ -322,10 +338,16 @@ def _check_semantics(config: Config) -> None:
     media = config.media
     if media.max_upload_size < 1 or media.max_thumbnail_source_pixels < 1 or media.max_pending_uploads < 1:
         raise ConfigError("media: max_upload_size, max_thumbnail_source_pixels and max_pending_uploads must be positive")
+    for key, workers in (
+        ("media.thumbnail_workers", media.thumbnail_workers),
+        ("auth.password_hashing.workers", config.auth.password_hashing.workers),
+    ):
+        if workers < 1:
+            raise ConfigError(f"{key}: must be at least 1")
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")
-    for name in ("registration", "login_address", "login_account", "login_failed", "message", "join", "media_upload"):
+    for name in (f.name for f in dataclasses.fields(RateLimitsConfig) if f.name != "enabled"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:
             raise ConfigError(f"rate_limits.{name}: per_second must be > 0 and burst >= 1")

@@ -45,8 +45,12 @@ def _user(row: Row) -> UserRecord:
 
 
 class AccountStore:
+    """Users and profiles; the (rarely changing) set of erased users is kept in memory."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._erased: dict[str, int] | None = None
+        self._erasures = 0  # bumped by each committed erasure, so a read racing one is not cached
 
     async def create_user(
         self,
@@ -184,3 +188,29 @@ class AccountStore:
 
     async def clear_profile(self, user_id: str) -> None:
         await self.db.execute("DELETE FROM profile_fields WHERE user_id = $1", user_id)
+
+    # -- erasure ----------------------------------------------------------------------
+
+    async def erase(self, user_id: str, stream_ordering: int) -> None:
+        """Remember that the user was erased at this events-stream position."""
+        await self.db.execute(
+            "INSERT INTO erased_users (user_id, stream_ordering) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+            user_id,
+            stream_ordering,
+        )
+        self.db.after_commit(self._forget_erased)
+
+    def _forget_erased(self) -> None:
+        self._erased = None
+        self._erasures += 1
+
+    async def erased_users(self) -> dict[str, int]:
+        """Erased users and the events-stream position of their erasure."""
+        if self._erased is None:
+            seen = self._erasures
+            rows = await self.db.fetch("SELECT user_id, stream_ordering FROM erased_users")
+            erased = {r["user_id"]: int(r["stream_ordering"]) for r in rows}
+            if self.db.in_transaction or seen != self._erasures:
+                return erased
+            self._erased = erased
+        return self._erased

@@ -76,21 +76,82 @@ class MediaStore:
         )
         return changed == 1
 
-    async def pending_count(self, user_id: str, now_ms: int) -> int:
-        return int(await self.db.fetchval(
-            "SELECT COUNT(*) FROM media WHERE user_id = $1 AND sha256 IS NULL AND pending_expires_ts > $2",
-            user_id, now_ms,
-        ))
+    async def create_pending(self, record: MediaRecord, max_pending: int, now_ms: int) -> bool:
+        """Create a media ID whose content comes later, unless the user already has
+        ``max_pending`` of them waiting. The user's usage row is held while counting,
+        so concurrent creations cannot pass the limit together."""
+        async with self.db.transaction("create_pending_media"):
+            await self._hold_usage(record.user_id)
+            pending = await self.db.fetchval(
+                "SELECT COUNT(*) FROM media WHERE user_id = $1 AND sha256 IS NULL AND pending_expires_ts > $2",
+                record.user_id, now_ms,
+            )
+            if int(pending) >= max_pending:
+                return False
+            await self.create(record)
+        return True
+
+    async def _hold_usage(self, user_id: str) -> None:
+        """Lock the user's usage row until commit (PostgreSQL; SQLite's single writer
+        already serialises write transactions)."""
+        await self.db.execute(
+            "INSERT INTO media_usage (user_id, bytes) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING", user_id
+        )
+        if self.db.dialect == "postgres":
+            await self.db.execute("SELECT 1 FROM media_usage WHERE user_id = $1 FOR UPDATE", user_id)
 
     async def delete_expired_pending(self, now_ms: int) -> int:
         return await self.db.execute(
             "DELETE FROM media WHERE sha256 IS NULL AND pending_expires_ts < $1", now_ms
         )
 
-    async def bytes_used(self, user_id: str) -> int:
-        return int(await self.db.fetchval(
-            "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = $1", user_id
-        ))
+    # -- quota ------------------------------------------------------------------------------
+
+    async def reserve(self, reservation_id: str, user_id: str, size: int, quota: int, expires_ts: int) -> bool:
+        """Reserve ``size`` bytes of the user's quota for an upload; ``False`` if that would
+        pass ``quota``. One conditional update, so concurrent reservations cannot both pass."""
+        async with self.db.transaction("reserve_media_quota"):
+            await self.db.execute(
+                "INSERT INTO media_usage (user_id, bytes) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING", user_id
+            )
+            if await self.db.execute(
+                "UPDATE media_usage SET bytes = bytes + $2 WHERE user_id = $1 AND bytes + $2 <= $3",
+                user_id, size, quota,
+            ) != 1:
+                return False
+            await self.db.execute(
+                "INSERT INTO media_reservations (reservation_id, user_id, bytes, expires_ts) VALUES ($1, $2, $3, $4)",
+                reservation_id, user_id, size, expires_ts,
+            )
+        return True
+
+    async def settle(self, reservation_id: str, user_id: str, size: int) -> None:
+        """The upload was stored (call in its transaction): its reservation becomes the
+        usage of its ``size`` bytes (all of them, if the reservation expired meanwhile)."""
+        reserved = await self.db.fetchval(
+            "DELETE FROM media_reservations WHERE reservation_id = $1 RETURNING bytes", reservation_id
+        )
+        await self.db.execute(
+            "UPDATE media_usage SET bytes = bytes + $2 WHERE user_id = $1", user_id, size - int(reserved or 0)
+        )
+
+    async def release(self, reservation_id: str) -> None:
+        """Give back the bytes of an upload that failed."""
+        async with self.db.transaction("release_media_quota"):
+            row = await self.db.fetchrow(
+                "DELETE FROM media_reservations WHERE reservation_id = $1 RETURNING user_id, bytes", reservation_id
+            )
+            if row is not None:
+                await self.db.execute(
+                    "UPDATE media_usage SET bytes = bytes - $2 WHERE user_id = $1", row["user_id"], row["bytes"]
+                )
+
+    async def expired_reservations(self, now_ms: int) -> list[str]:
+        rows = await self.db.fetch(
+            "SELECT reservation_id FROM media_reservations WHERE expires_ts < $1 LIMIT 1000", now_ms
+        )
+        return [r["reservation_id"] for r in rows]
+
 
     async def of_user(self, user_id: str) -> list[MediaRecord]:
         rows = await self.db.fetch(
@@ -155,7 +216,11 @@ class MediaStore:
             )
             hashes.update(r["sha256"] for r in rows)
             await self.db.execute("DELETE FROM media_thumbnails WHERE media_id = $1", media_id)
-            await self.db.execute("DELETE FROM media WHERE media_id = $1", media_id)
+            deleted = await self.db.fetchrow("DELETE FROM media WHERE media_id = $1 RETURNING user_id, size", media_id)
+            if deleted is not None and deleted["size"] is not None:
+                await self.db.execute(
+                    "UPDATE media_usage SET bytes = bytes - $2 WHERE user_id = $1", deleted["user_id"], deleted["size"]
+                )
         return [sha256 for sha256 in sorted(hashes) if not await self.is_referenced(sha256)]
 
     async def is_referenced(self, sha256: str) -> bool:

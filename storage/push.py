@@ -51,6 +51,9 @@ class PushStore:
             "DELETE FROM pushers WHERE user_id = $1 AND app_id = $2 AND pushkey = $3", user_id, app_id, pushkey
         )
 
+    async def delete_pushers_of(self, user_id: str) -> None:
+        await self.db.execute("DELETE FROM pushers WHERE user_id = $1", user_id)
+
     async def pushers(self, user_id: str) -> list[dict[str, Any]]:
         rows = await self.db.fetch(
             "SELECT app_id, pushkey, kind, data, device_id FROM pushers WHERE user_id = $1 ORDER BY created_ts", user_id

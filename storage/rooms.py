@@ -162,6 +162,37 @@ class RoomStore:
         self._memberships.fill(ticket, user_id, result)
         return dict(result)
 
+    async def first_join(self, room_id: str, user_id: str) -> int | None:
+        """The stream position at which the user first joined the room, if ever."""
+        joined = await self.db.fetchval(
+            "SELECT MIN(stream_ordering) FROM room_memberships"
+            " WHERE user_id = $1 AND room_id = $2 AND membership = 'join'",
+            user_id,
+            room_id,
+        )
+        return None if joined is None else int(joined)
+
+    async def last_join_span(self, room_id: str, user_id: str) -> tuple[int, int | None] | None:
+        """The user's latest stretch of membership ``join`` in the room, as stream
+        positions ``(joined, ended)`` (``ended`` is the change that ended it, ``None``
+        while it lasts), or ``None`` if they never joined."""
+        joined = await self.db.fetchval(
+            "SELECT MAX(stream_ordering) FROM room_memberships"
+            " WHERE user_id = $1 AND room_id = $2 AND membership = 'join'",
+            user_id,
+            room_id,
+        )
+        if joined is None:
+            return None
+        ended = await self.db.fetchval(
+            "SELECT MIN(stream_ordering) FROM room_memberships"
+            " WHERE user_id = $1 AND room_id = $2 AND membership <> 'join' AND stream_ordering > $3",
+            user_id,
+            room_id,
+            joined,
+        )
+        return int(joined), None if ended is None else int(ended)
+
     async def membership(self, room_id: str, user_id: str) -> str | None:
         return await self.db.fetchval(
             "SELECT membership FROM current_memberships WHERE room_id = $1 AND user_id = $2",

@@ -13,11 +13,14 @@ def can_see_event(
     membership_at_event: str | None,
     current_membership: str | None,
     is_own_membership_event: bool = False,
+    joined_later: bool = False,
 ) -> bool:
     """Whether a user may see an event.
 
     ``history_visibility`` and ``membership_at_event`` are taken from the room
-    state at the event; ``current_membership`` is the user's membership now.
+    state at the event; ``current_membership`` is the user's membership now and
+    ``joined_later`` whether they joined the room at some point after the event
+    (so a member who left keeps the ``shared`` history they could see).
     Unknown visibility values are treated as ``shared``, as the spec says.
     """
     if is_own_membership_event:
@@ -27,7 +30,7 @@ def can_see_event(
         return True
     if membership_at_event == "join":
         return True
-    if visibility == "shared" and current_membership == "join":
+    if visibility == "shared" and (current_membership == "join" or joined_later):
         return True
     if visibility == "invited" and membership_at_event == "invite":
         return True

@@ -1,6 +1,7 @@
 """Argon2id password hashing, off the event loop.
 
-Hashing is deliberately slow (tens of milliseconds), so it runs in a thread.
+Hashing is deliberately slow (tens of milliseconds), so it runs in a thread of
+its own bounded pool (given by the app; media work has another).
 Verifying against an unknown user still spends the same time on a dummy hash,
 so response times do not reveal which user IDs exist.
 """
@@ -8,6 +9,7 @@ so response times do not reveal which user IDs exist.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Executor
 
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -16,7 +18,8 @@ from homeserver.config import PasswordHashingConfig
 
 
 class PasswordHasher:
-    def __init__(self, config: PasswordHashingConfig) -> None:
+    def __init__(self, config: PasswordHashingConfig, pool: Executor) -> None:
+        self._pool = pool
         self._argon2 = _Argon2(
             time_cost=config.time_cost,
             memory_cost=config.memory_kib,
@@ -25,16 +28,16 @@ class PasswordHasher:
         self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._argon2.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._argon2.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; ``password_hash`` ``None`` always fails (in equal time)."""
         if password_hash is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.hash("dummy password for timing")
-            await asyncio.to_thread(self._check, self._dummy_hash, password)
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._check, self._dummy_hash, password)
             return False
-        return await asyncio.to_thread(self._check, password_hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._check, password_hash, password)
 
     def _check(self, password_hash: str, password: str) -> bool:
         try:

@@ -10,6 +10,8 @@ import orjson
 from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.errors import MatrixError
 from homeserver.services.ports import FederationQueries, RemoteUnavailable
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.rooms.member_updates import MemberUpdates
 from storage.accounts import AccountStore
 
 #: avatar_url, displayname, m.tz, or a custom field in the common namespaced grammar.
@@ -20,7 +22,16 @@ MAX_KEY_BYTES = 255
 
 
 class ProfileService:
-    def __init__(self, accounts: AccountStore, federation: FederationQueries, server_name: str) -> None:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        federation: FederationQueries,
+        server_name: str,
+        rate_limiter: RateLimiter,
+        member_updates: MemberUpdates,
+    ) -> None:
+        self._member_updates = member_updates
+        self._rate_limiter = rate_limiter
         self._accounts = accounts
         self._federation = federation
         self._server_name = server_name
@@ -52,6 +63,7 @@ class ProfileService:
         """Set one field of the requester's own profile (spec limits enforced)."""
         self._check_own(requester_id, user_id)
         check_key(key)
+        self._rate_limiter.check("profile", user_id)
         if key == "displayname" and not isinstance(value, str):
             raise MatrixError("M_BAD_JSON", "displayname must be a string")
         if key == "avatar_url" and not (isinstance(value, str) and valid_avatar_url(value)):
@@ -62,12 +74,23 @@ class ProfileService:
         profile[key] = value
         if len(orjson.dumps(profile)) > MAX_PROFILE_BYTES:
             raise MatrixError("M_PROFILE_TOO_LARGE", "The profile would exceed 64 KiB")
-        await self._accounts.set_profile_field(user_id, key, value)
+        async with self._accounts.db.transaction("set_profile_field"):
+            await self._accounts.set_profile_field(user_id, key, value)
+            await self._propagate(user_id, key)
 
     async def delete_field(self, requester_id: str, user_id: str, key: str) -> None:
         self._check_own(requester_id, user_id)
         check_key(key)
-        await self._accounts.delete_profile_field(user_id, key)
+        self._rate_limiter.check("profile", user_id)
+        async with self._accounts.db.transaction("delete_profile_field"):
+            await self._accounts.delete_profile_field(user_id, key)
+            await self._propagate(user_id, key)
+
+    async def _propagate(self, user_id: str, key: str) -> None:
+        """A new display name or avatar goes to every joined room as a new membership event
+        (spec: "Events on change of profile information"), in the background."""
+        if key in ("displayname", "avatar_url"):
+            await self._member_updates.profile_changed(user_id)
 
     def _check_own(self, requester_id: str, user_id: str) -> None:
         if requester_id != user_id:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -35,6 +36,12 @@ from storage.receipts import ReceiptStore
 from storage.rooms import RoomStore
 
 logger = structlog.get_logger(__name__)
+
+#: The push gateway endpoint an http pusher's ``data.url`` must name (spec: Push Gateway API).
+NOTIFY_PATH = "/_matrix/push/v1/notify"
+#: Limits the spec sets on ``/pushers/set``.
+MAX_PUSHKEY_BYTES = 512
+MAX_APP_ID_CHARS = 64
 
 StateMap = Mapping[tuple[str, str], Event]
 
@@ -273,8 +280,14 @@ class PushService:
         data = body.get("data")
         if not isinstance(data, dict):
             raise MatrixError("M_MISSING_PARAM", "data is required")
-        if body["kind"] == "http" and not isinstance(data.get("url"), str):
-            raise MatrixError("M_MISSING_PARAM", "data.url is required for http pushers")
+        if body["kind"] == "http":
+            if not isinstance(data.get("url"), str):
+                raise MatrixError("M_MISSING_PARAM", "data.url is required for http pushers")
+            _check_gateway_url(data["url"])
+        if len(body["pushkey"].encode()) > MAX_PUSHKEY_BYTES or len(body["app_id"]) > MAX_APP_ID_CHARS:
+            raise MatrixError(
+                "M_INVALID_PARAM", f"pushkey is limited to {MAX_PUSHKEY_BYTES} bytes, app_id to {MAX_APP_ID_CHARS} characters"
+            )
         for key in ("app_display_name", "device_display_name", "lang"):
             if not isinstance(body.get(key), str):
                 raise MatrixError("M_MISSING_PARAM", f"{key} is required")
@@ -294,6 +307,21 @@ def _check_globs(holder: Mapping[str, Any]) -> None:
         value = holder.get(name)
         if isinstance(value, str) and not pattern_allowed(value):
             raise MatrixError("M_INVALID_PARAM", f"A push rule's {name} may hold at most {MAX_PATTERN_LENGTH} characters")
+
+def _check_gateway_url(url: str) -> None:
+    """A push gateway URL: http(s), a host, and the path of the gateway API's notify
+    endpoint (spec: ``POST /pushers/set``, ``data.url``)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+        or parts.username is not None or parts.password is not None
+        or parts.path != NOTIFY_PATH or parts.fragment
+    ):
+        raise MatrixError("M_INVALID_PARAM", f"data.url must be an http(s) URL with the path {NOTIFY_PATH}")
 
 
 def _mentioned_users(event: Event) -> set[str]:

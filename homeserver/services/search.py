@@ -66,7 +66,7 @@ class SearchService:
                 stored[h.event_id].event.type, stored[h.event_id].event.sender, content=dict(stored[h.event_id].event.content)
             )
         ]
-        visible = {e.event_id for e in await self._timeline.filter_visible(requester.user_id, candidates)}
+        visible = {e.event_id for e in await self._timeline.filter_visible(requester.user_id, candidates, drop_erased=True)}
         serialized = {e["event_id"]: e for e in await self._timeline.serialize(requester, [c for c in candidates if c.event_id in visible])}
         results = []
         for hit in hits:

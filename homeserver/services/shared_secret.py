@@ -16,6 +16,7 @@ from typing import Any
 from homeserver.clock import Clock
 from homeserver.errors import MatrixError
 from homeserver.services.accounts import AccountService
+from homeserver.services.ratelimit import RateLimiter
 from storage.registration import RegistrationStore
 
 NONCE_LIFETIME_MS = 60_000
@@ -41,7 +42,9 @@ class SharedSecretRegistration:
         accounts: AccountService,
         store: RegistrationStore,
         clock: Clock,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._secret = secret
         self._accounts = accounts
         self._store = store
@@ -52,8 +55,10 @@ class SharedSecretRegistration:
             raise MatrixError("M_FORBIDDEN", "Shared secret registration is not enabled", status=400)
         return self._secret
 
-    async def new_nonce(self) -> str:
+    async def new_nonce(self, ip: str) -> str:
+        """A nonce for the caller at ``ip`` (unauthenticated, and a row each: rate limited)."""
         self._require_enabled()
+        self._rate_limiter.check("shared_secret_nonce", ip)
         nonce = secrets.token_hex(32)
         await self._store.add_nonce(nonce, self._clock.time_ms())
         return nonce

@@ -55,8 +55,9 @@ class SpaceService:
     async def can_preview(
         self, user_id: str | None, room_id: str, chunk: dict[str, Any], *, allowed_rooms: list[str] | None = None
     ) -> bool:
-        """Members, and anyone for public/knockable/world-readable rooms or restricted
-        rooms whose allowed rooms they are in, may preview a room.
+        """Joined, invited or knocking members, and anyone for public/knockable/world-readable
+        rooms or restricted rooms whose allowed rooms they are in, may preview a room
+        (spec: ``GET /hierarchy``; a former member sees nothing newer than their leave).
 
         ``allowed_rooms`` are a remote room's (a local room's are read from its join rules).
         """
@@ -64,7 +65,7 @@ class SpaceService:
             return True
         if user_id is None:
             return False
-        if await self._rooms.membership(room_id, user_id) in ("join", "invite", "knock", "leave", "ban"):
+        if await self._rooms.membership(room_id, user_id) in ("join", "invite", "knock"):
             return True
         if chunk["join_rule"] in ("restricted", "knock_restricted"):
             for allowed in allowed_rooms if allowed_rooms is not None else await self._allowed_rooms(room_id):

@@ -20,6 +20,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
+from homeserver.services.ratelimit import RateLimiter
 from storage.rooms import RoomStore
 
 TYPING_STREAM = "typing"
@@ -30,8 +31,15 @@ REMOTE_TIMEOUT_MS = 30_000
 
 class TypingService:
     def __init__(
-        self, rooms: RoomStore, notifier: Notifier, federation: OutboundFederation, clock: Clock, server_name: str
+        self,
+        rooms: RoomStore,
+        notifier: Notifier,
+        federation: OutboundFederation,
+        clock: Clock,
+        server_name: str,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._rooms = rooms
         self._notifier = notifier
         self._federation = federation
@@ -51,6 +59,7 @@ class TypingService:
         """``PUT /rooms/{roomId}/typing/{userId}``."""
         if user_id != requester.user_id:
             raise MatrixError("M_FORBIDDEN", "You can only set your own typing state")
+        self._rate_limiter.check("typing", user_id)
         if await self._rooms.membership(room_id, user_id) != "join":
             raise MatrixError("M_FORBIDDEN", "You are not joined to this room")
         servers = {get_domain_from_id(m) for m in await self._rooms.members(room_id)} - {self._server_name}

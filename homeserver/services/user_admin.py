@@ -6,7 +6,9 @@ from typing import Any
 
 from homeserver.errors import MatrixError
 from homeserver.services.accounts import AccountService
+from homeserver.services.deactivation import Deactivation
 from homeserver.services.profiles import valid_avatar_url
+from homeserver.services.rooms.member_updates import MemberUpdates
 from storage.accounts import USER_ORDERS, AccountStore, UserRecord
 
 #: Body fields of ``PUT /_synapse/admin/v2/users/{userId}`` for features Hearth does not
@@ -15,7 +17,11 @@ _UNSUPPORTED = {"threepids": [], "external_ids": [], "user_type": None, "locked"
 
 
 class UserAdminService:
-    def __init__(self, accounts: AccountService, store: AccountStore) -> None:
+    def __init__(
+        self, accounts: AccountService, store: AccountStore, deactivation: Deactivation, member_updates: MemberUpdates
+    ) -> None:
+        self._deactivation = deactivation
+        self._member_updates = member_updates
         self._accounts = accounts
         self._store = store
 
@@ -83,13 +89,15 @@ class UserAdminService:
             await self._accounts.set_admin_profile_field(user_id, "displayname", displayname)
         if avatar_url is not None:
             await self._accounts.set_admin_profile_field(user_id, "avatar_url", avatar_url)
+        if displayname is not None or avatar_url is not None:
+            await self._member_updates.profile_changed(user_id)  # new membership events in the user's rooms
         if deactivated and (user is None or not user.deactivated):
-            await self._accounts.deactivate(user_id)
+            await self._deactivation.deactivate(user_id, erase=False)
         return await self.describe(user_id), created
 
     async def deactivate(self, user_id: str, *, erase: bool) -> None:
         await self._local_user(user_id)
-        await self._accounts.deactivate(user_id, erase=erase)
+        await self._deactivation.deactivate(user_id, erase=erase)
 
     async def reset_password(self, user_id: str, new_password: str, *, logout_devices: bool) -> None:
         await self._local_user(user_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 SYNC = "/_matrix/client/v3/sync"
 P = "/_matrix/client/v3/pushrules"
 
@@ -192,3 +194,41 @@ async def test_pushers(client):
     assert (await alice.get("/_matrix/client/v3/pushers")).body["pushers"] == []
     bad = await alice.post("/_matrix/client/v3/pushers/set", {**pusher, "data": {}})
     assert bad.errcode == "M_MISSING_PARAM"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://push.example.org/",
+        "https://push.example.org/_matrix/push/v1/notify/extra",
+        "https://push.example.org/_matrix/push/v1/notif",
+        "ftp://push.example.org/_matrix/push/v1/notify",
+        "file:///_matrix/push/v1/notify",
+        "https:///_matrix/push/v1/notify",
+        "https://user:secret@push.example.org/_matrix/push/v1/notify",
+        "https://push.example.org:port/_matrix/push/v1/notify",
+        "/_matrix/push/v1/notify",
+        "not a url",
+    ],
+)
+async def test_http_pushers_need_a_push_gateway_url(client, url):
+    alice = await client.register("alice")
+    pusher = {
+        "pushkey": "abc", "kind": "http", "app_id": "org.example.app", "app_display_name": "App",
+        "device_display_name": "Phone", "lang": "en", "data": {"url": url},
+    }
+    bad = await alice.post("/_matrix/client/v3/pushers/set", pusher)
+    assert (bad.status, bad.errcode) == (400, "M_INVALID_PARAM"), bad.body
+    assert (await alice.get("/_matrix/client/v3/pushers")).body["pushers"] == []
+
+
+async def test_pusher_field_limits_and_accepted_urls(client):
+    alice = await client.register("alice")
+    pusher = {
+        "pushkey": "abc", "kind": "http", "app_id": "org.example.app", "app_display_name": "App",
+        "device_display_name": "Phone", "lang": "en", "data": {"url": "http://gateway.local:5000/_matrix/push/v1/notify"},
+    }
+    assert (await alice.post("/_matrix/client/v3/pushers/set", pusher)).status == 200
+    for too_long in ({"pushkey": "k" * 513}, {"app_id": "a" * 65}):
+        bad = await alice.post("/_matrix/client/v3/pushers/set", {**pusher, **too_long})
+        assert (bad.status, bad.errcode) == (400, "M_INVALID_PARAM")

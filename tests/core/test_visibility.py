@@ -50,3 +50,8 @@ def test_own_membership_events_are_visible():
 )
 def test_server_visibility(visibility, memberships, expected):
     assert server_can_see_event(history_visibility=visibility, memberships=memberships) is expected
+
+
+def test_shared_history_stays_visible_to_a_member_who_joined_after_it_and_left():
+    assert can_see_event(history_visibility="shared", membership_at_event=None, current_membership="leave", joined_later=True)
+    assert not can_see_event(history_visibility="joined", membership_at_event=None, current_membership="leave", joined_later=True)

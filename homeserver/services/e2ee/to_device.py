@@ -22,6 +22,7 @@ from homeserver.errors import MatrixError
 from homeserver.services.auth import Requester
 from homeserver.services.notifier import Notifier
 from homeserver.services.ports import OutboundFederation
+from homeserver.services.ratelimit import RateLimiter
 from storage.database import Database
 from storage.devices import DeviceStore
 from storage.e2e_keys import DeviceStatus, KeyStore
@@ -48,7 +49,9 @@ class ToDeviceService:
         federation: OutboundFederation,
         clock: Clock,
         server_name: str,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._db = db
         self._store = store
         self._devices = devices
@@ -60,6 +63,7 @@ class ToDeviceService:
 
     async def send(self, requester: Requester, event_type: str, txn_id: str, messages: Any) -> None:
         """Queue ``messages`` (user -> device or ``*`` -> content) once per transaction ID."""
+        self._rate_limiter.check("to_device", requester.user_id)
         if not isinstance(messages, Mapping):
             raise MatrixError("M_BAD_JSON", "messages must be an object")
         for user_id, by_device in messages.items():

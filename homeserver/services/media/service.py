@@ -9,6 +9,11 @@ the client's ``timeout_ms``) for that. Every download needs an access token
 fetch any media ID, as in every Matrix server: an ``mxc://`` URI is the
 capability. Media of other servers is fetched from them over federation the
 first time a local user asks, and kept.
+
+Image work (decoding, scaling, hashing files) runs in the media worker pool
+the app gives this service, bounded and apart from the pool that hashes
+passwords, so a flood of thumbnail requests queues here and never delays a
+login; identical thumbnail requests in flight share one piece of work.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import fnmatch
 import secrets
 import string
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +55,8 @@ logger = structlog.get_logger(__name__)
 
 _MEDIA_ID_ALPHABET = string.ascii_letters + string.digits
 _MEDIA_ID_CHARS = frozenset(_MEDIA_ID_ALPHABET + "_-")
+#: How long an upload's reservation of quota lasts if the upload never finishes.
+RESERVATION_LIFETIME_MS = 6 * 60 * 60 * 1000
 #: The longest a download waits for a pending upload, whatever the client asks.
 MAX_WAIT_MS = 60_000
 _POLL_S = 0.2
@@ -74,7 +84,10 @@ class MediaService:
         clock: Clock,
         federation: FederationQueries,
         server_name: str,
+        pool: Executor,
     ) -> None:
+        self._pool = pool
+        self._making: dict[tuple[Any, ...], asyncio.Future[Thumbnail | None]] = {}
         self._federation = federation
         self._db = db
         self._store = store
@@ -99,11 +112,11 @@ class MediaService:
         """``POST /upload``: store new content; its ``mxc://`` URI."""
         self._rate_limiter.check("media_upload", requester.user_id)
         self._check_type(content_type)
-        sha256, size = await self._receive(requester, body, length)
         media_id = _new_media_id()
-        await self._store.create(MediaRecord(
-            media_id, requester.user_id, content_type, upload_name, size, sha256, self._clock.time_ms(), None, False,
-        ))
+        async with self._received(requester, body, length) as (sha256, size):
+            await self._store.create(MediaRecord(
+                media_id, requester.user_id, content_type, upload_name, size, sha256, self._clock.time_ms(), None, False,
+            ))
         logger.info("media_uploaded", media_id=media_id, user_id=requester.user_id, size=size)
         return self._mxc(media_id)
 
@@ -111,11 +124,11 @@ class MediaService:
         """``POST /create``: a media ID whose content comes later; the URI and its deadline."""
         self._rate_limiter.check("media_upload", requester.user_id)
         now = self._clock.time_ms()
-        if await self._store.pending_count(requester.user_id, now) >= self._config.max_pending_uploads:
-            raise MatrixError("M_LIMIT_EXCEEDED", "Too many media uploads are pending", status=429)
         media_id = _new_media_id()
         expires = now + self._config.pending_upload_lifetime_s * 1000
-        await self._store.create(MediaRecord(media_id, requester.user_id, None, None, None, None, now, expires, False))
+        record = MediaRecord(media_id, requester.user_id, None, None, None, None, now, expires, False)
+        if not await self._store.create_pending(record, self._config.max_pending_uploads, now):
+            raise MatrixError("M_LIMIT_EXCEEDED", "Too many media uploads are pending", status=429)
         return self._mxc(media_id), expires
 
     async def upload_to(
@@ -137,31 +150,63 @@ class MediaService:
         if record.pending_expires_ts is not None and record.pending_expires_ts < self._clock.time_ms():
             raise MatrixError("M_NOT_FOUND", "This media ID has expired", status=404)
         self._check_type(content_type)
-        sha256, size = await self._receive(requester, body, length)
-        if not await self._store.fill(media_id, content_type, upload_name, size, sha256):
-            raise MatrixError("M_CANNOT_OVERWRITE_MEDIA", "This media already has content", status=409)
+        async with self._received(requester, body, length) as (sha256, size):
+            if not await self._store.fill(media_id, content_type, upload_name, size, sha256):
+                raise MatrixError("M_CANNOT_OVERWRITE_MEDIA", "This media already has content", status=409)
 
     def _check_type(self, content_type: str) -> None:
         allowed = self._config.allowed_content_types
         if not any(fnmatch.fnmatchcase(content_type.lower(), pattern.lower()) for pattern in allowed):
             raise MatrixError("M_FORBIDDEN", f"Uploads of type {content_type} are not allowed", status=403)
 
-    async def _receive(self, requester: Requester, body: AsyncIterator[bytes], length: int | None) -> tuple[str, int]:
+    @asynccontextmanager
+    async def _received(
+        self, requester: Requester, body: AsyncIterator[bytes], length: int | None
+    ) -> AsyncIterator[tuple[str, int]]:
+        """Write an upload to disk and yield its ``(sha256, size)`` inside the transaction
+        that records it. The quota is reserved before anything is written (the declared
+        length, else the size once it has arrived), turned into usage when the record
+        commits and given back when anything fails."""
         limit = self._config.max_upload_size
         if length is not None and length > limit:
             raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413)
-        quota = self._config.user_quota
-        used = await self._store.bytes_used(requester.user_id) if quota is not None else 0
-        if quota is not None and length is not None and used + length > quota:
-            raise _over_quota()
+        user_id = requester.user_id
+        reservation = await self._reserve(user_id, length) if length is not None else None
         try:
-            sha256, size = await self._files.write_stream(body, limit)
-        except TooLarge:
-            raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413) from None
-        if quota is not None and used + size > quota:
-            await self._drop_if_unreferenced(sha256)
+            try:
+                sha256, size = await self._files.write_stream(body, limit)
+            except TooLarge:
+                raise MatrixError("M_TOO_LARGE", f"Uploads are limited to {limit} bytes", status=413) from None
+            if length is None:
+                try:
+                    reservation = await self._reserve(user_id, size)
+                except MatrixError:
+                    await self._drop_if_unreferenced(sha256)
+                    raise
+            async with self._db.transaction("store_media"):
+                yield sha256, size
+                if reservation is not None:
+                    await self._store.settle(reservation, user_id, size)
+        except BaseException:
+            if reservation is not None:
+                await asyncio.shield(self._store.release(reservation))
+            raise
+
+    async def _reserve(self, user_id: str, size: int) -> str | None:
+        """Reserve ``size`` bytes of the user's quota (``None``: no quota) or refuse."""
+        quota = self._config.user_quota
+        if quota is None:
+            return None
+        reservation = secrets.token_hex(16)
+        expires = self._clock.time_ms() + RESERVATION_LIFETIME_MS
+        if not await self._store.reserve(reservation, user_id, size, quota, expires):
             raise _over_quota()
-        return sha256, size
+        return reservation
+
+    async def release_expired_reservations(self) -> None:
+        """Housekeeping: give back the quota of uploads a stopped server never finished."""
+        for reservation in await self._store.expired_reservations(self._clock.time_ms()):
+            await self._store.release(reservation)
 
     async def _drop_if_unreferenced(self, sha256: str) -> None:
         if not await self._store.is_referenced(sha256):
@@ -186,26 +231,44 @@ class MediaService:
         if content_type not in THUMBNAILABLE:
             raise MatrixError("M_UNKNOWN", "Cannot generate thumbnails for this content", status=400)
         animated = animated and content_type in ANIMATABLE
-        width, height = choose_size(width, height, method)
-        local = server_name == self._server_name  # thumbnails of remote media are made afresh each time
-        cached = await self._store.thumbnail(media_id, width, height, method, animated) if local else None
-        if cached is None:
-            cached = await self._generate(record, width, height, method, animated, keep=local)
-        if cached is None:  # the original is small enough
-            return Content(self._files.path(record.sha256), content_type, record.size, None)
-        return Content(self._files.path(cached.sha256), cached.content_type, cached.size, None)
+        size = choose_size(width, height, method)
+        if size is not None:
+            local = server_name == self._server_name  # thumbnails of remote media are made afresh each time
+            key = (server_name, media_id, *size, method, animated)
+            made = self._making.get(key)
+            if made is None:
+                # Identical requests at the same time share one piece of work.
+                made = asyncio.ensure_future(self._cached_or_new(record, *size, method, animated, keep=local))
+                self._making[key] = made
+                made.add_done_callback(partial(self._made, key))
+            thumbnail = await asyncio.shield(made)
+            if thumbnail is not None:
+                return Content(self._files.path(thumbnail.sha256), thumbnail.content_type, thumbnail.size, None)
+        # The original is small enough, or the request is bigger than any thumbnail.
+        return Content(self._files.path(record.sha256), content_type, record.size, None)
 
-    async def _generate(
+    def _made(self, key: tuple[Any, ...], made: asyncio.Future[Thumbnail | None]) -> None:
+        self._making.pop(key, None)
+        if not made.cancelled():
+            made.exception()  # retrieved here too, in case every requester went away
+
+    async def _cached_or_new(
         self, record: MediaRecord, width: int, height: int, method: str, animated: bool, *, keep: bool
     ) -> Thumbnail | None:
+        if keep:
+            cached = await self._store.thumbnail(record.media_id, width, height, method, animated)
+            if cached is not None:
+                return cached
         assert record.sha256 is not None
         path = self._files.path(record.sha256)
+        loop = asyncio.get_running_loop()
         try:
-            image = await asyncio.to_thread(
-                lambda: make_thumbnail(
-                    path.read_bytes(), width, height, method, animated=animated,
+            image = await loop.run_in_executor(
+                self._pool,
+                partial(
+                    make_thumbnail, path, width, height, method, animated=animated,
                     max_pixels=self._config.max_thumbnail_source_pixels,
-                )
+                ),
             )
         except SourceTooLarge:
             raise MatrixError("M_TOO_LARGE", "The image is too large to thumbnail", status=413) from None
@@ -213,7 +276,7 @@ class MediaService:
             raise MatrixError("M_UNKNOWN", "Cannot generate thumbnails for this content", status=400) from None
         if image is None:
             return None
-        sha256, size = await asyncio.to_thread(self._files.write_bytes, image.data)
+        sha256, size = await loop.run_in_executor(self._pool, self._files.write_bytes, image.data)
         thumbnail = Thumbnail(image.content_type, size, sha256)
         if keep:
             await self._store.add_thumbnail(record.media_id, width, height, method, animated, thumbnail)
@@ -241,7 +304,7 @@ class MediaService:
             media = await self._federation.download_media(server_name, media_id, self._config.max_upload_size)
         except RemoteUnavailable as e:
             raise MatrixError("M_NOT_FOUND", f"The media could not be fetched from {server_name}: {e}", status=404) from None
-        sha256, size = await asyncio.to_thread(self._files.write_bytes, media.data)
+        sha256, size = await asyncio.get_running_loop().run_in_executor(self._pool, self._files.write_bytes, media.data)
         await self._store.put_remote(
             server_name, media_id, media.content_type, media.upload_name, size, sha256, self._clock.time_ms()
         )

@@ -21,11 +21,15 @@ from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError
 from homeserver.services.ports import RemoteUnavailable
 from homeserver.services.rooms.remote_membership import RemoteMembership
+from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
 from storage.database import Database
 from storage.rooms import AliasStore, RoomStore
 
 logger = structlog.get_logger(__name__)
+#: Most events a ``createRoom`` may ask for in ``initial_state``, and most invitees.
+MAX_INITIAL_STATE = 100
+MAX_INVITES = 100
 
 PRESETS = {
     "private_chat": {"join_rule": "invite", "history_visibility": "shared", "guest_access": "can_join"},
@@ -88,7 +92,9 @@ class RoomCreator:
         clock: Clock,
         server_name: str,
         default_version: str,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._db = db
         self._sender = sender
         self._remote = remote
@@ -100,6 +106,13 @@ class RoomCreator:
 
     async def create_room(self, creator: str, request: CreateRoomRequest) -> tuple[str, str | None]:
         """Create a room; returns ``(room_id, alias)``."""
+        if len(request.initial_state) > MAX_INITIAL_STATE:
+            raise MatrixError("M_INVALID_PARAM", f"initial_state is limited to {MAX_INITIAL_STATE} events")
+        if len(request.invite) > MAX_INVITES:
+            raise MatrixError("M_INVALID_PARAM", f"invite is limited to {MAX_INVITES} users")
+        self._rate_limiter.check("room_creation", creator)
+        for _ in request.invite:
+            self._rate_limiter.check("invite", creator)
         version = self._room_version(request.room_version)
         preset = request.preset or ("public_chat" if request.visibility == "public" else "private_chat")
         if preset not in PRESETS:

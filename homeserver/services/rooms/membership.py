@@ -120,6 +120,7 @@ class MembershipService:
 
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)
+        self._rate_limiter.check("invite", requester.user_id)
         remote = get_domain_from_id(target) != self._server_name
         if not remote and not await self._accounts.user_exists(target):
             raise MatrixError("M_NOT_FOUND", "Unknown user")
@@ -138,18 +139,35 @@ class MembershipService:
         await self._membership_event(requester, room_id, target, content)
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
+        await self.part(requester.user_id, room_id, reason)
+
+    async def part(self, user_id: str, room_id: str, reason: str | None = None) -> None:
+        """Leave a room, reject an invite to it or retract a knock on it."""
         room = await self._rooms.get_room(room_id)
         if room is not None and room.current_state_group is None:
-            await self._leave_outside(requester.user_id, room_id, reason)
+            await self._leave_outside(user_id, room_id, reason)
             return
         await self._require_room(room_id)
-        current = await self._rooms.membership(room_id, requester.user_id)
+        current = await self._rooms.membership(room_id, user_id)
         if current not in ("join", "invite", "knock"):
             raise MatrixError("M_FORBIDDEN", "You are not in this room")
-        content: dict[str, Any] = {"membership": "leave"}
-        if reason:
-            content["reason"] = reason
-        await self._membership_event(requester, room_id, requester.user_id, content)
+        content = await self._profile_content("leave", user_id, reason)
+        await self._sender.send(room_id, user_id, "m.room.member", content, state_key=user_id)
+
+    async def refresh_profile(self, user_id: str, room_id: str) -> bool:
+        """Send a join carrying the user's current display name and avatar to a room
+        whose membership event has others (spec: "Events on change of profile
+        information"); whether one was sent."""
+        event = await self._membership_event_of(room_id, user_id)
+        if event is None or event.membership != "join":
+            return False
+        profile = await self._profile_fields(user_id)
+        if all(event.content.get(k) == profile.get(k) for k in ("displayname", "avatar_url")):
+            return False
+        await self._sender.send(
+            room_id, user_id, "m.room.member", {"membership": "join", **profile}, state_key=user_id
+        )
+        return True
 
     async def _leave_outside(self, user_id: str, room_id: str, reason: str | None) -> None:
         """Reject an invite to, or retract a knock on, a room this server is not in, through

@@ -104,8 +104,7 @@ class RelationsService:
                     continue
                 if include == "participated" and requester.user_id not in participants.get(thread_id, set()) and root.event.sender != requester.user_id:
                     continue
-                if await self._timeline.filter_visible(requester.user_id, [root]):
-                    chunk.append(root)
+                chunk.extend(await self._timeline.filter_visible(requester.user_id, [root]))
                 if len(chunk) == limit:
                     next_batch = f"r{latest}"
                     break

@@ -11,6 +11,7 @@ from typing import Any
 
 from homeserver.clock import Clock
 from homeserver.services.auth import Requester
+from homeserver.services.rooms.visibility import EventVisibility
 from storage.events import EventStore, StoredEvent
 from storage.relations import Relation, RelationStore
 from storage.rooms import RoomStore
@@ -20,7 +21,10 @@ BUNDLED = ("m.thread", "m.replace", "m.reference")
 
 
 class EventSerializer:
-    def __init__(self, events: EventStore, rooms: RoomStore, relations: RelationStore, clock: Clock) -> None:
+    def __init__(
+        self, events: EventStore, rooms: RoomStore, relations: RelationStore, clock: Clock, visibility: EventVisibility
+    ) -> None:
+        self._visibility = visibility
         self._events = events
         self._rooms = rooms
         self._relations = relations
@@ -90,10 +94,13 @@ class EventSerializer:
             if threads:
                 wanted.add(threads[-1].event_id)
             wanted |= {r.event_id for r in relations if r.rel_type == "m.replace"}
-        related = await self._events.get_events(wanted)
+        related = list((await self._events.get_events(wanted)).values())
+        if requester is not None:
+            # A thread's latest reply or an edit the user may not see stays out of the bundle.
+            related = await self._visibility.filter_visible(requester.user_id, related)
         serialized = {
             e["event_id"]: e
-            for e in await self.serialize(list(related.values()), requester, include_room_id=include_room_id, bundle=False)
+            for e in await self.serialize(related, requester, include_room_id=include_room_id, bundle=False)
         }
         for body in bodies:
             relations = by_parent.get(body["event_id"])

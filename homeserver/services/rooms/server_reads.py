@@ -16,6 +16,7 @@ users the state before it too, as the client rules do). ``/state`` and
 ``/event_auth`` serve the state and auth chain at an event as they are to a
 server that may see that event (its users knew the room's state then), and
 redacted otherwise. ``/state_ids`` and ``/timestamp_to_event`` carry IDs only.
+The events of users erased on deactivation are served redacted as well.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from homeserver.core.redaction import redact
 from homeserver.core.visibility import server_can_see_event
 from homeserver.errors import MatrixError
 from homeserver.services.rooms.remote import RemoteEvents, Rejected
+from storage.accounts import AccountStore
 from storage.events import EventStore, StoredEvent
 from storage.rooms import RoomStore
 from storage.state import StateStore
@@ -41,9 +43,10 @@ _VISIBILITY_KEY = ("m.room.history_visibility", "")
 
 class ServerReads:
     def __init__(
-        self, *, events: EventStore, state: StateStore, rooms: RoomStore, remote: RemoteEvents, clock: Clock,
-        server_name: str,
+        self, *, events: EventStore, state: StateStore, rooms: RoomStore, accounts: AccountStore, remote: RemoteEvents,
+        clock: Clock, server_name: str,
     ) -> None:
+        self._accounts = accounts
         self._events = events
         self._state = state
         self._rooms = rooms
@@ -115,10 +118,14 @@ class ServerReads:
         return visible
 
     async def _pdus_for(self, origin: str, items: Sequence[StoredEvent]) -> list[dict[str, Any]]:
-        """The events as ``origin`` may have them: each redacted where it may not see it."""
+        """The events as ``origin`` may have them: each redacted where it may not see it
+        or its sender was erased."""
         visible = await self._visible_to(origin, items)
+        erased = await self._accounts.erased_users()
         return [
-            i.event.pdu() if i.event_id in visible else redact(i.event.pdu(), i.event.room_version) for i in items
+            i.event.pdu() if i.event_id in visible and i.event.sender not in erased
+            else redact(i.event.pdu(), i.event.room_version)
+            for i in items
         ]
 
     async def event(self, origin: str, event_id: str) -> dict[str, Any]:

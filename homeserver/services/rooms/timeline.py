@@ -8,15 +8,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from homeserver.core.visibility import can_see_event
 from homeserver.errors import MatrixError
 from homeserver.parsing import parse_token
 from homeserver.services.auth import Requester
 from homeserver.services.filters import EventFilter
 from homeserver.services.rooms.scan import scan_timeline
 from homeserver.services.rooms.serializer import EventSerializer
+from homeserver.services.rooms.visibility import EventVisibility
 from homeserver.services.sync_token import SyncToken
-from storage.account_data import AccountDataStore
 from storage.events import EventStore, StoredEvent
 from storage.rooms import RoomStore
 from storage.state import StateStore
@@ -52,7 +51,7 @@ class TimelineService:
         events: EventStore,
         state: StateStore,
         rooms: RoomStore,
-        account_data: AccountDataStore,
+        visibility: EventVisibility,
         serializer: EventSerializer,
         backfill: Callable[[str, int], Awaitable[int]] | None = None,
     ) -> None:
@@ -60,30 +59,35 @@ class TimelineService:
         self._events = events
         self._state = state
         self._rooms = rooms
-        self._account_data = account_data
+        self._visibility = visibility
         self._serializer = serializer
 
     # -- access ----------------------------------------------------------------------
 
     async def access(self, user_id: str, room_id: str) -> RoomAccess:
-        """The user's access to a room: joined (everything), left (until leaving),
-        or ``M_FORBIDDEN`` for rooms they were never in (unless world-readable)."""
+        """The user's access to a room (spec: "History visibility": "a user needs to
+        join a room to view events in that room"): a joined member reads everything;
+        anyone reads a ``world_readable`` room; a former member reads up to the end of
+        their last stay (their leave or ban, or the invite or knock that followed it)
+        unless they forgot the room. Everyone else, invitees and knockers included
+        (they have the stripped state of ``/sync``), gets ``M_FORBIDDEN``."""
         room = await self._rooms.get_room(room_id)
         if room is None:
             raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
         memberships = await self._rooms.current_memberships_of_user(user_id)
-        if room_id in memberships:
-            membership, _, stream = memberships[room_id]
-            return RoomAccess(membership, None if membership == "join" else stream)
+        membership = memberships[room_id][0] if room_id in memberships else None
+        if membership == "join":
+            return RoomAccess(membership, None)
         if await self._current_visibility(room_id) == "world_readable":
-            return RoomAccess(None, None)
+            return RoomAccess(membership, None)
+        if membership is not None and room_id not in await self._rooms.forgotten_rooms(user_id):
+            span = await self._rooms.last_join_span(room_id, user_id)
+            if span is not None and span[1] is not None:
+                return RoomAccess(membership, span[1])
         raise MatrixError("M_FORBIDDEN", "You are not allowed to read this room")
 
     async def ignored_users(self, user_id: str) -> set[str]:
-        """Users this user ignores (``m.ignored_user_list`` account data)."""
-        content = await self._account_data.get(user_id, "", "m.ignored_user_list") or {}
-        ignored = content.get("ignored_users")
-        return set(ignored) if isinstance(ignored, dict) else set()
+        return await self._visibility.ignored_users(user_id)
 
     async def filter_visible(
         self,
@@ -92,54 +96,12 @@ class TimelineService:
         *,
         memberships: Mapping[str, tuple[str, str, int]] | None = None,
         ignored: set[str] | None = None,
+        drop_erased: bool = False,
     ) -> list[StoredEvent]:
-        """The events the user may see, judged by the state at each event (an
-        ``m.room.history_visibility`` event by the setting before or after it);
-        messages from ignored users are dropped (their state events are kept).
-        ``memberships`` and ``ignored`` may be passed when the caller has them."""
-        if not items:
-            return []
-        if ignored is None:
-            ignored = await self.ignored_users(user_id)
-        if ignored:
-            items = [i for i in items if i.event.is_state or i.event.sender not in ignored]
-        groups = await self._state.get_event_state_groups([i.event_id for i in items])
-        current = memberships if memberships is not None else await self._rooms.current_memberships_of_user(user_id)
-        lookups: dict[int, tuple[str | None, str | None]] = {}
-        for group in set(groups.values()):
-            state = await self._state.get_state(group)
-            lookups[group] = (state.get(("m.room.member", user_id)), state.get(("m.room.history_visibility", "")))
-        changes = {
-            i.event_id: i.replaces_state for i in items
-            if i.event.type == "m.room.history_visibility" and i.event.state_key == ""
-        }
-        needed = {eid for pair in lookups.values() for eid in pair if eid} | {e for e in changes.values() if e}
-        related = await self._events.get_events(needed)
-
-        def setting(event_id: str | None) -> str | None:
-            hv = related.get(event_id) if event_id else None
-            return hv.event.content.get("history_visibility") if hv else None
-
-        visible = []
-        for item in items:
-            event = item.event
-            group = groups.get(item.event_id)
-            member_id, hv_id = lookups.get(group, (None, None)) if group is not None else (None, None)
-            member = related.get(member_id) if member_id else None
-            settings = [setting(hv_id)]
-            if item.event_id in changes:
-                settings.append(setting(changes[item.event_id]))  # the setting it replaced
-            if any(
-                can_see_event(
-                    history_visibility=visibility,
-                    membership_at_event=member.event.membership if member else None,
-                    current_membership=current.get(event.room_id, (None,))[0],
-                    is_own_membership_event=event.type == "m.room.member" and event.state_key == user_id,
-                )
-                for visibility in settings
-            ):
-                visible.append(item)
-        return visible
+        """The events the user may see (see :meth:`EventVisibility.filter_visible`)."""
+        return await self._visibility.filter_visible(
+            user_id, items, memberships=memberships, ignored=ignored, drop_erased=drop_erased
+        )
 
     # -- single events and state ----------------------------------------------------------
 
@@ -153,9 +115,10 @@ class TimelineService:
             await self.access(user_id, room_id)
         except MatrixError:
             raise MatrixError("M_NOT_FOUND", "Event not found") from None
-        if not await self.filter_visible(user_id, [item]):
+        visible = await self.filter_visible(user_id, [item])  # an erased sender's event comes back redacted
+        if not visible:
             raise MatrixError("M_NOT_FOUND", "Event not found")
-        return item
+        return visible[0]
 
     async def get_event(self, requester: Requester, room_id: str, event_id: str) -> dict[str, Any]:
         item = await self.readable_event(requester.user_id, room_id, event_id)
@@ -337,7 +300,8 @@ class TimelineService:
         if target is None or target.event.room_id != room_id:
             raise MatrixError("M_NOT_FOUND", "Event not found")
         access = await self.access(requester.user_id, room_id)
-        if not await self.filter_visible(requester.user_id, [target]):
+        shown = await self.filter_visible(requester.user_id, [target])
+        if not shown:
             raise MatrixError("M_NOT_FOUND", "Event not found")
         limit = max(0, min(limit, MAX_LIMIT))
         ceiling = access.until if access.until is not None else MAX_STREAM
@@ -357,7 +321,7 @@ class TimelineService:
             state = [s for s in state if s.event.type != "m.room.member" or s.event.state_key in senders]
         first_position = before[-1].stream_ordering - 1 if before else target.stream_ordering - 1
         return {
-            "event": (await self._serializer.serialize([target], requester))[0],
+            "event": (await self._serializer.serialize(shown, requester))[0],
             "events_before": await self._serializer.serialize(before, requester),
             "events_after": await self._serializer.serialize(after, requester),
             "state": await self._serializer.serialize(state, requester),

@@ -147,9 +147,11 @@ class RoomSync:
     ) -> RoomResult:
         """A room the user left (or was banned from), up to their leave."""
         room = await self._rooms.get_room(room_id)
-        if room is not None and room.current_state_group is None:
-            # A room this server is not in (a rejected invite, a retracted knock): its
-            # timeline here is the user's own leave.
+        if room is not None and (
+            room.current_state_group is None or await self._rooms.last_join_span(room_id, requester.user_id) is None
+        ):
+            # A room this server is not in, or one the user never joined (a rejected
+            # invite, a retracted knock): all they may see of it is their own leave.
             leave = await self._events.get_event(leave_event_id)
             return RoomResult({
                 "timeline": {
