@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import aiohttp
 import pytest
 import yaml
 
+from tests.support.ports import free_port
 from tests.support import databases
 
 HEARTH = [sys.executable, "-m", "homeserver"]
@@ -25,12 +25,6 @@ def hearth(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check and result.returncode != 0:
         raise AssertionError(f"hearth {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cheap_hashing(config_path: Path) -> None:

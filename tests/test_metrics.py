@@ -12,7 +12,8 @@ import yaml
 
 from homeserver.config import parse_config
 from tests.support import databases
-from tests.test_cli import HEARTH, _cheap_hashing, _wait_healthy, free_port, hearth
+from tests.support.ports import free_port
+from tests.test_cli import HEARTH, _cheap_hashing, _wait_healthy, hearth
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

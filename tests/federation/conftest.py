@@ -3,7 +3,6 @@ signing key, database and certificate from a test CA."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from homeserver.app import HEARTH_KEY, Hearth, create_app, create_federation_app
 from homeserver.server import server_tls_context
 from tests.conftest import make_config
+from tests.support.ports import free_port
 from tests.support import databases
 from tests.support.client import MatrixClient
 from tests.support.tls import TestCA
@@ -31,12 +31,6 @@ class FederatedServer:
     client: MatrixClient
     hearth: Hearth
     federation_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

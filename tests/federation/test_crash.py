@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.federation.conftest import free_port
+from tests.support.ports import free_port
 from tests.support import databases
 from tests.support.client import MatrixClient
 from tests.support.tls import TestCA

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.federation.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.olm import CryptoDevice
 
 pytestmark = pytest.mark.federation

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.federation.conftest import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.federation
 

@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from federation.keys import KEY_FETCH_CONCURRENCY, NOTARY_CONCURRENCY, NOTARY_MAX_SERVERS
-from tests.federation.conftest import FederatedServer, ca_context, free_port
+from tests.federation.conftest import FederatedServer, ca_context
+from tests.support.ports import free_port
 from tests.support.sockets import tcp_targets
 
 pytestmark = pytest.mark.federation

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bench.servers import SHARED_SECRET, synapse_config, synapse_python, write_synapse_config
-from tests.federation.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.client import MatrixClient
 from tests.support.tls import TestCA
 

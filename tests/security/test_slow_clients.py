@@ -18,7 +18,7 @@ import pytest
 from homeserver.app import HEARTH_KEY, Hearth, create_app
 from homeserver.server import Listeners, open_listeners, server_tls_context
 from tests.conftest import make_config
-from tests.federation.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.client import MatrixClient
 from tests.support.sockets import closed_by_server, open_raw
 from tests.support.tls import TestCA
