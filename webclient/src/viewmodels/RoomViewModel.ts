@@ -1,0 +1,215 @@
+/** An open room: header, members with presence, timeline, composer, typing, search, threads. */
+import { computed, signal } from "@preact/signals";
+import {
+  ClientEvent, EventType, RoomEvent, RoomMemberEvent, RoomStateEvent, UserEvent,
+  type MatrixClient, type MatrixEvent, type Room,
+} from "matrix-js-sdk";
+import { describeError } from "../matrix/auth";
+import { MediaCache } from "../matrix/media";
+import { isDirect, USER_ID } from "../matrix/rooms";
+import { ComposerViewModel } from "./ComposerViewModel";
+import { presenceOf, type Presence } from "./presence";
+import type { RoomListViewModel } from "./RoomListViewModel";
+import { SearchViewModel } from "./SearchViewModel";
+import { CLEARED_HISTORY_TYPE, TimelineViewModel } from "./TimelineViewModel";
+import { ViewModel } from "./ViewModel";
+
+export interface Member {
+  userId: string;
+  name: string;
+  membership: string;
+  presence: Presence;
+  verified: boolean | null;
+}
+
+export class ThreadViewModel extends ViewModel {
+  readonly timeline: TimelineViewModel;
+  readonly composer: ComposerViewModel;
+
+  constructor(client: MatrixClient, room: Room, readonly rootId: string) {
+    super();
+    const thread = room.getThread(rootId) ?? room.createThread(rootId, room.findEventById(rootId), [], false);
+    this.timeline = new TimelineViewModel(client, room, thread.timelineSet, rootId);
+    this.composer = new ComposerViewModel(client, room, rootId);
+    void client.paginateEventTimeline(thread.liveTimeline, { backwards: true, limit: 50 }).catch(() => undefined);
+  }
+
+  override dispose(): void {
+    this.timeline.dispose();
+    this.composer.dispose();
+    super.dispose();
+  }
+}
+
+export class RoomViewModel extends ViewModel {
+  readonly roomId: string;
+  readonly name = signal("");
+  readonly topic = signal("");
+  readonly encrypted = signal(false);
+  readonly direct = signal(false);
+  readonly membership = signal("join");
+  readonly members = signal<Member[]>([]);
+  readonly typing = signal<string[]>([]);
+  readonly typingText = computed(() => {
+    const names = this.typing.value;
+    if (names.length === 0) return "";
+    if (names.length === 1) return `${names[0]} is typing…`;
+    if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+    return `${names.length} people are typing…`;
+  });
+  readonly error = signal<string | null>(null);
+  readonly thread = signal<ThreadViewModel | null>(null);
+  readonly search = signal<SearchViewModel | null>(null);
+  readonly timeline: TimelineViewModel;
+  readonly composer: ComposerViewModel;
+  private lastReceipt: string | null = null;
+
+  constructor(private readonly client: MatrixClient, readonly room: Room, private readonly list: RoomListViewModel, readonly media: MediaCache) {
+    super();
+    this.roomId = room.roomId;
+    this.timeline = new TimelineViewModel(client, room, room.getUnfilteredTimelineSet());
+    this.composer = new ComposerViewModel(client, room);
+    const header = () => this.updateHeader();
+    this.listen(room, RoomEvent.Name, header);
+    this.listen(room, RoomEvent.MyMembership, header);
+    this.listen(room, RoomStateEvent.Events, header);
+    this.listen(client, ClientEvent.AccountData, header);
+    this.listen(client, RoomMemberEvent.Typing, (_event: MatrixEvent, member: { roomId: string }) => {
+      if (member.roomId === this.roomId) this.updateTyping();
+    });
+    this.listen(client, RoomMemberEvent.Membership, header);
+    this.listen(client, UserEvent.Presence, () => this.updateMembers());
+    this.listen(client, UserEvent.CurrentlyActive, () => this.updateMembers());
+    this.listen(room, RoomEvent.Timeline, () => this.markRead());
+    this.updateHeader();
+    this.updateTyping();
+    void this.loadMembers();
+  }
+
+  private updateHeader(): void {
+    this.name.value = this.room.name || "Empty room";
+    this.topic.value = String(this.room.currentState.getStateEvents(EventType.RoomTopic, "")?.getContent().topic ?? "");
+    this.encrypted.value = this.client.isRoomEncrypted(this.roomId);
+    this.direct.value = isDirect(this.client, this.roomId);
+    this.membership.value = this.room.getMyMembership();
+    this.updateMembers();
+  }
+
+  private updateTyping(): void {
+    const me = this.client.getUserId();
+    this.typing.value = this.room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
+  }
+
+  private async loadMembers(): Promise<void> {
+    try {
+      await this.room.loadMembersIfNeeded();
+    } catch {
+      // Shown from what sync gave.
+    }
+    this.updateMembers();
+    void this.updateVerification();
+  }
+
+  private verification = new Map<string, boolean>();
+
+  private async updateVerification(): Promise<void> {
+    const crypto = this.client.getCrypto();
+    if (!crypto) return;
+    for (const member of this.room.getJoinedMembers()) {
+      try {
+        const status = await crypto.getUserVerificationStatus(member.userId);
+        this.verification.set(member.userId, status.isCrossSigningVerified());
+      } catch {
+        // Unknown: shown without a verification mark.
+      }
+    }
+    this.updateMembers();
+  }
+
+  private updateMembers(): void {
+    this.members.value = this.room.getMembers()
+      .filter((m) => m.membership === "join" || m.membership === "invite")
+      .map((m) => ({
+        userId: m.userId,
+        name: m.name,
+        membership: m.membership ?? "leave",
+        presence: presenceOf(this.client.getUser(m.userId)),
+        verified: this.verification.get(m.userId) ?? null,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Moves the read receipt and fully-read marker to the newest event while the room is shown. */
+  markRead(): void {
+    if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
+    const last = this.timeline.lastEvent();
+    const id = last?.getId();
+    if (!last || !id || id === this.lastReceipt) return;
+    this.lastReceipt = id;
+    void this.client.setRoomReadMarkers(this.roomId, id, last).catch(() => {
+      this.lastReceipt = null;
+    });
+  }
+
+  async invite(userId: string): Promise<boolean> {
+    const id = userId.trim();
+    if (!USER_ID.test(id)) {
+      this.error.value = "A user ID looks like @name:server.org";
+      return false;
+    }
+    try {
+      await this.client.invite(this.roomId, id);
+      this.error.value = null;
+      return true;
+    } catch (error) {
+      this.error.value = describeError(error);
+      return false;
+    }
+  }
+
+  async leave(): Promise<void> {
+    await this.list.leave(this.roomId);
+  }
+
+  /** Hides the history up to now for this user on all their devices (room account data). */
+  async clearHistory(): Promise<void> {
+    const last = this.timeline.lastEvent();
+    try {
+      await this.client.setRoomAccountData(this.roomId, CLEARED_HISTORY_TYPE as never, {
+        ts: last ? last.getTs() : Date.now(),
+        event_id: last?.getId() ?? null,
+      } as never);
+    } catch (error) {
+      this.error.value = describeError(error);
+    }
+  }
+
+  openThread(rootId: string): void {
+    this.thread.value?.dispose();
+    this.thread.value = new ThreadViewModel(this.client, this.room, rootId);
+  }
+
+  closeThread(): void {
+    this.thread.value?.dispose();
+    this.thread.value = null;
+  }
+
+  openSearch(): SearchViewModel {
+    const vm = this.search.value ?? new SearchViewModel(this.client, this.room);
+    this.search.value = vm;
+    return vm;
+  }
+
+  closeSearch(): void {
+    this.search.value?.dispose();
+    this.search.value = null;
+  }
+
+  override dispose(): void {
+    this.timeline.dispose();
+    this.composer.dispose();
+    this.thread.value?.dispose();
+    this.search.value?.dispose();
+    super.dispose();
+  }
+}
