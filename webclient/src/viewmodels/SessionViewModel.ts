@@ -5,7 +5,7 @@
 import { computed, signal } from "@preact/signals";
 import { ClientEvent, SyncState, type MatrixClient } from "matrix-js-sdk";
 import { CryptoEvent, type VerificationRequest } from "matrix-js-sdk/lib/crypto-api";
-import type { OpenClient } from "../matrix/client";
+import { cryptoPrefix, type OpenClient } from "../matrix/client";
 import { decryptRoomState } from "../matrix/encryptedState";
 import { MediaCache } from "../matrix/media";
 import type { StoredSession } from "../matrix/sessionStore";
@@ -131,7 +131,7 @@ export class SessionViewModel extends ViewModel {
     this.dispose();
     this.client.stopClient();
     try {
-      await this.client.clearStores();
+      await this.client.clearStores({ cryptoDatabasePrefix: cryptoPrefix(this.session) });
     } catch {
       // A store that cannot be cleared is deleted with the next sign-in's.
     }

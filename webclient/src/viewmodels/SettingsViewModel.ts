@@ -50,7 +50,6 @@ export class SettingsViewModel extends ViewModel {
     this.displayName.value = user?.displayName ?? "";
     this.avatarMxc.value = user?.avatarUrl ?? null;
     void this.loadProfile();
-    void this.loadSessions();
   }
 
   private async run(action: () => Promise<void>, done: string): Promise<boolean> {

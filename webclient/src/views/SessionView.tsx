@@ -24,6 +24,13 @@ function RoomRoute({ vm }: { vm: SessionViewModel }) {
   return <RoomView vm={room} session={vm} />;
 }
 
+function SettingsRoute({ vm }: { vm: SessionViewModel }) {
+  const [, navigate] = useLocation();
+  const settings = vm.openSettings();
+  useEffect(() => { void settings.loadSessions(); }, [settings]);
+  return <SettingsView vm={settings} session={vm} onClose={() => { vm.closeSettings(); navigate("/"); }} />;
+}
+
 function Home({ vm }: { vm: SessionViewModel }) {
   useEffect(() => { vm.openRoom(null); }, [vm]);
   return (
@@ -48,7 +55,7 @@ function Layout({ vm }: { vm: SessionViewModel }) {
       <RoomListView vm={vm.roomList} session={vm} onOpen={(id) => navigate(roomPath(id))} />
       <Switch>
         <Route path="/room/:id"><RoomRoute vm={vm} /></Route>
-        <Route path="/settings"><SettingsView vm={vm.openSettings()} session={vm} onClose={() => { vm.closeSettings(); navigate("/"); }} /></Route>
+        <Route path="/settings"><SettingsRoute vm={vm} /></Route>
         <Route><Home vm={vm} /></Route>
       </Switch>
       <SecurityView vm={vm.security} />

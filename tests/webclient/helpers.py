@@ -1,0 +1,62 @@
+"""Steps a person takes in the web client, by role and accessible name."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+PASSWORD = "correct horse battery"
+
+
+async def register(page: Page, url: str, username: str, password: str = PASSWORD, token: str | None = None) -> str:
+    """Creates an account and returns the recovery key shown once at first sign-in."""
+    await page.goto(url + "/")
+    await page.get_by_role("button", name="Create account").click()
+    form = page.get_by_role("form", name="Create account")
+    await form.get_by_role("textbox", name="Username").fill(username)
+    await form.get_by_label("Password", exact=True).fill(password)
+    await form.get_by_label("Confirm password").fill(password)
+    if token is not None:
+        await form.get_by_role("textbox", name="Registration token").fill(token)
+    await form.get_by_role("button", name="Create account").click()
+    return await save_recovery_key(page)
+
+
+async def save_recovery_key(page: Page) -> str:
+    key_box = page.get_by_role("textbox", name="Recovery key")
+    await expect(key_box).to_be_visible()
+    await expect(key_box).to_have_attribute("readonly", "")
+    key = await key_box.input_value()
+    assert len(key.split()) >= 12, key
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("navigation", name="Rooms")).to_be_visible()
+    return key
+
+
+async def sign_in(page: Page, url: str, username: str, password: str = PASSWORD, *, sign_out_others: bool = False) -> None:
+    await page.goto(url + "/")
+    await page.get_by_role("textbox", name="Username").fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
+    if sign_out_others:
+        await page.get_by_role("checkbox", name="Sign out my other sessions").check()
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def verify_with_recovery_key(page: Page, key: str) -> None:
+    await page.get_by_role("button", name="Verify with recovery key").click()
+    await page.get_by_role("textbox", name="Recovery key").fill(key)
+    await page.get_by_role("button", name="Verify", exact=True).click()
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+async def open_room(page: Page, name: str) -> None:
+    await page.get_by_role("navigation", name="Rooms").get_by_role("link", name=name, exact=True).click()
+    await expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+
+
+async def send(page: Page, text: str) -> None:
+    await page.get_by_role("textbox", name="Message").fill(text)
+    await page.get_by_role("button", name="Send", exact=True).click()
+
+
+def messages(page: Page):
+    return page.get_by_role("log", name="Messages")
