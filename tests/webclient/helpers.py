@@ -60,3 +60,30 @@ async def send(page: Page, text: str) -> None:
 
 def messages(page: Page):
     return page.get_by_role("log", name="Messages")
+
+
+def message_item(page: Page, text: str):
+    """The timeline entry holding ``text``."""
+    return messages(page).get_by_role("listitem").filter(has_text=text).last
+
+
+async def message_action(page: Page, text: str, action: str) -> None:
+    item = message_item(page, text)
+    await item.hover()
+    await item.get_by_role("button", name=action, exact=True).click()
+
+
+async def database_rows_containing(db, needle: str) -> list[str]:
+    """Every table (and row prefix) of a Hearth database whose text holds ``needle``."""
+    if db.dialect == "sqlite":
+        tables = [r["name"] for r in await db.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    else:
+        tables = [r["table_name"] for r in await db.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+    found = []
+    for table in tables:
+        for row in await db.fetch(f'SELECT * FROM "{table}"'):
+            text = " ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in dict(row).values())
+            if needle.lower() in text.lower():
+                found.append(f"{table}: {text[:200]}")
+    return found

@@ -67,21 +67,38 @@ export function isDirect(client: MatrixClient, roomId: string): boolean {
   return Object.values(direct).some((rooms) => rooms.includes(roomId));
 }
 
+/**
+ * Splits invitees into those createRoom takes and those invited afterwards: a
+ * server may refuse to federate invites from createRoom (Hearth does), while
+ * /invite reaches any server.
+ */
+export function splitInvitees(client: MatrixClient, invite: string[]): { local: string[]; remote: string[] } {
+  const domain = client.getDomain();
+  const local = invite.filter((id) => id.slice(id.indexOf(":") + 1) === domain);
+  return { local, remote: invite.filter((id) => !local.includes(id)) };
+}
+
+async function inviteAll(client: MatrixClient, roomId: string, users: string[]): Promise<void> {
+  for (const user of users) await client.invite(roomId, user);
+}
+
 export const USER_ID = /^@[^:\s]+:[A-Za-z0-9.\-[\]:]+$/;
 
 /** A direct chat with `userId`, encrypted from the first message. */
 export async function startDirectChat(client: MatrixClient, userId: string): Promise<string> {
   const existing = findDirectChat(client, userId);
   if (existing) return existing.roomId;
+  const { local, remote } = splitInvitees(client, [userId]);
   const { room_id } = await client.createRoom({
     preset: Preset.TrustedPrivateChat,
     visibility: Visibility.Private,
     is_direct: true,
-    invite: [userId],
+    invite: local,
     initial_state: [encryptionState()],
   });
   await markDirect(client, userId, room_id);
   await roomReady(client, room_id, true);
+  await inviteAll(client, room_id, remote);
   return room_id;
 }
 
@@ -97,30 +114,40 @@ export interface NewRoom {
  * sent as encrypted state (MSC4362) so the server never sees them.
  */
 export async function createGroup(client: MatrixClient, room: NewRoom): Promise<string> {
+  const { local, remote } = splitInvitees(client, room.invite);
   if (!room.encrypted) {
     const { room_id } = await client.createRoom({
       preset: Preset.PrivateChat,
       visibility: Visibility.Private,
       name: room.name || undefined,
       topic: room.topic || undefined,
-      invite: room.invite,
+      invite: local,
     });
     await roomReady(client, room_id, false);
+    await inviteAll(client, room_id, remote);
     return room_id;
   }
   const { room_id } = await client.createRoom({
     preset: Preset.PrivateChat,
     visibility: Visibility.Private,
-    invite: room.invite,
+    invite: local,
     initial_state: [encryptionState()],
   });
   await roomReady(client, room_id, true);
+  // Invited before the name is sent, so the invitees' devices get the key that encrypts it.
+  await inviteAll(client, room_id, remote);
   if (room.name) await client.sendStateEvent(room_id, EventType.RoomName, { name: room.name });
   if (room.topic) await client.sendStateEvent(room_id, EventType.RoomTopic, { topic: room.topic } as never);
   return room_id;
 }
 
 export async function joinRoom(client: MatrixClient, aliasOrId: string): Promise<string> {
-  const room = await client.joinRoom(aliasOrId.trim());
+  const target = aliasOrId.trim();
+  const invited = client.getRoom(target);
+  const me = client.getUserId();
+  const invite = invited && me ? invited.currentState.getMember(me)?.events.member : undefined;
+  const room = await client.joinRoom(target);
+  // An accepted invitation to a direct chat joins the m.direct list.
+  if (invite?.getContent().is_direct && invite.getSender()) await markDirect(client, invite.getSender()!, room.roomId);
   return room.roomId;
 }

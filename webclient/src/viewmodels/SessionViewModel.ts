@@ -3,7 +3,7 @@
  * the room list, the open room and the settings.
  */
 import { computed, signal } from "@preact/signals";
-import { ClientEvent, SyncState, type MatrixClient } from "matrix-js-sdk";
+import { ClientEvent, PendingEventOrdering, SyncState, type MatrixClient } from "matrix-js-sdk";
 import { CryptoEvent, type VerificationRequest } from "matrix-js-sdk/lib/crypto-api";
 import { cryptoPrefix, type OpenClient } from "../matrix/client";
 import { decryptRoomState } from "../matrix/encryptedState";
@@ -83,7 +83,14 @@ export class SessionViewModel extends ViewModel {
         await this.security.refreshVerified();
       });
     });
-    await this.client.startClient({ initialSyncLimit: 20, lazyLoadMembers: true, threadSupport: true });
+    await this.client.startClient({
+      initialSyncLimit: 20,
+      lazyLoadMembers: true,
+      threadSupport: true,
+      // Messages being sent are kept apart from the timeline until the server has them.
+      pendingEventOrdering: PendingEventOrdering.Detached,
+      resolveInvitesToProfiles: true,
+    });
     await prepared;
     this.roomList.start();
     this.notifications.start();

@@ -4,7 +4,7 @@
  */
 import { computed, signal } from "@preact/signals";
 import {
-  EventType, MatrixEventEvent, RelationType, RoomEvent, RoomMemberEvent, ThreadEvent,
+  Direction, EventType, MatrixEventEvent, RelationType, RoomEvent, RoomMemberEvent, ThreadEvent,
   type EventTimelineSet, type MatrixClient, type MatrixEvent, type Room,
 } from "matrix-js-sdk";
 import { createTiles, type TileContext } from "../timeline/tilesFactory";
@@ -48,7 +48,15 @@ export class TimelineViewModel extends ViewModel {
     });
     this.listen(this.client, MatrixEventEvent.Replaced, changed);
     this.listen(this.client, RoomMemberEvent.Name, changed);
+    this.canPaginate.value = this.hasOlder();
     if (!threadRootId) this.fullyReadEventId.value = room.getAccountData(EventType.FullyRead)?.getContent().event_id ?? null;
+  }
+
+  /** Whether the server has older events than those loaded (a backward pagination token). */
+  private hasOlder(): boolean {
+    const timeline = this.timelineSet.getLiveTimeline();
+    if (timeline.getEvents().some((e) => e.getType() === EventType.RoomCreate)) return false;
+    return timeline.getPaginationToken(Direction.Backward) !== null;
   }
 
   private changed(): void {
@@ -56,7 +64,9 @@ export class TimelineViewModel extends ViewModel {
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      if (!this.isDisposed) this.version.value++;
+      if (this.isDisposed) return;
+      if (!this.paginating.value) this.canPaginate.value = this.hasOlder();
+      this.version.value++;
     });
   }
 
@@ -94,7 +104,7 @@ export class TimelineViewModel extends ViewModel {
       if (index === undefined) continue;
       while (index > 0 && (NOT_A_RECEIPT_TARGET.has(events[index]!.getType()) || events[index]!.isRelation(RelationType.Replace))) index--;
       const target = events[index]!.getId()!;
-      byEvent.set(target, [...(byEvent.get(target) ?? []), member.userId]);
+      byEvent.set(target, [...(byEvent.get(target) ?? []), member.name]);
     }
     return byEvent;
   }
@@ -145,8 +155,8 @@ export class TimelineViewModel extends ViewModel {
     this.paginating.value = true;
     try {
       const more = await this.client.paginateEventTimeline(this.timelineSet.getLiveTimeline(), { backwards: true, limit });
-      this.canPaginate.value = more;
-      return more;
+      this.canPaginate.value = more && this.hasOlder();
+      return this.canPaginate.value;
     } catch {
       return false;
     } finally {

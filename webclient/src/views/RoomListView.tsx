@@ -108,7 +108,6 @@ export function RoomListView({ vm, session, onOpen }: { vm: RoomListViewModel; s
         <button type="button" onClick={() => setOpen("join")}>Join room</button>
       </div>
       <label class="filter">
-        <span class="visually-hidden">Filter rooms</span>
         <input type="search" aria-label="Filter rooms" placeholder="Filter rooms" value={vm.filter.value} onInput={(e) => (vm.filter.value = e.currentTarget.value)} />
       </label>
       <nav aria-label="Rooms">
