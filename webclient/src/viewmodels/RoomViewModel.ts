@@ -71,7 +71,12 @@ export class RoomViewModel extends ViewModel {
     this.composer = new ComposerViewModel(client, room);
     const header = () => this.updateHeader();
     this.listen(room, RoomEvent.Name, header);
-    this.listen(room, RoomEvent.MyMembership, header);
+    this.listen(room, RoomEvent.MyMembership, (_room: Room, membership: string, previous?: string) => {
+      header();
+      // Members seen while invited are only the invitation's; after joining, load them all
+      // (the crypto shares room keys with exactly this list).
+      if (membership === "join" && previous !== "join") void this.loadMembers(true);
+    });
     this.listen(room, RoomStateEvent.Events, header);
     this.listen(client, ClientEvent.AccountData, header);
     this.listen(client, RoomMemberEvent.Typing, (_event: MatrixEvent, member: { roomId: string }) => {
@@ -100,8 +105,10 @@ export class RoomViewModel extends ViewModel {
     this.typing.value = this.room.getMembers().filter((m) => m.typing && m.userId !== me).map((m) => m.name);
   }
 
-  private async loadMembers(): Promise<void> {
+  private async loadMembers(reload = false): Promise<void> {
+    if (this.room.getMyMembership() !== "join") return;
     try {
+      if (reload) await this.room.clearLoadedMembersIfNeeded();
       await this.room.loadMembersIfNeeded();
     } catch {
       // Shown from what sync gave.
