@@ -5,7 +5,7 @@
  * checks the packed state key ("{type}:{state_key}") matches the decrypted
  * type and state key, and puts them in the room state under their real type.
  */
-import { EventTimeline, MatrixEventEvent, type MatrixClient, type MatrixEvent, type Room } from "matrix-js-sdk";
+import { EventTimeline, MatrixEvent, MatrixEventEvent, type MatrixClient, type Room } from "matrix-js-sdk";
 
 /** State the server must read; never taken from an encrypted event. */
 const NEVER_ENCRYPTED = new Set([
@@ -21,6 +21,8 @@ export function acceptableDecryptedState(wireStateKey: string | undefined, type:
 }
 
 const seen = new WeakSet<MatrixEvent>();
+/** Retries of one event after its key arrived (each a fresh copy); bounded. */
+const MAX_RETRIES = 3;
 
 function apply(room: Room, event: MatrixEvent): void {
   if (event.isDecryptionFailure() || event.isEncrypted() === false) return;
@@ -34,14 +36,45 @@ function apply(room: Room, event: MatrixEvent): void {
   room.recalculate();
 }
 
+/**
+ * Decrypts a fresh copy of the wire event. A copy, because matrix-js-sdk's retry of a
+ * failed state event sends the failure placeholder's (missing) state key along, which the
+ * crypto then rejects; when the key arrives (the copy's retry fires Decrypted), a new copy
+ * is decrypted instead.
+ */
+async function decryptCopy(client: MatrixClient, room: Room, wire: MatrixEvent, attempt: number): Promise<void> {
+  const copy = new MatrixEvent(structuredClone(wire.event));
+  await client.decryptEventIfNeeded(copy);
+  if (!copy.isDecryptionFailure()) {
+    apply(room, copy);
+  } else if (attempt < MAX_RETRIES) {
+    // The crypto retries one object per event ID when the key comes: the copy or the SDK's own.
+    let retried = false;
+    const retry = () => {
+      if (retried) return;
+      retried = true;
+      void decryptCopy(client, room, wire, attempt + 1);
+    };
+    copy.once(MatrixEventEvent.Decrypted, retry);
+    wire.once(MatrixEventEvent.Decrypted, retry);
+  }
+}
+
 export async function decryptRoomState(client: MatrixClient, room: Room): Promise<void> {
   const state = room.getLiveTimeline().getState(EventTimeline.FORWARDS);
   if (!state) return;
-  for (const event of state.getStateEvents("m.room.encrypted")) {
+  // Undecrypted ones sit under their wire type; failed ones under the failure's placeholder type.
+  const candidates: MatrixEvent[] = [];
+  for (const byKey of state.events.values()) {
+    for (const event of byKey.values()) {
+      if (event.getWireType() !== "m.room.encrypted" || event.getWireStateKey() === undefined) continue;
+      if (event.isEncrypted() && event.getClearContent() && !event.isDecryptionFailure()) continue;
+      candidates.push(event);
+    }
+  }
+  for (const event of candidates) {
     if (seen.has(event)) continue;
     seen.add(event);
-    event.once(MatrixEventEvent.Decrypted, () => apply(room, event));
-    await client.decryptEventIfNeeded(event);
-    apply(room, event);
+    await decryptCopy(client, room, event, 0);
   }
 }

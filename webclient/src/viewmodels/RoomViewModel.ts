@@ -82,7 +82,10 @@ export class RoomViewModel extends ViewModel {
     this.listen(client, RoomMemberEvent.Typing, (_event: MatrixEvent, member: { roomId: string }) => {
       if (member.roomId === this.roomId) this.updateTyping();
     });
-    this.listen(client, RoomMemberEvent.Membership, header);
+    this.listen(client, RoomMemberEvent.Membership, (_event: MatrixEvent, member: { roomId: string; membership?: string }) => {
+      header();
+      if (member.roomId === this.roomId && member.membership === "join") void this.fetchPresence();
+    });
     this.listen(client, UserEvent.Presence, () => this.updateMembers());
     this.listen(client, UserEvent.CurrentlyActive, () => this.updateMembers());
     this.listen(room, RoomEvent.Timeline, () => this.markRead());
@@ -115,6 +118,35 @@ export class RoomViewModel extends ViewModel {
     }
     this.updateMembers();
     void this.updateVerification();
+    void this.fetchPresence();
+  }
+
+  private presence = new Map<string, Presence>();
+  private presenceAsked = new Set<string>();
+
+  /**
+   * Presence the sync has not told yet (someone already online when the room was first
+   * shared), asked for once per member; bounded to the first 50 members.
+   */
+  private async fetchPresence(): Promise<void> {
+    const me = this.client.getUserId();
+    const unknown = this.room.getJoinedMembers()
+      .filter((m) => m.userId !== me && !this.presenceAsked.has(m.userId) && !this.client.getUser(m.userId)?.lastPresenceTs)
+      .slice(0, 50);
+    for (const member of unknown) {
+      this.presenceAsked.add(member.userId);
+      try {
+        const status = await this.client.getPresence(member.userId);
+        const state = status.presence === "online" ? "online" : status.presence === "unavailable" ? "away" : "offline";
+        const lastActive = typeof status.last_active_ago === "number" ? Date.now() - status.last_active_ago : 0;
+        this.presence.set(member.userId, state === "offline" && lastActive
+          ? presenceOf({ presence: "offline", lastPresenceTs: Date.now(), lastActiveAgo: status.last_active_ago } as never)
+          : { state, label: state === "online" ? "Online" : state === "away" ? "Away" : "Offline" });
+      } catch {
+        // Presence may be off on the server: shown as unknown (offline).
+      }
+    }
+    if (unknown.length) this.updateMembers();
   }
 
   private verification = new Map<string, boolean>();
@@ -134,13 +166,15 @@ export class RoomViewModel extends ViewModel {
   }
 
   private updateMembers(): void {
+    const me = this.client.getUserId();
     this.members.value = this.room.getMembers()
       .filter((m) => m.membership === "join" || m.membership === "invite")
       .map((m) => ({
         userId: m.userId,
         name: m.name,
         membership: m.membership ?? "leave",
-        presence: presenceOf(this.client.getUser(m.userId)),
+        // This session is here, whatever the server last told of the user's presence.
+        presence: m.userId === me ? { state: "online" as const, label: "Online" } : this.client.getUser(m.userId)?.lastPresenceTs ? presenceOf(this.client.getUser(m.userId)) : this.presence.get(m.userId) ?? presenceOf(this.client.getUser(m.userId)),
         verified: this.verification.get(m.userId) ?? null,
       }))
       .sort((a, b) => a.name.localeCompare(b.name));

@@ -4,7 +4,7 @@
  */
 import { computed, signal } from "@preact/signals";
 import {
-  Direction, EventType, MatrixEventEvent, RelationType, RoomEvent, RoomMemberEvent, ThreadEvent,
+  Direction, EventTimeline, EventType, MatrixEventEvent, RelationType, RoomEvent, RoomMemberEvent, ThreadEvent,
   type EventTimelineSet, type MatrixClient, type MatrixEvent, type Room,
 } from "matrix-js-sdk";
 import { createTiles, type TileContext } from "../timeline/tilesFactory";
@@ -26,6 +26,8 @@ export class TimelineViewModel extends ViewModel {
     return createTiles(this.events(), this.context(), new Date());
   });
   private scheduled = false;
+  /** Unread messages when the room was opened (before this view marked them read). */
+  private initialUnread = 0;
 
   constructor(
     private readonly client: MatrixClient,
@@ -49,14 +51,29 @@ export class TimelineViewModel extends ViewModel {
     this.listen(this.client, MatrixEventEvent.Replaced, changed);
     this.listen(this.client, RoomMemberEvent.Name, changed);
     this.canPaginate.value = this.hasOlder();
+    this.initialUnread = threadRootId ? 0 : room.getUnreadNotificationCount() ?? 0;
     if (!threadRootId) this.fullyReadEventId.value = room.getAccountData(EventType.FullyRead)?.getContent().event_id ?? null;
+  }
+
+  /**
+   * The live timeline and the older ones matrix-js-sdk linked before it (a limited sync
+   * starts a new live timeline; paging back joins it to the earlier one), oldest first.
+   */
+  private timelines(): EventTimeline[] {
+    const chain = [this.timelineSet.getLiveTimeline()];
+    for (let i = 0; i < 100; i++) {
+      const older = chain[0]!.getNeighbouringTimeline(Direction.Backward);
+      if (!older || chain.includes(older)) break;
+      chain.unshift(older);
+    }
+    return chain;
   }
 
   /** Whether the server has older events than those loaded (a backward pagination token). */
   private hasOlder(): boolean {
-    const timeline = this.timelineSet.getLiveTimeline();
-    if (timeline.getEvents().some((e) => e.getType() === EventType.RoomCreate)) return false;
-    return timeline.getPaginationToken(Direction.Backward) !== null;
+    const oldest = this.timelines()[0]!;
+    if (oldest.getEvents().some((e) => e.getType() === EventType.RoomCreate)) return false;
+    return oldest.getPaginationToken(Direction.Backward) !== null;
   }
 
   private changed(): void {
@@ -71,7 +88,7 @@ export class TimelineViewModel extends ViewModel {
   }
 
   events(): MatrixEvent[] {
-    const events = this.timelineSet.getLiveTimeline().getEvents();
+    const events = this.timelines().flatMap((timeline) => timeline.getEvents());
     if (this.threadRootId) {
       const root = this.room.findEventById(this.threadRootId);
       return root && !events.includes(root) ? [root, ...events] : [...events];
@@ -154,7 +171,7 @@ export class TimelineViewModel extends ViewModel {
     if (this.paginating.value || !this.canPaginate.value) return false;
     this.paginating.value = true;
     try {
-      const more = await this.client.paginateEventTimeline(this.timelineSet.getLiveTimeline(), { backwards: true, limit });
+      const more = await this.client.paginateEventTimeline(this.timelines()[0]!, { backwards: true, limit });
       this.canPaginate.value = more && this.hasOlder();
       return this.canPaginate.value;
     } catch {
@@ -172,6 +189,21 @@ export class TimelineViewModel extends ViewModel {
       if (!(await this.loadOlder(50))) break;
     }
     return this.events().some((e) => e.getId() === eventId);
+  }
+
+  /** Whether there are unread messages above what is loaded (the marker is not loaded yet). */
+  unreadAboveLoaded(): boolean {
+    const marker = this.fullyReadEventId.value;
+    if (!marker || this.threadRootId || !this.canPaginate.value) return false;
+    if (this.events().some((e) => e.getId() === marker)) return false;
+    return this.initialUnread > 0;
+  }
+
+  /** Loads history up to the fully-read marker; the first unread event then, if any. */
+  async loadFirstUnread(): Promise<string | null> {
+    const marker = this.fullyReadEventId.value;
+    if (marker) await this.loadUntil(marker);
+    return this.firstUnreadEventId();
   }
 
   /** The first unread message's event ID, if the fully-read marker is behind. */

@@ -36,6 +36,7 @@ export function TimelineView({ vm, composer, onOpenThread, label }: {
   const atBottom = useRef(true);
   const tiles = vm.tiles.value;
   const firstUnread = vm.threadRootId ? null : vm.firstUnreadEventId();
+  const unreadAbove = !firstUnread && vm.unreadAboveLoaded();
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -56,10 +57,16 @@ export function TimelineView({ vm, composer, onOpenThread, label }: {
     return () => el.removeEventListener("scroll", onScroll);
   }, [vm]);
 
-  const jumpToUnread = () => {
-    const el = scroller.current?.querySelector<HTMLElement>(`[data-event-id="${CSS.escape(firstUnread ?? "")}"]`);
-    el?.scrollIntoView({ block: "center" });
-    el?.focus();
+  const jumpToUnread = async () => {
+    const target = firstUnread ?? (await vm.loadFirstUnread());
+    if (!target) return;
+    atBottom.current = false;
+    // After the tiles loaded above have been drawn.
+    requestAnimationFrame(() => {
+      const el = scroller.current?.querySelector<HTMLElement>(`[data-event-id="${CSS.escape(target)}"]`);
+      el?.scrollIntoView({ block: "center" });
+      el?.focus();
+    });
   };
 
   const render = (tile: Tile): JSX.Element => {
@@ -76,7 +83,7 @@ export function TimelineView({ vm, composer, onOpenThread, label }: {
 
   return (
     <div class="timeline-wrap">
-      {firstUnread && <button type="button" class="jump-unread" onClick={jumpToUnread}>Jump to first unread</button>}
+      {(firstUnread || unreadAbove) && <button type="button" class="jump-unread" onClick={() => void jumpToUnread()}>Jump to first unread</button>}
       <div class="timeline" ref={scroller} role="log" aria-label={label} aria-live="polite" tabIndex={0}>
         <ol class="tiles">{tiles.map(render)}</ol>
       </div>

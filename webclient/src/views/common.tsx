@@ -23,6 +23,8 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
   useEffect(() => {
     const dialog = ref.current;
     if (dialog && !dialog.open) dialog.showModal();
+    // Start in the first field, not on the close button.
+    dialog?.querySelector<HTMLElement>("input:not([type=hidden]), textarea, select")?.focus();
     return () => dialog?.close();
   }, []);
   return (
