@@ -87,3 +87,18 @@ async def database_rows_containing(db, needle: str) -> list[str]:
             if needle.lower() in text.lower():
                 found.append(f"{table}: {text[:200]}")
     return found
+
+
+async def wait_for_backed_up_keys(db, user_id: str, room_count: int, timeout: float = 30.0) -> None:
+    """Waits until the user's key backup holds room keys for ``room_count`` rooms (a client
+    uploads its keys a few seconds after it makes them)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        rooms = await db.fetchval("SELECT COUNT(DISTINCT room_id) FROM key_backup_sessions WHERE user_id = $1", user_id)
+        if rooms >= room_count:
+            return
+        assert loop.time() < deadline, f"{user_id} backed up keys of {rooms} rooms, not {room_count}"
+        await asyncio.sleep(0.2)

@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.webclient.conftest import new_context, screenshot
 from tests.webclient.helpers import (
     message_action, message_item, messages, open_room, register, send, verify_with_recovery_key,
+    wait_for_backed_up_keys,
 )
 
 V3 = "/_matrix/client/v3"
@@ -140,7 +141,9 @@ async def test_theme_phone_layout_and_keyboard(browser: Browser, page: Page, mak
     assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
     await screenshot(page, "settings-dark")
 
-    # A phone-sized screen shows the list or the room, with a way back.
+    # A phone-sized screen shows the list or the room, with a way back. (A new session, verified
+    # with the recovery key, once the first one has backed up the room's key.)
+    await wait_for_backed_up_keys(server.hearth.db, "@alice:test.local", 1)
     phone = await new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     mobile = await phone.new_page()
     await mobile.goto(server.url + "/")

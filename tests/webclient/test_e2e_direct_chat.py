@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.webclient.conftest import new_context, screenshot
 from tests.webclient.helpers import (
     database_rows_containing, message_action, message_item, messages, open_room, register, send, sign_in,
-    verify_with_recovery_key,
+    verify_with_recovery_key, wait_for_backed_up_keys,
 )
 
 SECRET = "The launch code is 4-8-15"
@@ -90,6 +90,7 @@ async def test_encrypted_direct_chat_between_two_browsers(browser: Browser, page
 
     # A third browser: Alice on a new session, verified with her recovery key, reads the
     # earlier history from the key backup.
+    await wait_for_backed_up_keys(server.hearth.db, "@alice:test.local", 1)
     third_context = await new_context(browser)
     third = await third_context.new_page()
     await sign_in(third, server.url, "alice")

@@ -152,7 +152,10 @@ export class SecurityViewModel extends ViewModel {
       this.verified.value = await this.isThisDeviceVerified();
       this.step.value = { kind: "ready" };
       // Earlier messages' keys come from the backup in the background.
-      void this.crypto.restoreKeyBackup().catch(() => undefined);
+      void this.crypto.restoreKeyBackup().then(
+        (result) => console.info(`Restored ${result.imported} of ${result.total} room keys from the backup`),
+        (error) => console.warn("Restoring keys from the backup failed", error),
+      );
     } catch (error) {
       this.step.value = { kind: "enterRecoveryKey", error: describeError(error), busy: false };
     }
