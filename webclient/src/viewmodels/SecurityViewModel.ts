@@ -64,6 +64,15 @@ export class SecurityViewModel extends ViewModel {
     }
   }
 
+  /** Waits (bounded) until this session shows as cross-signed after a verification. */
+  private async awaitVerified(): Promise<void> {
+    for (let i = 0; i < 40 && !this.isDisposed; i++) {
+      if (await this.isThisDeviceVerified()) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await this.refreshVerified();
+  }
+
   /** Re-reads this session's verification (after a verification finished). */
   async refreshVerified(): Promise<void> {
     this.verified.value = await this.isThisDeviceVerified();
@@ -164,11 +173,9 @@ export class SecurityViewModel extends ViewModel {
   /** Emoji verification with another of this account's sessions. */
   async verifyWithOtherSession(): Promise<void> {
     const request = await this.crypto.requestOwnUserVerification();
-    const vm = new VerificationViewModel(request, async () => {
-      this.verified.value = await this.isThisDeviceVerified();
-      if (this.verified.value) void this.crypto.checkKeyBackupAndEnable();
-      this.step.value = this.verified.value ? { kind: "ready" } : { kind: "unverified" };
-    });
+    // When it is done, the dialog stays ("Session verified", "Done") while the other session's
+    // signature of this one arrives; "Done" then goes on (back()).
+    const vm = new VerificationViewModel(request, () => this.awaitVerified());
     this.step.value = { kind: "verifying", vm };
   }
 
