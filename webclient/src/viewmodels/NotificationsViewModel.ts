@@ -44,7 +44,8 @@ export class NotificationsViewModel extends ViewModel {
   start(): void {
     this.listen(this.client, RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined, toStart: boolean, _removed: boolean, data: { liveEvent?: boolean }) => {
       if (!room || toStart || !data?.liveEvent) return;
-      if (event.isEncrypted() && event.isBeingDecrypted()) {
+      // An encrypted event is judged once decrypted (the push rules look at its real type).
+      if (event.getWireType() === EventType.RoomMessageEncrypted && (event.isBeingDecrypted() || !event.getClearContent())) {
         event.once(MatrixEventEvent.Decrypted, () => this.consider(event, room));
       } else {
         this.consider(event, room);
