@@ -92,6 +92,13 @@ export class RoomViewModel extends ViewModel {
     this.updateHeader();
     this.updateTyping();
     void this.loadMembers();
+    // Opening the room reads it; so does coming back to a hidden tab that shows it.
+    queueMicrotask(() => this.markRead());
+    if (typeof document !== "undefined") {
+      const onVisible = () => this.markRead();
+      document.addEventListener("visibilitychange", onVisible);
+      this.track(() => document.removeEventListener("visibilitychange", onVisible));
+    }
   }
 
   private updateHeader(): void {
@@ -182,6 +189,7 @@ export class RoomViewModel extends ViewModel {
 
   /** Moves the read receipt and fully-read marker to the newest event while the room is shown. */
   markRead(): void {
+    if (this.isDisposed || this.membership.value !== "join") return;
     if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
     const last = this.timeline.lastEvent();
     const id = last?.getId();
