@@ -61,7 +61,7 @@ async def test_deletions_threads_search_and_clear_history(browser: Browser, page
 
     # Search in an encrypted room runs over the decrypted history in the browser.
     await alice.get_by_role("button", name="Search messages").click()
-    await alice.get_by_role("searchbox", name="Search").fill("pizza")
+    await alice.get_by_role("textbox", name="Search", exact=True).fill("pizza")
     await alice.get_by_role("button", name="Find").click()
     results = alice.get_by_role("list", name="Search results")
     await expect(results.locator("mark")).to_have_text(["pizza"])
@@ -111,7 +111,7 @@ async def test_server_search_scroll_back_unread_title_and_presence(browser: Brow
 
     # Server-side search in an unencrypted room, matches in <mark>.
     await alice.get_by_role("button", name="Search messages").click()
-    await alice.get_by_role("searchbox", name="Search").fill("line 17")
+    await alice.get_by_role("textbox", name="Search", exact=True).fill("line 17")
     await alice.get_by_role("button", name="Find").click()
     await expect(alice.get_by_role("list", name="Search results").locator("mark")).to_have_text(["line 17"])
     await expect(alice.get_by_text("Searched on the server.")).to_be_visible()
@@ -160,3 +160,23 @@ async def test_theme_phone_layout_and_keyboard(browser: Browser, page: Page, mak
     await mobile.get_by_role("button", name="Back to rooms").click()
     await expect(mobile.get_by_role("navigation", name="Rooms")).to_be_visible()
     await phone.close()
+
+
+async def test_documents_by_drag_and_drop_download_decrypted(browser: Browser, page: Page, make_server) -> None:
+    server = await make_server()
+    alice = page
+    bob = await _room_with_bob(browser, alice, server, encrypted=True, name="Papers")
+    report = b"%PDF-1.4\n% a tiny report for the test\n"
+    # Drop a file on the composer, as a person drags one from their desktop.
+    data_transfer = await alice.evaluate_handle(
+        "bytes => { const dt = new DataTransfer(); dt.items.add(new File([new Uint8Array(bytes)], 'report.pdf', { type: 'application/pdf' })); return dt; }",
+        list(report))
+    await alice.get_by_role("form", name="Composer").dispatch_event("drop", {"dataTransfer": data_transfer})
+    download_button = messages(bob).get_by_role("button", name="Download report.pdf")
+    await expect(download_button).to_be_visible()
+    async with bob.expect_download() as download_info:
+        await download_button.click()
+    download = await download_info.value
+    assert download.suggested_filename == "report.pdf"
+    assert (await download.path()).read_bytes() == report
+    await bob.context.close()

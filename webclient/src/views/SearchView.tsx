@@ -9,7 +9,7 @@ export function SearchView({ vm, onClose }: { vm: SearchViewModel; onClose: () =
   return (
     <section class="search" aria-label="Search messages">
       <form role="search" onSubmit={(e) => { e.preventDefault(); void vm.search(); }}>
-        <label>Search<input type="search" autoFocus value={vm.term.value} onInput={(e) => (vm.term.value = e.currentTarget.value)} /></label>
+        <label>Search<input type="text" autoFocus value={vm.term.value} onInput={(e) => (vm.term.value = e.currentTarget.value)} /></label>
         <button type="submit" disabled={vm.busy.value}>Find</button>
         <button type="button" class="icon" aria-label="Close search" onClick={onClose}>✕</button>
       </form>
