@@ -59,11 +59,11 @@ class RoomRoutes:
             Route("GET", f"{V3}/joined_rooms", self.joined_rooms),
             Route("PUT", f"{ROOM}/send/{{event_type}}/{{txn_id}}", self.send),
             Route("PUT", f"{ROOM}/state/{{event_type}}", self.put_state),
-            # The state key may be empty, with or without the slash before it.
-            Route("PUT", f"{ROOM}/state/{{event_type}}/{{state_key:[^/]*}}", self.put_state),
+            # The state key may be empty ("/state/m.room.name/", as matrix-js-sdk sends it) or hold "/".
+            Route("PUT", f"{ROOM}/state/{{event_type}}/{{state_key:.*}}", self.put_state),
             Route("GET", f"{ROOM}/state", self.get_state),
             Route("GET", f"{ROOM}/state/{{event_type}}", self.get_state_event),
-            Route("GET", f"{ROOM}/state/{{event_type}}/{{state_key:[^/]*}}", self.get_state_event),
+            Route("GET", f"{ROOM}/state/{{event_type}}/{{state_key:.*}}", self.get_state_event),
             Route("PUT", f"{ROOM}/redact/{{event_id}}/{{txn_id}}", self.redact),
             Route("GET", f"{ROOM}/event/{{event_id}}", self.get_event),
             Route("GET", f"{ROOM}/messages", self.messages),

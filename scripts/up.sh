@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# The web client at "/": built when missing or older than its sources.
+scripts/build-webclient.sh
 data=${HEARTH_DATA:-data}
 if [ ! -f "$data/config.yaml" ]; then
     .venv/bin/hearth init --server-name "${HEARTH_SERVER_NAME:-localhost}" \
