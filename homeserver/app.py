@@ -42,6 +42,7 @@ from client_api.relations import RelationRoutes
 from client_api.room_keys import RoomKeyRoutes
 from client_api.rooms import RoomRoutes
 from client_api.search import SearchRoutes
+from client_api.second_factor import SecondFactorRoutes
 from client_api.session import SessionRoutes
 from client_api.spaces import SpaceRoutes
 from client_api.sync import SyncRoutes
@@ -101,6 +102,7 @@ from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
 from homeserver.services.search import SearchService, UserDirectoryService
+from homeserver.services.second_factor import SecondFactorService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
@@ -132,6 +134,7 @@ from storage.reports import ReportStore
 from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
+from storage.second_factor import SecondFactorStore
 from storage.server_keys import ServerKeyStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
@@ -156,6 +159,7 @@ class Hearth:
     devices: DeviceService
     registration: RegistrationService
     uia: UIAService
+    second_factor: SecondFactorService
     notifier: Notifier
     profiles: ProfileService
     account_data: AccountDataService
@@ -256,7 +260,12 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     passwords = PasswordHasher(config.auth.password_hashing, password_pool)
     auth = AuthService(device_store, config.auth, clock)
-    uia = UIAService(registration_store, account_store, passwords, rate_limiter, clock, config.server_name)
+    second_factor = SecondFactorService(
+        SecondFactorStore(db), rate_limiter, clock, config.auth.two_factor, config.server_name
+    )
+    uia = UIAService(
+        registration_store, account_store, passwords, rate_limiter, second_factor, clock, config.server_name
+    )
     accounts = AccountService(
         accounts=account_store,
         devices=device_store,
@@ -265,6 +274,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         passwords=passwords,
         rate_limiter=rate_limiter,
         device_lists=device_lists,
+        uia=uia,
+        second_factor=second_factor,
         config=config,
         clock=clock,
     )
@@ -421,6 +432,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         devices=devices,
         registration=registration,
         uia=uia,
+        second_factor=second_factor,
         notifier=notifier,
         profiles=ProfileService(account_store, queries, config.server_name, rate_limiter, member_updates),
         account_data=account_data,
@@ -522,8 +534,11 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     route_groups = [
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
-        SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
+        SessionRoutes(
+            authenticator, hearth.accounts, hearth.auth, hearth.devices, password_login=config.auth.password_login
+        ),
         AccountRoutes(authenticator, hearth.accounts, hearth.uia, hearth.deactivation),
+        SecondFactorRoutes(authenticator, hearth.second_factor, hearth.uia),
         DeviceRoutes(authenticator, hearth.devices),
         ProfileRoutes(authenticator, hearth.profiles),
         AccountDataRoutes(authenticator, hearth.account_data),
