@@ -34,6 +34,10 @@ from homeserver.http import add_routes
 from client_api.keys import KeyRoutes
 from client_api.legacy_sync import LegacySyncRoutes
 from client_api.media import MediaRoutes
+from client_api.oauth import OAuthRoutes
+from client_api.pages.account import AccountPages
+from client_api.pages.authorize import OAuthPages
+from client_api.pages.render import Pages, StaticRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.push import PushRoutes
@@ -75,6 +79,7 @@ from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
 from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
+from homeserver.services.oauth.service import OAuthService
 from homeserver.services.deactivation import Deactivation
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
@@ -111,6 +116,7 @@ from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
 from homeserver.services.user_admin import UserAdminService
+from homeserver.services.web_sessions import WebSessionService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
@@ -126,6 +132,7 @@ from storage.media import MediaStore
 from storage.media_files import MediaFiles
 from storage.member_updates import MemberUpdateStore
 from storage.migrations import migrate
+from storage.oauth import OAuthStore
 from storage.push import PushStore
 from storage.push_actions import NotificationStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
@@ -138,6 +145,7 @@ from storage.second_factor import SecondFactorStore
 from storage.server_keys import ServerKeyStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
+from storage.web_sessions import WebSessionStore
 from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
 
@@ -160,6 +168,8 @@ class Hearth:
     registration: RegistrationService
     uia: UIAService
     second_factor: SecondFactorService
+    oauth: OAuthService
+    web_sessions: WebSessionService
     notifier: Notifier
     profiles: ProfileService
     account_data: AccountDataService
@@ -280,6 +290,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         clock=clock,
     )
     devices = DeviceService(device_store, uia, device_lists)
+    oauth = OAuthService(
+        store=OAuthStore(db), devices=device_store, device_service=devices, auth=auth, accounts=account_store,
+        rate_limiter=rate_limiter, config=config, clock=clock,
+    )
     registration = RegistrationService(
         accounts=accounts,
         uia=uia,
@@ -433,6 +447,8 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         registration=registration,
         uia=uia,
         second_factor=second_factor,
+        oauth=oauth,
+        web_sessions=WebSessionService(WebSessionStore(db), accounts, second_factor, clock, config.auth),
         notifier=notifier,
         profiles=ProfileService(account_store, queries, config.server_name, rate_limiter, member_updates),
         account_data=account_data,
@@ -531,6 +547,11 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     authenticator = Authenticator(
         hearth.auth, x_forwarded=config.listen.x_forwarded, allow_guests=config.registration.allow_guests
     )
+    pages = Pages(public_baseurl=config.public_baseurl, server_name=config.server_name)
+    account_pages = AccountPages(
+        pages=pages, authenticator=authenticator, sessions=hearth.web_sessions, second_factor=hearth.second_factor,
+        devices=hearth.devices, oauth=hearth.oauth, session_lifetime=config.auth.web_session_lifetime,
+    )
     route_groups = [
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
@@ -563,6 +584,10 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         RoomKeyRoutes(authenticator, hearth.key_backups),
         MediaRoutes(authenticator, hearth.media, config.media, connections),
         MediaAdminRoutes(authenticator, hearth.media, config.server_name),
+        OAuthRoutes(authenticator, hearth.oauth),
+        StaticRoutes(),
+        account_pages,
+        OAuthPages(pages=pages, account=account_pages, oauth=hearth.oauth),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:
@@ -646,6 +671,8 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.device_lists.forget_unshared_remote_lists()
                 await hearth.media.expire_pending()
                 await hearth.media.release_expired_reservations()
+                await hearth.oauth.expire()
+                await hearth.web_sessions.expire()
             except Exception:
                 logger.exception("housekeeping_failed")
 

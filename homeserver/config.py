@@ -387,8 +387,9 @@ def _check_semantics(config: Config) -> None:
     for key in ("authorization_code_lifetime", "device_code_lifetime", "device_code_interval"):
         if getattr(oauth, key) < 1:
             raise ConfigError(f"oauth.{key}: must be at least 1")
-    if oauth.enabled and not re.match(r"https?://[^/?#]+", config.public_baseurl):
-        raise ConfigError("public_baseurl: oauth.enabled needs an http(s) URL (the issuer)")
+    if oauth.enabled and not re.match(r"(https://[^/?#]+|http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?)(/|$)",
+                                      config.public_baseurl):
+        raise ConfigError("public_baseurl: oauth.enabled needs an https URL (the issuer), or http on loopback")
     if config.auth.web_session_lifetime < 60:
         raise ConfigError("auth.web_session_lifetime: must be at least 60 seconds")
     for pattern in media.allowed_content_types:
