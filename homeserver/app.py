@@ -273,8 +273,10 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     second_factor = SecondFactorService(
         SecondFactorStore(db), rate_limiter, clock, config.auth.two_factor, config.server_name
     )
+    oauth_store = OAuthStore(db)
     uia = UIAService(
-        registration_store, account_store, passwords, rate_limiter, second_factor, clock, config.server_name
+        registration_store, account_store, passwords, rate_limiter, second_factor, clock, config.server_name,
+        oauth=oauth_store, account_url=config.public_baseurl.rstrip("/") + "/_hearth/account/",
     )
     accounts = AccountService(
         accounts=account_store,
@@ -291,7 +293,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     devices = DeviceService(device_store, uia, device_lists)
     oauth = OAuthService(
-        store=OAuthStore(db), devices=device_store, device_service=devices, auth=auth, accounts=account_store,
+        store=oauth_store, devices=device_store, device_service=devices, auth=auth, accounts=account_store,
         rate_limiter=rate_limiter, config=config, clock=clock,
     )
     registration = RegistrationService(

@@ -153,6 +153,12 @@ class AccountPages:
         session = await self.signed_in(request)
         if isinstance(session, web.Response):
             return session
+        try:
+            return await self._account_page(request, session)
+        except PageError as e:
+            return self._pages.error(request, e)
+
+    async def _account_page(self, request: web.Request, session: WebSession) -> web.Response:
         action = request.query.get("action", "org.matrix.devices_list")
         device_id = request.query.get("device_id")
         if action == "org.matrix.cross_signing_reset":

@@ -23,6 +23,10 @@ and then a code (stage :data:`TOTP`, ``{"type": "io.hearth.totp", "code": "12345
 a recovery code also accepted). ``POST /login`` uses the same machinery for its
 second step: the request itself proves the password (``proven``), the session then
 waits for the code.
+
+Devices signed in through the OAuth 2.0 API confirm a cross-signing reset with the
+spec's ``m.oauth`` stage instead: the person approves it on the account page, then the
+client sends ``{"session": ...}`` alone, which completes the stage once per approval.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from homeserver.services.passwords import PasswordHasher
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.second_factor import SecondFactorService
 from storage.accounts import AccountStore
+from storage.oauth import OAuthStore
 from storage.registration import RegistrationStore, UIASession
 
 SESSION_LIFETIME_MS = 60 * 60 * 1000
@@ -48,6 +53,8 @@ PASSWORD = "m.login.password"
 REGISTRATION_TOKEN = "m.login.registration_token"
 #: Hearth's second-factor stage: a TOTP code or a recovery code in ``auth.code``.
 TOTP = "io.hearth.totp"
+#: Approval on the account page (spec: "OAuth authentication"), for cross-signing resets.
+OAUTH = "m.oauth"
 
 #: Errors that mean "this stage failed, try again" (answered with the UIA 401).
 _STAGE_FAILURES = {"M_FORBIDDEN", "M_UNAUTHORIZED", "M_UNRECOGNIZED"}
@@ -74,7 +81,12 @@ class UIAService:
         second_factor: SecondFactorService,
         clock: Clock,
         server_name: str,
+        *,
+        oauth: OAuthStore,
+        account_url: str,
     ) -> None:
+        self._oauth = oauth
+        self._account_url = account_url
         self._store = store
         self._accounts = accounts
         self._passwords = passwords
@@ -118,6 +130,8 @@ class UIAService:
                 raise await self._used_or_changed(session.session_id, operation, user_id, flows)
 
         if not _flow_complete(flows, completed):
+            if auth and "type" not in auth and _is_next_stage(flows, completed, OAUTH):
+                auth = {**auth, "type": OAUTH}  # m.oauth is completed with the session alone
             if not auth or "type" not in auth:
                 raise self._challenge(session.session_id, flows, completed)
             stage = auth["type"]
@@ -153,6 +167,15 @@ class UIAService:
         second-factor code if they enrolled), or ``m.login.dummy`` for accounts that
         have no password (guests)."""
         return await self.check(body, operation=operation, flows=await self.identity_flows(user_id), user_id=user_id)
+
+    async def confirm_cross_signing_reset(self, body: dict[str, Any], *, user_id: str, device_id: str) -> UIAResult:
+        """UIA for replacing cross-signing keys: like :meth:`confirm_identity`, except that
+        a device of the OAuth 2.0 API is asked for ``m.oauth`` (spec: only this endpoint)."""
+        if await self._oauth.get_session(user_id, device_id) is not None:
+            flows = [[OAUTH]]
+        else:
+            flows = await self.identity_flows(user_id)
+        return await self.check(body, operation="POST /keys/device_signing/upload", flows=flows, user_id=user_id)
 
     async def identity_flows(self, user_id: str) -> list[list[str]]:
         """The stages that confirm ``user_id`` is at the keyboard (see :meth:`confirm_identity`)."""
@@ -220,6 +243,10 @@ class UIAService:
             return await self._password_stage(auth, user_id)
         if stage == REGISTRATION_TOKEN:
             return await self._token_stage(auth, session_id)
+        if stage == OAUTH and user_id:
+            if not await self._oauth.use_cross_signing_reset(user_id, self._clock.time_ms()):
+                raise MatrixError("M_FORBIDDEN", "The reset has not been approved on the account page yet")
+            return True
         if stage == TOTP and user_id:
             code = auth.get("code")
             if not isinstance(code, str) or not code:
@@ -256,9 +283,12 @@ class UIAService:
         completed: dict[str, Any],
         failure: MatrixError | None = None,
     ) -> AuthRequired:
+        params: dict[str, Any] = {}
+        if any(OAUTH in flow for flow in flows):
+            params[OAUTH] = {"url": f"{self._account_url}?action=org.matrix.cross_signing_reset"}
         state: dict[str, Any] = {
             "flows": [{"stages": flow} for flow in flows],
-            "params": {},
+            "params": params,
             "session": session_id,
             "completed": list(completed),
         }

@@ -161,7 +161,7 @@ class HearthAuthorizationServer(AuthorizationServer):
         self.register_grant(_DeviceCodeGrant)
         self.register_endpoint(_RevocationEndpoint)
         self.register_endpoint(_DeviceAuthorizationEndpoint(self))
-        self.register_endpoint(_ClientRegistrationEndpoint(self, [ClientMetadataClaims, _MatrixClientMetadata]))
+        self.register_endpoint(_ClientRegistrationEndpoint(self, [_RFC7591Metadata, _MatrixClientMetadata]))
 
     def query_client(self, client_id: str) -> Client | None:
         client = self.preloaded.client
@@ -393,6 +393,11 @@ class _ClientRegistrationEndpoint(ClientRegistrationEndpoint):
     def save_client(self, client_info: dict[str, Any], client_metadata: dict[str, Any], request: JsonRequest) -> dict:
         self.server.preloaded.effects.client = client_metadata
         return client_metadata
+
+
+class _RFC7591Metadata(ClientMetadataClaims):
+    def validate_redirect_uris(self) -> None:
+        pass  # private-use schemes are fine: the Matrix rules below check every redirect URI
 
 
 class _MatrixClientMetadata(BaseClaims):
