@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/ensure-postgres.sh
+scripts/ensure-chromium.sh
+scripts/ensure-node.sh
 echo "== import contracts"
 .venv/bin/lint-imports
 echo "== tests"

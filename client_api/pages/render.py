@@ -65,7 +65,8 @@ class Pages:
             ),
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on POST.
+            "Referrer-Policy": "same-origin",
             "Cache-Control": "no-store",
         })
         if request.cookies.get(CSRF_COOKIE) != csrf:
