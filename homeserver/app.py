@@ -552,7 +552,9 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     pages = Pages(public_baseurl=config.public_baseurl, server_name=config.server_name)
     account_pages = AccountPages(
         pages=pages, authenticator=authenticator, sessions=hearth.web_sessions, second_factor=hearth.second_factor,
-        devices=hearth.devices, oauth=hearth.oauth, session_lifetime=config.auth.web_session_lifetime,
+        devices=hearth.devices, oauth=hearth.oauth, registration=hearth.registration,
+        registration_enabled=config.registration.enabled, registration_open=config.registration.open,
+        session_lifetime=config.auth.web_session_lifetime,
     )
     route_groups = [
         DiscoveryRoutes(config, hearth.db),

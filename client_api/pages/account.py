@@ -16,6 +16,7 @@ from homeserver.errors import MatrixError
 from homeserver.http import Route
 from homeserver.services.devices import DeviceService
 from homeserver.services.oauth.service import OAuthService
+from homeserver.services.registration import RegistrationRequest, RegistrationService
 from homeserver.services.second_factor import SecondFactorService
 from homeserver.services.web_sessions import WebSession, WebSessionService
 
@@ -32,8 +33,14 @@ class AccountPages:
         second_factor: SecondFactorService,
         devices: DeviceService,
         oauth: OAuthService,
+        registration: RegistrationService,
+        registration_enabled: bool,
+        registration_open: bool,
         session_lifetime: int,
     ) -> None:
+        self._registration = registration
+        self._registration_enabled = registration_enabled
+        self._registration_open = registration_open
         self._pages = pages
         self._authenticator = authenticator
         self._sessions = sessions
@@ -51,6 +58,8 @@ class AccountPages:
             Route("GET", "/_hearth/account/login/enrol", self.enrol_page),
             Route("POST", "/_hearth/account/login/enrol", self.enrol),
             Route("POST", "/_hearth/account/logout", self.logout),
+            Route("GET", "/_hearth/account/register", self.register_page),
+            Route("POST", "/_hearth/account/register", self.register),
             Route("GET", ACCOUNT, self.account),
             Route("POST", "/_hearth/account/devices/delete", self.delete_device),
             Route("POST", "/_hearth/account/cross_signing_reset", self.cross_signing_reset),
@@ -132,6 +141,39 @@ class AccountPages:
         except MatrixError as e:
             return self._pages.error(request, PageError(e.status, f"{_code_message(e)} Start again."))
         return self._pages.render(request, "recovery.html", codes=codes, next=next_path)
+
+    async def register_page(self, request: web.Request) -> web.Response:
+        """GET /_hearth/account/register?next=: create an account (OAuth ``prompt=create``)."""
+        return self._register_form(request, safe_next(request.query.get("next")))
+
+    async def register(self, request: web.Request) -> web.Response:
+        """POST /_hearth/account/register: the same rules as ``/register`` (open, or a
+        registration token), then signed in."""
+        form = await read_form(request)
+        next_path = safe_next(_field(form, "next"))
+        if not self._registration_enabled:
+            return self._pages.error(request, PageError(403, "This server does not take new accounts."))
+        auth = {"type": "m.login.dummy"} if self._registration_open else {
+            "type": "m.login.registration_token", "token": _field(form, "token")}
+        username, password = _field(form, "username").strip(), _field(form, "password")
+        try:
+            self._pages.check_form(request, form)
+            registered = await self._registration.register(
+                RegistrationRequest(
+                    body={"username": username, "auth": auth}, username=username or None, password=password or None,
+                    device_id=None, initial_device_display_name=None, inhibit_login=True, refresh_token=False,
+                ),
+                kind="user", ip=self._authenticator.client_ip(request),
+            )
+        except PageError as e:
+            return self._pages.error(request, e)
+        except MatrixError as e:
+            return self._register_form(request, next_path, status=e.status, username=username,
+                                       message=_registration_message(e))
+        session = await self._sessions.start_registered(registered["user_id"])
+        response = self._pages.redirect(self._after_password(session, next_path))
+        self._pages.set_session(response, session.token, self._session_lifetime)
+        return response
 
     async def logout(self, request: web.Request) -> web.Response:
         """POST /_hearth/account/logout: end the sign-in to these pages (not any session of a client)."""
@@ -226,19 +268,30 @@ class AccountPages:
 
     # -- shared with the OAuth pages ----------------------------------------------------
 
-    async def signed_in(self, request: web.Request) -> WebSession | web.Response:
-        """The signed-in person, or a redirect to the step of signing in they are at."""
+    async def signed_in(self, request: web.Request, *, register: bool = False) -> WebSession | web.Response:
+        """The signed-in person, or a redirect to the step of signing in they are at
+        (the registration form first when ``register`` and registration is on)."""
         session = await self._sessions.current(self._pages.session_token(request))
         if session is not None and session.authenticated:
             return session
         if session is not None:
             return self._pages.redirect(self._after_password(session, request.raw_path))
-        return self._pages.redirect(login_url(request.raw_path))
+        page = "/_hearth/account/register" if register and self._registration_enabled else "/_hearth/account/login"
+        return self._pages.redirect(login_url(request.raw_path, page))
 
     def _login_form(self, request: web.Request, next_path: str, *, status: int = 200, **context: object) -> web.Response:
+        register_url = login_url(next_path, "/_hearth/account/register") if self._registration_enabled else None
         return self._pages.render(
             request, "login.html", status=status, next=next_path, providers=[], forgot_password_url=None,
-            register_url=None, client_name=None, username=context.pop("username", None), **context,
+            register_url=register_url, client_name=None, username=context.pop("username", None), **context,
+        )
+
+    def _register_form(self, request: web.Request, next_path: str, *, status: int = 200, **context: object) -> web.Response:
+        if not self._registration_enabled:
+            return self._pages.error(request, PageError(404, "This server does not take new accounts."))
+        return self._pages.render(
+            request, "register.html", status=status, next=next_path, token_required=not self._registration_open,
+            login_url=login_url(next_path), username=context.pop("username", None), **context,
         )
 
     def _after_password(self, session: WebSession, next_path: str) -> str:
@@ -272,6 +325,14 @@ def _login_message(error: MatrixError) -> str:
     if error.errcode == "M_USER_DEACTIVATED":
         return "This account has been deactivated."
     return "Wrong username or password."
+
+
+def _registration_message(error: MatrixError) -> str:
+    if error.status == 401:  # the UIA stage failed: the registration token
+        return "That registration token is not valid."
+    if error.errcode == "M_LIMIT_EXCEEDED":
+        return "Too many attempts. Wait a minute and try again."
+    return error.message
 
 
 def _code_message(error: MatrixError) -> str:

@@ -38,7 +38,8 @@ class OAuthPages:
             check = await self._oauth.check_authorization(query)
         except AuthorizationRefused as refused:
             return self._refused(request, refused)
-        session = await self._account.signed_in(request)
+        wants_account = "create" in (check.prompt or "").split(" ")  # prompt=create (spec: "User registration")
+        session = await self._account.signed_in(request, register=wants_account)
         if isinstance(session, web.Response):
             return session
         return self._pages.render(

@@ -68,6 +68,12 @@ class WebSessionService:
         must_enrol = not enrolled and await self._accounts.must_enrol_second_factor(user_id)
         return await self.start(user_id, authenticated=not (enrolled or must_enrol), must_enrol=must_enrol)
 
+    async def start_registered(self, user_id: str) -> WebSession:
+        """The session of someone who just created their account (enrolment first if
+        the policy requires a second factor)."""
+        must_enrol = await self._accounts.must_enrol_second_factor(user_id)
+        return await self.start(user_id, authenticated=not must_enrol, must_enrol=must_enrol)
+
     async def start(self, user_id: str, *, authenticated: bool, must_enrol: bool = False) -> WebSession:
         token = secrets.token_urlsafe(32)
         now = self._clock.time_ms()

@@ -213,3 +213,52 @@ async def test_cross_signing_reset_of_an_oauth_device_is_approved_on_the_account
     # One approval, one reset.
     again = await alice.post(upload, CrossSigning("@alice:test.local").upload_body())
     assert again.status == 401
+
+
+async def test_prompt_create_shows_registration_then_consent(oauth_server, browser):
+    client_id = await register_client(oauth_server.client.session, oauth_server.url)
+    _, challenge = pkce()
+    path = authorize_path(client_id, challenge, prompt="create")
+    first = await browser.get(path)
+    assert first.location.startswith("/_hearth/account/register?next=")
+    form = await browser.get(first.location)
+    assert '<label for="username">Username</label>' in form.text and "Create account" in form.text
+    assert "Registration token" not in form.text  # open registration in the tests
+    taken = await browser.post("/_hearth/account/register", {"csrf": form.csrf, "username": "alice",
+                                                             "password": PASSWORD, "next": path})
+    assert taken.status == 400 and "already taken" in taken.text
+    weak = await browser.post("/_hearth/account/register", {"csrf": form.csrf, "username": "carol",
+                                                            "password": "short", "next": path})
+    assert weak.status == 400
+    created = await browser.post("/_hearth/account/register", {"csrf": form.csrf, "username": "carol",
+                                                               "password": PASSWORD, "next": path})
+    assert created.status == 303
+    consent = await browser.get(created.location)
+    assert consent.status == 200 and "@carol:test.local" in consent.text
+    assert (await oauth_server.client.login("carol")).user_id == "@carol:test.local"
+
+
+async def test_registration_page_needs_a_token_unless_open(make_server):
+    server = await make_server(oauth={"enabled": True}, registration={"open": False})
+    token = await server.hearth.registration.create_token("abc", uses_allowed=1, expiry_time=None)
+    browser = Browser(server.url)
+    try:
+        form = await browser.get("/_hearth/account/register")
+        assert "Registration token" in form.text
+        wrong = await browser.post("/_hearth/account/register", {"csrf": form.csrf, "username": "dave",
+                                                                 "password": PASSWORD, "token": "nope"})
+        assert wrong.status == 401 and "not valid" in wrong.text
+        ok = await browser.post("/_hearth/account/register", {"csrf": form.csrf, "username": "dave",
+                                                              "password": PASSWORD, "token": token.token})
+        assert ok.status == 303 and ok.location == "/_hearth/account/"
+    finally:
+        await browser.close()
+    closed = await make_server(oauth={"enabled": True}, registration={"enabled": False})
+    meta = await closed.client.get("/_matrix/client/v1/auth_metadata")
+    assert "prompt_values_supported" not in meta.body
+    other = Browser(closed.url)
+    try:
+        assert (await other.get("/_hearth/account/register")).status == 404
+        assert "Create an account" not in (await other.get(LOGIN)).text
+    finally:
+        await other.close()
