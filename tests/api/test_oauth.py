@@ -252,3 +252,14 @@ async def test_unsupported_grant_and_garbage(oauth_server):
     status, body = await post_form(session, token_url, {"grant_type": "authorization_code", "code": "nope",
                                                         "client_id": "x\x00y"})
     assert status == 400
+
+
+async def test_racing_redemptions_of_one_code_issue_tokens_once(oauth_server, browser):
+    import asyncio
+
+    session = oauth_server.client.session
+    client_id = await register_client(session, oauth_server.url)
+    code, verifier = await log_in(browser, client_id)
+    results = await asyncio.gather(*(exchange(session, oauth_server.url, client_id, code, verifier) for _ in range(4)))
+    assert sorted(status for status, _ in results) == [200, 400, 400, 400]
+    assert all(body["error"] == "invalid_grant" for status, body in results if status == 400)
