@@ -87,7 +87,7 @@ class RoomRoutes:
         if field(body, "invite_3pid", list, required=False, default=[]):
             raise MatrixError("M_INVALID_PARAM", "Third-party invites are not supported")
         initial_state = field(body, "initial_state", list, required=False, default=[])
-        room_id, _ = await self._creator.create_room(
+        created = await self._creator.create_room(
             requester.user_id,
             CreateRoomRequest(
                 visibility=visibility,
@@ -103,7 +103,11 @@ class RoomRoutes:
                 power_level_content_override=field(body, "power_level_content_override", dict, required=False),
             ),
         )
-        return json_response({"room_id": room_id})
+        answer: dict[str, Any] = {"room_id": created.room_id}
+        if created.failed_invites:
+            # Not in the spec (which has no way to say it): which invites did not reach their server.
+            answer["io.hearth.failed_invites"] = list(created.failed_invites)
+        return json_response(answer)
 
     async def join(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/join/{roomIdOrAlias}."""

@@ -34,10 +34,11 @@ async def test_a_direct_chat_with_users_of_several_servers(federation):
     created = await alice.post(f"{V3}/createRoom", {
         "preset": "trusted_private_chat", "is_direct": True, "name": "Us four",
         # Two other servers, a local user, a user who does not exist and a server that cannot be reached:
-        # the failed invites are logged and the room is created with the others.
+        # the failed invites are reported and the room is created with the others.
         "invite": [bob.user_id, carol.user_id, dave.user_id, "@nobody:hs2.test", "@someone:gone.test"],
     })
     assert created.status == 200, created.body
+    assert sorted(created.body["io.hearth.failed_invites"]) == ["@nobody:hs2.test", "@someone:gone.test"]
     room_id = created.body["room_id"]
     r = f"{V3}/rooms/{quote(room_id)}"
     for invitee in (bob, carol, dave):

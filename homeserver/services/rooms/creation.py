@@ -8,6 +8,7 @@ creation for it."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ PRESETS = {
     "trusted_private_chat": {"join_rule": "invite", "history_visibility": "shared", "guest_access": "can_join"},
     "public_chat": {"join_rule": "public", "history_visibility": "shared", "guest_access": "forbidden"},
 }
+
+
+@dataclass(frozen=True)
+class CreatedRoom:
+    room_id: str
+    alias: str | None
+    #: Invitees on other servers whose invite failed (the room exists regardless).
+    failed_invites: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,8 +113,9 @@ class RoomCreator:
         self._server_name = server_name
         self._default_version = default_version
 
-    async def create_room(self, creator: str, request: CreateRoomRequest) -> tuple[str, str | None]:
-        """Create a room; returns ``(room_id, alias)``."""
+    async def create_room(self, creator: str, request: CreateRoomRequest) -> CreatedRoom:
+        """Create a room, then invite its invitees of other servers (all at once; one
+        that fails is reported in the result, and the room stays)."""
         if len(request.initial_state) > MAX_INITIAL_STATE:
             raise MatrixError("M_INVALID_PARAM", f"initial_state is limited to {MAX_INITIAL_STATE} events")
         if len(request.invite) > MAX_INVITES:
@@ -179,17 +189,22 @@ class RoomCreator:
                     await send(room_id, creator, "m.room.member", dict(invite), state_key=user)
             if request.visibility == "public":
                 await self._rooms.set_public(room_id, True)
-        for user in remote_invitees:
-            await self._invite_remote(creator, room_id, user, dict(invite))
-        return room_id, alias
+        invited = await asyncio.gather(
+            *(self._invite_remote(creator, room_id, user, dict(invite)) for user in remote_invitees)
+        )
+        failed = tuple(user for user, ok in zip(remote_invitees, invited) if not ok)
+        return CreatedRoom(room_id, alias, failed)
 
-    async def _invite_remote(self, creator: str, room_id: str, invitee: str, content: dict[str, Any]) -> None:
-        """Invite a user of another server into the new room; a failure is logged, not raised."""
+    async def _invite_remote(self, creator: str, room_id: str, invitee: str, content: dict[str, Any]) -> bool:
+        """Invite a user of another server into the new room; whether that worked (a
+        failure is logged, not raised)."""
         try:
             await self._remote.invite_remote(creator, room_id, invitee, content)
         except (MatrixError, RemoteUnavailable) as e:
             logger.warning("create_room_invite_failed", room_id=room_id, invitee=invitee,
                            errcode=getattr(e, "errcode", None), error=str(e))
+            return False
+        return True
 
     def _room_version(self, requested: str | None) -> RoomVersion:
         identifier = requested or self._default_version

@@ -92,7 +92,7 @@ class RoomUpgrader:
         bans = [k[1] for k, e in current.items() if k[0] == "m.room.member" and e.membership == "ban"]
 
         async with self._db.transaction("upgrade_room"):
-            new_room_id, _ = await self._creator.create_room(
+            new_room_id = (await self._creator.create_room(
                 requester.user_id,
                 CreateRoomRequest(
                     room_version=new_version,
@@ -101,7 +101,7 @@ class RoomUpgrader:
                     power_level_content_override=power_levels,
                     visibility="public" if room.is_public else "private",
                 ),
-            )
+            )).room_id
             for alias in aliases:
                 await self._aliases.delete(alias)
                 await self._aliases.create(alias, new_room_id, requester.user_id, create.origin_server_ts)
