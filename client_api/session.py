@@ -23,7 +23,10 @@ class SessionRoutes:
         accounts: AccountService,
         auth: AuthService,
         devices: DeviceService,
+        *,
+        password_login: bool,
     ) -> None:
+        self._password_login = password_login
         self._authenticator = authenticator
         self._accounts = accounts
         self._auth = auth
@@ -40,8 +43,13 @@ class SessionRoutes:
         ]
 
     async def login_flows(self, request: web.Request) -> web.Response:
-        """GET /_matrix/client/v3/login (spec: Login)."""
-        return json_response({"flows": [{"type": "m.login.password"}]})
+        """GET /_matrix/client/v3/login (spec: Login). Without any legacy login type the
+        legacy API is not supported: ``404 M_UNRECOGNIZED`` (spec: "Authentication API
+        discovery")."""
+        flows = [{"type": "m.login.password"}] if self._password_login else []
+        if not flows:
+            raise MatrixError("M_UNRECOGNIZED", "Legacy login is not available on this server; use OAuth 2.0")
+        return json_response({"flows": flows})
 
     async def login(self, request: web.Request) -> web.Response:
         """POST /_matrix/client/v3/login (spec: Login)."""

@@ -34,6 +34,10 @@ from homeserver.http import add_routes
 from client_api.keys import KeyRoutes
 from client_api.legacy_sync import LegacySyncRoutes
 from client_api.media import MediaRoutes
+from client_api.oauth import OAuthRoutes
+from client_api.pages.account import AccountPages
+from client_api.pages.authorize import OAuthPages
+from client_api.pages.render import Pages, StaticRoutes
 from client_api.middleware import MIDDLEWARES
 from client_api.profile import ProfileRoutes
 from client_api.push import PushRoutes
@@ -42,6 +46,7 @@ from client_api.relations import RelationRoutes
 from client_api.room_keys import RoomKeyRoutes
 from client_api.rooms import RoomRoutes
 from client_api.search import SearchRoutes
+from client_api.second_factor import SecondFactorRoutes
 from client_api.session import SessionRoutes
 from client_api.spaces import SpaceRoutes
 from client_api.sync import SyncRoutes
@@ -74,6 +79,7 @@ from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.filters import FilterService
 from homeserver.services.media.service import MediaService
 from homeserver.services.notifier import Notifier
+from homeserver.services.oauth.service import OAuthService
 from homeserver.services.deactivation import Deactivation
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.presence import PresenceService
@@ -101,6 +107,7 @@ from homeserver.services.rooms.summary import RoomSummaries
 from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
 from homeserver.services.search import SearchService, UserDirectoryService
+from homeserver.services.second_factor import SecondFactorService
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
@@ -109,6 +116,7 @@ from homeserver.services.sync.service import SyncService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UIAService
 from homeserver.services.user_admin import UserAdminService
+from homeserver.services.web_sessions import WebSessionService
 from storage.account_data import ACCOUNT_DATA_STREAM, AccountDataStore, FilterStore
 from storage.accounts import AccountStore
 from storage.database import Database, connect
@@ -124,6 +132,7 @@ from storage.media import MediaStore
 from storage.media_files import MediaFiles
 from storage.member_updates import MemberUpdateStore
 from storage.migrations import migrate
+from storage.oauth import OAuthStore
 from storage.push import PushStore
 from storage.push_actions import NotificationStore
 from storage.receipts import PRESENCE_STREAM, RECEIPTS_STREAM, PresenceStore, ReceiptStore
@@ -132,9 +141,11 @@ from storage.reports import ReportStore
 from storage.relations import RelationStore
 from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
+from storage.second_factor import SecondFactorStore
 from storage.server_keys import ServerKeyStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
+from storage.web_sessions import WebSessionStore
 from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
 
@@ -156,6 +167,9 @@ class Hearth:
     devices: DeviceService
     registration: RegistrationService
     uia: UIAService
+    second_factor: SecondFactorService
+    oauth: OAuthService
+    web_sessions: WebSessionService
     notifier: Notifier
     profiles: ProfileService
     account_data: AccountDataService
@@ -256,7 +270,14 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     )
     passwords = PasswordHasher(config.auth.password_hashing, password_pool)
     auth = AuthService(device_store, config.auth, clock)
-    uia = UIAService(registration_store, account_store, passwords, rate_limiter, clock, config.server_name)
+    second_factor = SecondFactorService(
+        SecondFactorStore(db), rate_limiter, clock, config.auth.two_factor, config.server_name
+    )
+    oauth_store = OAuthStore(db)
+    uia = UIAService(
+        registration_store, account_store, passwords, rate_limiter, second_factor, clock, config.server_name,
+        oauth=oauth_store, account_url=config.public_baseurl.rstrip("/") + "/_hearth/account/",
+    )
     accounts = AccountService(
         accounts=account_store,
         devices=device_store,
@@ -265,10 +286,16 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         passwords=passwords,
         rate_limiter=rate_limiter,
         device_lists=device_lists,
+        uia=uia,
+        second_factor=second_factor,
         config=config,
         clock=clock,
     )
     devices = DeviceService(device_store, uia, device_lists)
+    oauth = OAuthService(
+        store=oauth_store, devices=device_store, device_service=devices, auth=auth, accounts=account_store,
+        rate_limiter=rate_limiter, config=config, clock=clock,
+    )
     registration = RegistrationService(
         accounts=accounts,
         uia=uia,
@@ -421,6 +448,9 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         devices=devices,
         registration=registration,
         uia=uia,
+        second_factor=second_factor,
+        oauth=oauth,
+        web_sessions=WebSessionService(WebSessionStore(db), accounts, second_factor, clock, config.auth),
         notifier=notifier,
         profiles=ProfileService(account_store, queries, config.server_name, rate_limiter, member_updates),
         account_data=account_data,
@@ -519,11 +549,21 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
     authenticator = Authenticator(
         hearth.auth, x_forwarded=config.listen.x_forwarded, allow_guests=config.registration.allow_guests
     )
+    pages = Pages(public_baseurl=config.public_baseurl, server_name=config.server_name)
+    account_pages = AccountPages(
+        pages=pages, authenticator=authenticator, sessions=hearth.web_sessions, second_factor=hearth.second_factor,
+        devices=hearth.devices, oauth=hearth.oauth, registration=hearth.registration,
+        registration_enabled=config.registration.enabled, registration_open=config.registration.open,
+        session_lifetime=config.auth.web_session_lifetime,
+    )
     route_groups = [
         DiscoveryRoutes(config, hearth.db),
         RegisterRoutes(authenticator, hearth.registration),
-        SessionRoutes(authenticator, hearth.accounts, hearth.auth, hearth.devices),
+        SessionRoutes(
+            authenticator, hearth.accounts, hearth.auth, hearth.devices, password_login=config.auth.password_login
+        ),
         AccountRoutes(authenticator, hearth.accounts, hearth.uia, hearth.deactivation),
+        SecondFactorRoutes(authenticator, hearth.second_factor, hearth.uia),
         DeviceRoutes(authenticator, hearth.devices),
         ProfileRoutes(authenticator, hearth.profiles),
         AccountDataRoutes(authenticator, hearth.account_data),
@@ -548,6 +588,10 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         RoomKeyRoutes(authenticator, hearth.key_backups),
         MediaRoutes(authenticator, hearth.media, config.media, connections),
         MediaAdminRoutes(authenticator, hearth.media, config.server_name),
+        OAuthRoutes(authenticator, hearth.oauth),
+        StaticRoutes(),
+        account_pages,
+        OAuthPages(pages=pages, account=account_pages, oauth=hearth.oauth),
         WebClientRoutes(),  # last: it serves "/" and static files
     ]
     for group in route_groups:
@@ -631,6 +675,8 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.device_lists.forget_unshared_remote_lists()
                 await hearth.media.expire_pending()
                 await hearth.media.release_expired_reservations()
+                await hearth.oauth.expire()
+                await hearth.web_sessions.expire()
             except Exception:
                 logger.exception("housekeeping_failed")
 

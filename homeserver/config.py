@@ -126,7 +126,22 @@ class PasswordHashingConfig:
 
 
 @dataclass(frozen=True)
+class TwoFactorConfig:
+    """Second factor (TOTP, RFC 6238) at sign-in and for sensitive actions."""
+
+    #: Who must have a second factor: ``nobody`` (people choose), ``admins`` or
+    #: ``everyone``. Those who must and have none enrol at their next browser sign-in
+    #: (``/_hearth/account/``); ``m.login.password`` refuses them until then.
+    required_for: Literal["nobody", "admins", "everyone"] = "nobody"
+    #: The issuer shown by authenticator apps; defaults to ``server_name``.
+    issuer_name: str | None = None
+
+
+@dataclass(frozen=True)
 class AuthConfig:
+    #: Offer ``m.login.password`` at ``/login`` (legacy API). With ``false`` people sign
+    #: in through the OAuth 2.0 API only (passwords still confirm sensitive actions).
+    password_login: bool = True
     #: Minimum length of a new password (``M_WEAK_PASSWORD`` below it).
     password_min_length: int = 8
     password_hashing: PasswordHashingConfig = field(default_factory=PasswordHashingConfig)
@@ -134,6 +149,25 @@ class AuthConfig:
     refreshable_access_token_lifetime: int = 300
     #: Lifetime in seconds of refresh tokens; unset means they never expire.
     refresh_token_lifetime: int | None = None
+    #: Lifetime in seconds of a browser sign-in to Hearth's own pages (login, consent,
+    #: account management): the ``hearth_session`` cookie.
+    web_session_lifetime: int = 24 * 60 * 60
+    two_factor: TwoFactorConfig = field(default_factory=TwoFactorConfig)
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """Hearth as its own OAuth 2.0 authorization server (spec: "OAuth 2.0 API"); the
+    issuer and every endpoint live under ``public_baseurl``."""
+
+    #: Serve ``/_matrix/client/v1/auth_metadata`` and the OAuth 2.0 endpoints.
+    enabled: bool = False
+    #: Seconds an authorization code may wait for its token request (RFC 6749: at most 10 minutes).
+    authorization_code_lifetime: int = 600
+    #: Seconds a device authorization (RFC 8628) waits for the user.
+    device_code_lifetime: int = 1800
+    #: Seconds a device must wait between polls of the token endpoint.
+    device_code_interval: int = 5
 
 
 @dataclass(frozen=True)
@@ -174,6 +208,10 @@ class RateLimitsConfig:
     profile: RateLimit = RateLimit(per_second=0.1, burst=10)
     #: Nonces handed out by ``GET /_synapse/admin/v1/register``, per client address.
     shared_secret_nonce: RateLimit = RateLimit(per_second=0.17, burst=5)
+    #: Wrong second-factor codes (TOTP or recovery codes) per account.
+    second_factor_failed: RateLimit = RateLimit(per_second=0.05, burst=5)
+    #: OAuth 2.0 dynamic client registrations and device authorizations per client address.
+    oauth_client: RateLimit = RateLimit(per_second=0.5, burst=20)
 
 
 @dataclass(frozen=True)
@@ -243,6 +281,7 @@ class Config:
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
     rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
     rooms: RoomsConfig = field(default_factory=RoomsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
@@ -344,6 +383,15 @@ def _check_semantics(config: Config) -> None:
     ):
         if workers < 1:
             raise ConfigError(f"{key}: must be at least 1")
+    oauth = config.oauth
+    for key in ("authorization_code_lifetime", "device_code_lifetime", "device_code_interval"):
+        if getattr(oauth, key) < 1:
+            raise ConfigError(f"oauth.{key}: must be at least 1")
+    if oauth.enabled and not re.match(r"(https://[^/?#]+|http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?)(/|$)",
+                                      config.public_baseurl):
+        raise ConfigError("public_baseurl: oauth.enabled needs an https URL (the issuer), or http on loopback")
+    if config.auth.web_session_lifetime < 60:
+        raise ConfigError("auth.web_session_lifetime: must be at least 60 seconds")
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")

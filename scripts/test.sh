@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/ensure-postgres.sh
 scripts/ensure-chromium.sh
+scripts/ensure-node.sh
 scripts/build-webclient.sh
 echo "== import contracts"
 .venv/bin/lint-imports

@@ -152,6 +152,12 @@ class DeviceStore:
                 "DELETE FROM devices WHERE user_id = $1 AND device_id = $2", user_id, device_id
             )
 
+    async def delete_tokens(self, user_id: str, device_id: str) -> None:
+        """Revoke every access and refresh token of one device, keeping the device."""
+        self._forget_token_ids(lambda r: r.user_id == user_id and r.device_id == device_id)
+        await self.db.execute("DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2", user_id, device_id)
+        await self.db.execute("DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2", user_id, device_id)
+
     # -- access tokens ----------------------------------------------------------------
 
     async def add_access_token(

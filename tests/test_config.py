@@ -68,6 +68,14 @@ def test_sample_documents_every_key():
         ({"server_name": "a", "listen": {"header_timeout": 0}}, "listen: header_timeout, body_timeout"),
         ({"server_name": "a", "listen": {"max_connections_per_address": 0}},
          "listen.max_connections_per_address: must be at least 1"),
+        ({"server_name": "a", "public_baseurl": "http://matrix.example.org/", "oauth": {"enabled": True}},
+         "public_baseurl: oauth.enabled needs an https URL"),
+        ({"server_name": "a", "public_baseurl": "http://localhost.evil.net/", "oauth": {"enabled": True}},
+         "public_baseurl: oauth.enabled needs an https URL"),
+        ({"server_name": "a", "oauth": {"device_code_interval": 0}}, "oauth.device_code_interval: must be at least 1"),
+        ({"server_name": "a", "auth": {"two_factor": {"required_for": "some"}}},
+         "auth.two_factor.required_for: must be one of"),
+        ({"server_name": "a", "auth": {"web_session_lifetime": 5}}, "auth.web_session_lifetime: must be at least 60"),
     ],
 )
 def test_config_errors_name_the_key(data, message):

@@ -16,7 +16,8 @@ from homeserver.services.auth import AuthService, IssuedTokens, Requester
 from homeserver.services.e2ee.device_lists import DeviceListService
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.ratelimit import RateLimiter
-from homeserver.services.uia import user_id_from_identifier
+from homeserver.services.second_factor import SecondFactorService
+from homeserver.services.uia import PASSWORD, TOTP, UIAService, user_id_from_identifier
 from storage.account_data import AccountDataStore
 from storage.accounts import AccountStore
 from storage.devices import DeviceStore
@@ -49,9 +50,13 @@ class AccountService:
         passwords: PasswordHasher,
         rate_limiter: RateLimiter,
         device_lists: DeviceListService,
+        uia: UIAService,
+        second_factor: SecondFactorService,
         config: Config,
         clock: Clock,
     ) -> None:
+        self._uia = uia
+        self._second_factor = second_factor
         self._accounts = accounts
         self._devices = devices
         self._account_data = account_data
@@ -197,7 +202,7 @@ class AccountService:
 
     async def login_with_password(
         self,
-        identifier_body: dict,
+        body: dict,
         password: str,
         *,
         ip: str,
@@ -205,13 +210,31 @@ class AccountService:
         display_name: str | None,
         refreshable: bool,
     ) -> LoginResult:
-        """``m.login.password``: check the password and start a session.
+        """``m.login.password``: check the password (and the second factor, as a UIA
+        stage after it, for accounts that enrolled) and start a session."""
+        if not self._config.auth.password_login:
+            raise MatrixError("M_UNKNOWN", "Password login is disabled on this server")
+        user_id = await self.check_password(user_id_from_identifier(body, self.server_name), password, ip=ip)
+        if await self._second_factor.is_enrolled(user_id):
+            await self._uia.check(
+                body, operation="POST /login", flows=[[PASSWORD, TOTP]], user_id=user_id,
+                proven={PASSWORD: user_id}, unbound=("password",),
+            )
+        elif await self.must_enrol_second_factor(user_id):
+            raise MatrixError(
+                "M_FORBIDDEN",
+                "This server requires two-factor sign-in: set it up by signing in at "
+                f"{self._config.public_baseurl.rstrip('/')}/_hearth/account/",
+            )
+        return await self.start_session(user_id, device_id, display_name, refreshable=refreshable)
+
+    async def check_password(self, user_id: str, password: str, *, ip: str) -> str:
+        """The user ID, if ``password`` is theirs (rate limited per address and account).
 
         Failures are ``403 M_FORBIDDEN`` whether the user exists or not (and take
         the same time), deactivated accounts ``403 M_USER_DEACTIVATED``.
         """
         self._rate_limiter.check("login_address", ip)
-        user_id = user_id_from_identifier(identifier_body, self.server_name)
         self._rate_limiter.check("login_account", user_id)
         self._rate_limiter.check("login_failed", user_id, spend=False)
         user = await self._accounts.get_user(user_id) if user_id.endswith(":" + self.server_name) else None
@@ -221,7 +244,16 @@ class AccountService:
         if user is None or not ok:
             self._rate_limiter.record("login_failed", user_id)
             raise MatrixError("M_FORBIDDEN", "Invalid username or password")
-        return await self.start_session(user_id, device_id, display_name, refreshable=refreshable)
+        return user_id
+
+    async def must_enrol_second_factor(self, user_id: str) -> bool:
+        """The policy requires a second factor of this account and it has none yet."""
+        user = await self._accounts.get_user(user_id)
+        return (
+            user is not None
+            and self._second_factor.required(is_admin=user.is_admin)
+            and not await self._second_factor.is_enrolled(user_id)
+        )
 
     # -- management -------------------------------------------------------------------
 

@@ -17,6 +17,16 @@ for the flows, may still be empty), and a request with another body is
 refused. The request that finds its flow complete consumes the session
 atomically in the database, so of concurrent uses exactly one goes through,
 and any later use gets ``401`` with a fresh session.
+
+Accounts with two-factor sign-in confirm sensitive operations with their password
+and then a code (stage :data:`TOTP`, ``{"type": "io.hearth.totp", "code": "123456"}``,
+a recovery code also accepted). ``POST /login`` uses the same machinery for its
+second step: the request itself proves the password (``proven``), the session then
+waits for the code.
+
+Devices signed in through the OAuth 2.0 API confirm a cross-signing reset with the
+spec's ``m.oauth`` stage instead: the person approves it on the account page, then the
+client sends ``{"session": ...}`` alone, which completes the stage once per approval.
 """
 
 from __future__ import annotations
@@ -31,7 +41,9 @@ from homeserver.clock import Clock
 from homeserver.errors import AuthRequired, MatrixError
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.second_factor import SecondFactorService
 from storage.accounts import AccountStore
+from storage.oauth import OAuthStore
 from storage.registration import RegistrationStore, UIASession
 
 SESSION_LIFETIME_MS = 60 * 60 * 1000
@@ -39,6 +51,10 @@ SESSION_LIFETIME_MS = 60 * 60 * 1000
 DUMMY = "m.login.dummy"
 PASSWORD = "m.login.password"
 REGISTRATION_TOKEN = "m.login.registration_token"
+#: Hearth's second-factor stage: a TOTP code or a recovery code in ``auth.code``.
+TOTP = "io.hearth.totp"
+#: Approval on the account page (spec: "OAuth authentication"), for cross-signing resets.
+OAUTH = "m.oauth"
 
 #: Errors that mean "this stage failed, try again" (answered with the UIA 401).
 _STAGE_FAILURES = {"M_FORBIDDEN", "M_UNAUTHORIZED", "M_UNRECOGNIZED"}
@@ -62,13 +78,20 @@ class UIAService:
         accounts: AccountStore,
         passwords: PasswordHasher,
         rate_limiter: RateLimiter,
+        second_factor: SecondFactorService,
         clock: Clock,
         server_name: str,
+        *,
+        oauth: OAuthStore,
+        account_url: str,
     ) -> None:
+        self._oauth = oauth
+        self._account_url = account_url
         self._store = store
         self._accounts = accounts
         self._passwords = passwords
         self._rate_limiter = rate_limiter
+        self._second_factor = second_factor
         self._clock = clock
         self._server_name = server_name
 
@@ -80,23 +103,35 @@ class UIAService:
         flows: list[list[str]],
         user_id: str = "",
         consume: bool = True,
+        proven: dict[str, Any] | None = None,
+        unbound: tuple[str, ...] = (),
     ) -> UIAResult:
         """Advance the UIA exchange of ``body``; return once a flow is complete, having
         consumed the session (without ``consume``, the caller must :meth:`consume` it in
         the transaction that performs the operation).
+
+        ``proven`` holds leading stages this very request has already passed (checked
+        by the caller on every request); ``unbound`` names body fields left out of the
+        binding (secrets the caller checks each time, never stored even as a hash).
 
         Raises ``MatrixError(401)`` carrying the UIA state while more stages are needed.
         """
         auth = body.get("auth")
         if auth is not None and not isinstance(auth, dict):
             raise MatrixError("M_BAD_JSON", "auth must be an object")
-        request_hash = _request_hash(body)
+        request_hash = _request_hash(body, unbound)
         session = await self._session(auth, operation, user_id, flows)
         if session.request_hash is not None and session.request_hash != request_hash:
             raise _changed()
         completed = dict(session.completed)
+        if proven and any(stage not in completed for stage in proven):
+            completed.update({stage: result for stage, result in proven.items() if stage not in completed})
+            if not await self._store.record_uia_stage(session.session_id, completed, request_hash):
+                raise await self._used_or_changed(session.session_id, operation, user_id, flows)
 
         if not _flow_complete(flows, completed):
+            if auth and "type" not in auth and _is_next_stage(flows, completed, OAUTH):
+                auth = {**auth, "type": OAUTH}  # m.oauth is completed with the session alone
             if not auth or "type" not in auth:
                 raise self._challenge(session.session_id, flows, completed)
             stage = auth["type"]
@@ -128,12 +163,28 @@ class UIAService:
     async def confirm_identity(
         self, body: dict[str, Any], *, user_id: str, operation: str
     ) -> UIAResult:
-        """UIA for a sensitive operation by a signed-in user: their password, or
-        ``m.login.dummy`` for accounts that have none (guests)."""
+        """UIA for a sensitive operation by a signed-in user: their password (then a
+        second-factor code if they enrolled), or ``m.login.dummy`` for accounts that
+        have no password (guests)."""
+        return await self.check(body, operation=operation, flows=await self.identity_flows(user_id), user_id=user_id)
+
+    async def confirm_cross_signing_reset(self, body: dict[str, Any], *, user_id: str, device_id: str) -> UIAResult:
+        """UIA for replacing cross-signing keys: like :meth:`confirm_identity`, except that
+        a device of the OAuth 2.0 API is asked for ``m.oauth`` (spec: only this endpoint)."""
+        if await self._oauth.get_session(user_id, device_id) is not None:
+            flows = [[OAUTH]]
+        else:
+            flows = await self.identity_flows(user_id)
+        return await self.check(body, operation="POST /keys/device_signing/upload", flows=flows, user_id=user_id)
+
+    async def identity_flows(self, user_id: str) -> list[list[str]]:
+        """The stages that confirm ``user_id`` is at the keyboard (see :meth:`confirm_identity`)."""
         user = await self._accounts.get_user(user_id)
-        has_password = user is not None and user.password_hash is not None
-        flows = [[PASSWORD]] if has_password else [[DUMMY]]
-        return await self.check(body, operation=operation, flows=flows, user_id=user_id)
+        if user is None or user.password_hash is None:
+            return [[DUMMY]]
+        if await self._second_factor.is_enrolled(user_id):
+            return [[PASSWORD, TOTP]]
+        return [[PASSWORD]]
 
     async def expire_sessions(self) -> None:
         """Drop sessions older than their lifetime, giving back reserved token uses."""
@@ -192,6 +243,16 @@ class UIAService:
             return await self._password_stage(auth, user_id)
         if stage == REGISTRATION_TOKEN:
             return await self._token_stage(auth, session_id)
+        if stage == OAUTH and user_id:
+            if not await self._oauth.use_cross_signing_reset(user_id, self._clock.time_ms()):
+                raise MatrixError("M_FORBIDDEN", "The reset has not been approved on the account page yet")
+            return True
+        if stage == TOTP and user_id:
+            code = auth.get("code")
+            if not isinstance(code, str) or not code:
+                raise MatrixError("M_MISSING_PARAM", "auth.code is required")
+            await self._second_factor.verify(user_id, code)
+            return True
         raise MatrixError("M_UNRECOGNIZED", f"Unsupported auth stage {stage!r}")
 
     async def _password_stage(self, auth: dict[str, Any], user_id: str) -> str:
@@ -222,9 +283,12 @@ class UIAService:
         completed: dict[str, Any],
         failure: MatrixError | None = None,
     ) -> AuthRequired:
+        params: dict[str, Any] = {}
+        if any(OAUTH in flow for flow in flows):
+            params[OAUTH] = {"url": f"{self._account_url}?action=org.matrix.cross_signing_reset"}
         state: dict[str, Any] = {
             "flows": [{"stages": flow} for flow in flows],
-            "params": {},
+            "params": params,
             "session": session_id,
             "completed": list(completed),
         }
@@ -253,9 +317,10 @@ def user_id_from_identifier(auth: dict[str, Any], server_name: str) -> str:
     return f"@{user.lower()}:{server_name}"
 
 
-def _request_hash(body: dict[str, Any]) -> str:
-    """What a session is bound to: the request body without its ``auth`` dict."""
-    rest = {k: v for k, v in body.items() if k != "auth"}
+def _request_hash(body: dict[str, Any], unbound: tuple[str, ...] = ()) -> str:
+    """What a session is bound to: the request body without its ``auth`` dict (nor
+    the ``unbound`` fields)."""
+    rest = {k: v for k, v in body.items() if k != "auth" and k not in unbound}
     encoded = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -81,7 +81,7 @@ class CrossSigningService:
         if repeat:
             return  # nothing new (a retried request, or an empty one)
         if "master" in existing:  # (checked after the keys, so a bad upload spends no session)
-            await self._uia.confirm_identity(dict(body), user_id=user_id, operation="POST /keys/device_signing/upload")
+            await self._uia.confirm_cross_signing_reset(dict(body), user_id=user_id, device_id=requester.device_id)
         async with self._db.transaction("upload_cross_signing_keys"):
             for usage, key in uploaded.items():
                 await self._keys.set_cross_signing_key(user_id, usage, public_keys[usage], dict(key))
