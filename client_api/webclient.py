@@ -90,8 +90,12 @@ class WebClientRoutes:
 
     async def asset(self, request: web.Request) -> web.StreamResponse:
         """GET /{path}: a static file of the built web client (never outside ``dist``)."""
-        target = (self._dist / request.match_info["path"]).resolve()
-        if not target.is_relative_to(self._dist) or not target.is_file():
+        try:
+            target = (self._dist / request.match_info["path"]).resolve()
+            found = target.is_relative_to(self._dist) and target.is_file()
+        except (OSError, ValueError):  # a name too long for the file system, and the like
+            found = False
+        if not found:
             raise web.HTTPNotFound()
         hashed = target.parent == self._dist / "assets"
         return self._file(target, _SECURITY_HEADERS | {"Cache-Control": IMMUTABLE if hashed else REVALIDATE})

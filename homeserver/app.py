@@ -400,6 +400,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         server_name=config.server_name,
         default_version=config.rooms.default_version,
         rate_limiter=rate_limiter,
+        accounts=account_store,
     )
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name, rate_limiter

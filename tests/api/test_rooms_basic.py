@@ -52,3 +52,13 @@ async def test_a_transaction_id_is_remembered_across_a_restart(make_server):
     msgs = await again.get(f"/_matrix/client/v3/rooms/{room_id}/messages", params={"dir": "b", "limit": "10"})
     bodies = [e["content"].get("body") for e in msgs.body["chunk"] if e["type"] == "m.room.message"]
     assert sorted(bodies) == ["new1", "new2", "once"]
+
+
+async def test_the_creators_join_carries_their_profile(client):
+    alice = await client.register("alice")
+    profile = f"/_matrix/client/v3/profile/{alice.user_id}"
+    assert (await alice.put(f"{profile}/displayname", {"displayname": "Alice A."})).status == 200
+    assert (await alice.put(f"{profile}/avatar_url", {"avatar_url": "mxc://test.local/abc"})).status == 200
+    room_id = await _room(alice)
+    member = await alice.get(f"/_matrix/client/v3/rooms/{room_id}/state/m.room.member/{alice.user_id}")
+    assert member.body == {"membership": "join", "displayname": "Alice A.", "avatar_url": "mxc://test.local/abc"}

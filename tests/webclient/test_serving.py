@@ -84,3 +84,9 @@ async def test_placeholder_page_until_the_client_is_built(tmp_path: Path, monkey
     # The API routes are never shadowed by the static files.
     versions = await server.client.get("/_matrix/client/versions")
     assert versions.status == 200
+
+
+async def test_a_path_too_long_for_the_file_system_is_not_found(dist: Path, make_server) -> None:
+    server = await make_server()
+    response = await server.client.get("/" + "x" * 5000)
+    assert response.status == 404

@@ -21,9 +21,11 @@ from homeserver.core.identifiers import get_domain_from_id, is_valid_user_id
 from homeserver.core.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
 from homeserver.errors import MatrixError
 from homeserver.services.ports import RemoteUnavailable
+from homeserver.services.rooms.membership import member_profile
 from homeserver.services.rooms.remote_membership import RemoteMembership
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.rooms.sender import EventSender
+from storage.accounts import AccountStore
 from storage.database import Database
 from storage.rooms import AliasStore, RoomStore
 
@@ -102,8 +104,10 @@ class RoomCreator:
         server_name: str,
         default_version: str,
         rate_limiter: RateLimiter,
+        accounts: AccountStore,
     ) -> None:
         self._rate_limiter = rate_limiter
+        self._accounts = accounts
         self._db = db
         self._sender = sender
         self._remote = remote
@@ -152,7 +156,8 @@ class RoomCreator:
             room_id = created.event.room_id
             send = self._sender.send
 
-            await send(room_id, creator, "m.room.member", {"membership": "join"}, state_key=creator)
+            join = {"membership": "join", **await member_profile(self._accounts, creator)}
+            await send(room_id, creator, "m.room.member", join, state_key=creator)
             power_levels = default_power_levels(version, creator, trusted)
             if request.power_level_content_override:
                 power_levels.update(request.power_level_content_override)

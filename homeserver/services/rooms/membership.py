@@ -255,8 +255,7 @@ class MembershipService:
     async def _profile_fields(self, user_id: str) -> dict[str, Any]:
         if get_domain_from_id(user_id) != self._server_name:
             return {}
-        profile = await self._accounts.get_profile(user_id)
-        return {k: profile[k] for k in ("displayname", "avatar_url") if isinstance(profile.get(k), str)}
+        return await member_profile(self._accounts, user_id)
 
     async def _restricted_join_authoriser(self, room_id: str, user_id: str) -> str | None:
         return await restricted_join_authoriser(
@@ -273,3 +272,10 @@ class MembershipService:
     def _check_target(target: str) -> None:
         if not is_valid_user_id(target):
             raise MatrixError("M_INVALID_PARAM", f"{target!r} is not a user ID")
+
+
+async def member_profile(accounts: AccountStore, user_id: str) -> dict[str, str]:
+    """The display name and avatar a local user's own membership events carry (spec:
+    ``m.room.member``, "events on change of profile information")."""
+    profile = await accounts.get_profile(user_id)
+    return {k: profile[k] for k in ("displayname", "avatar_url") if isinstance(profile.get(k), str)}
