@@ -25,6 +25,7 @@ from client_api.admin.registration_tokens import RegistrationTokenRoutes
 from client_api.admin.users import UserAdminRoutes
 from client_api.auth import Authenticator
 from client_api.capabilities import CapabilitiesRoutes
+from client_api.voip import VoipRoutes
 from client_api.devices import DeviceRoutes
 from client_api.directory import DirectoryRoutes
 from client_api.discovery import DiscoveryRoutes
@@ -87,6 +88,7 @@ from homeserver.services.receipts import ReceiptService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.push import PushService
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.turn import TurnService
 from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
 from homeserver.services.reports import ReportService
@@ -207,6 +209,7 @@ class Hearth:
     to_device: ToDeviceService
     key_backups: KeyBackupService
     media: MediaService
+    turn: TurnService
     #: Threads for image work (thumbnails, media files) and for password hashing.
     media_pool: ThreadPoolExecutor
     password_pool: ThreadPoolExecutor
@@ -519,6 +522,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             rate_limiter=rate_limiter, config=config.media, clock=clock, federation=queries,
             server_name=config.server_name, pool=media_pool,
         ),
+        turn=TurnService(config.turn, clock, rate_limiter),
         media_pool=media_pool,
         password_pool=password_pool,
         federation_client=federation_client,
@@ -570,6 +574,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         AccountDataRoutes(authenticator, hearth.account_data),
         FilterRoutes(authenticator, hearth.filters),
         CapabilitiesRoutes(authenticator, config),
+        VoipRoutes(authenticator, hearth.turn),
         SharedSecretRoutes(authenticator, hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),

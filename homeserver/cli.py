@@ -20,6 +20,7 @@ from homeserver import __version__
 from homeserver.config import Config, ConfigError, load_config
 from homeserver.errors import MatrixError
 from homeserver.logging import configure_logging
+from homeserver.services.turn import turnserver_conf
 from homeserver.signing_keys import SigningKeyError
 
 
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("-c", "--config", required=True, type=Path)
     check.set_defaults(func=lambda a: (load_config(a.config), print("config OK"))[0] or 0)
+
+    turn = sub.add_parser("turn-config", help="print a coturn turnserver.conf matching the turn section")
+    turn.add_argument("-c", "--config", required=True, type=Path)
+    turn.set_defaults(func=_cmd_turn_config)
 
     admin = sub.add_parser("admin", help="administration from the shell")
     admin_sub = admin.add_subparsers(metavar="TASK")
@@ -165,6 +170,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     configure_logging(config.logging.level, config.logging.format)
     asyncio.run(serve(config, install_signal_handlers=True))
+    return 0
+
+
+def _cmd_turn_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        sys.stdout.write(turnserver_conf(config))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return 0
 
 

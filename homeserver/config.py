@@ -212,6 +212,8 @@ class RateLimitsConfig:
     second_factor_failed: RateLimit = RateLimit(per_second=0.05, burst=5)
     #: OAuth 2.0 dynamic client registrations and device authorizations per client address.
     oauth_client: RateLimit = RateLimit(per_second=0.5, burst=20)
+    #: ``/voip/turnServer`` credential requests by a user.
+    turn: RateLimit = RateLimit(per_second=0.5, burst=20)
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,21 @@ class WellKnownConfig:
 
 
 @dataclass(frozen=True)
+class TurnConfig:
+    """The organisation's TURN relay for calls (coturn with ``use-auth-secret``)."""
+
+    #: TURN URIs handed to clients, e.g. ``turn:turn.example.org:3478?transport=udp``.
+    #: Empty (the default): ``/voip/turnServer`` answers ``{}``.
+    uris: tuple[str, ...] = ()
+    #: The secret shared with coturn (``static-auth-secret``).
+    shared_secret: str | None = None
+    #: Seconds a handed-out credential stays valid.
+    user_lifetime: int = 3600
+    #: Whether guests get relay credentials.
+    allow_guests: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     #: The domain in user IDs (``@alice:server_name``). Cannot change once users exist.
     server_name: str
@@ -288,6 +305,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     well_known: WellKnownConfig = field(default_factory=WellKnownConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
     #: Directory of the config file; relative paths are resolved against it.
     config_dir: str = field(default=".", metadata={"internal": True})
 
@@ -395,6 +413,14 @@ def _check_semantics(config: Config) -> None:
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")
+    turn = config.turn
+    for i, uri in enumerate(turn.uris):
+        if not re.fullmatch(r"turns?:[^\s?]+(\?transport=(udp|tcp))?", uri):
+            raise ConfigError(f"turn.uris[{i}]: {uri!r} is not a turn: or turns: URI")
+    if turn.uris and not turn.shared_secret:
+        raise ConfigError("turn: uris needs shared_secret (the static-auth-secret shared with coturn)")
+    if turn.user_lifetime < 60:
+        raise ConfigError("turn.user_lifetime: must be at least 60 seconds")
     for name in (f.name for f in dataclasses.fields(RateLimitsConfig) if f.name != "enabled"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:

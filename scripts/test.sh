@@ -7,6 +7,7 @@ scripts/bootstrap.sh
 scripts/ensure-postgres.sh
 scripts/ensure-chromium.sh
 scripts/ensure-node.sh
+scripts/ensure-coturn.sh
 scripts/build-webclient.sh
 echo "== import contracts"
 .venv/bin/lint-imports

@@ -190,3 +190,19 @@ def test_unreadable_certificate_stops_startup(tmp_path):
     assert result.returncode == 2
     assert "federation.tls_certificate_path" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_turn_config_prints_a_coturn_config_matching_the_turn_section(tmp_path):
+    hearth("init", "--server-name", "example.org", "--data-dir", str(tmp_path / "data"))
+    config_path = tmp_path / "data" / "config.yaml"
+    missing = hearth("turn-config", "-c", str(config_path), check=False)
+    assert missing.returncode == 2 and "turn: set uris and shared_secret" in missing.stderr
+    config = yaml.safe_load(config_path.read_text())
+    config["turn"] = {"uris": ["turn:turn.example.org:3479?transport=udp"], "shared_secret": "s3cret"}
+    config_path.write_text(yaml.safe_dump(config))
+    lines = hearth("turn-config", "-c", str(config_path)).stdout.splitlines()
+    for line in ("use-auth-secret", "static-auth-secret=s3cret", "realm=example.org", "listening-port=3479",
+                 "denied-peer-ip=127.0.0.0-127.255.255.255", "denied-peer-ip=10.0.0.0-10.255.255.255",
+                 "denied-peer-ip=fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "no-multicast-peers"):
+        assert line in lines
+    assert "allow-loopback-peers" not in lines and not any(x.startswith("allowed-peer-ip") for x in lines)
