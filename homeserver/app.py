@@ -412,6 +412,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name, rate_limiter
     )
+    notice_rooms = ServerNoticeStore(db)
     membership = MembershipService(
         remote=remote_membership,
         federation=queries,
@@ -423,6 +424,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         accounts=account_store,
         rate_limiter=rate_limiter,
         guest_access=guest_access,
+        notice_rooms=notice_rooms,
         server_name=config.server_name,
     )
     member_updates = MemberUpdates(
@@ -512,7 +514,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             timeline=timeline, clock=clock, server_name=config.server_name,
         ),
         server_notices=ServerNotices(
-            config=config.server_notices, store=ServerNoticeStore(db), accounts=accounts,
+            config=config.server_notices, store=notice_rooms, accounts=accounts,
             account_store=account_store, rooms=room_store, creator=room_creator, sender=event_sender,
             account_data=account_data, server_name=config.server_name,
         ),

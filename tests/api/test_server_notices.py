@@ -55,6 +55,19 @@ async def test_a_notice_arrives_in_a_tagged_room_the_user_cannot_write_in(make_s
     assert list((await _notice_rooms(alice))["join"]) == [room_id]
 
 
+async def test_the_invite_cannot_be_rejected_but_the_room_can_be_left_and_is_reused(make_server):
+    server = await make_server(**NOTICES)
+    admin, alice = await _admin_and_alice(server)
+    assert (await admin.post(NOTICE, {"user_id": alice.user_id, "content": {"body": "one"}})).status == 200
+    room_id = next(iter((await _notice_rooms(alice))["invite"]))
+    reject = await alice.post(f"/_matrix/client/v3/rooms/{room_id}/leave", {})
+    assert reject.status == 403 and reject.errcode == "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM"
+    assert (await alice.post(f"/_matrix/client/v3/join/{room_id}", {})).status == 200
+    assert (await alice.post(f"/_matrix/client/v3/rooms/{room_id}/leave", {})).status == 200
+    assert (await admin.post(NOTICE, {"user_id": alice.user_id, "content": {"body": "two"}})).status == 200
+    assert list((await _notice_rooms(alice))["invite"]) == [room_id]
+
+
 async def test_the_notices_account_cannot_log_in(make_server):
     server = await make_server(**NOTICES)
     admin, alice = await _admin_and_alice(server)

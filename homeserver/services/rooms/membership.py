@@ -18,6 +18,7 @@ from homeserver.services.rooms.sender import EventSender
 from storage.accounts import AccountStore
 from storage.events import EventStore
 from storage.rooms import AliasStore, RoomStore
+from storage.server_notices import ServerNoticeStore
 from storage.state import StateStore
 
 
@@ -35,9 +36,11 @@ class MembershipService:
         remote: RemoteMembership,
         federation: FederationQueries,
         guest_access: GuestAccess,
+        notice_rooms: ServerNoticeStore,
         server_name: str,
     ) -> None:
         self._guest_access = guest_access
+        self._notice_rooms = notice_rooms
         self._remote = remote
         self._federation = federation
         self._sender = sender
@@ -139,6 +142,16 @@ class MembershipService:
         await self._membership_event(requester, room_id, target, content)
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
+        """Leave a room or reject an invite; the invite to one's server notices room
+        cannot be rejected (spec: "Server Notices"), though the room can be left once joined."""
+        if (
+            await self._rooms.membership(room_id, requester.user_id) == "invite"
+            and await self._notice_rooms.room_of(requester.user_id) == room_id
+        ):
+            raise MatrixError(
+                "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM", "The invite to the server notices room cannot be rejected",
+                status=403,
+            )
         await self.part(requester.user_id, room_id, reason)
 
     async def part(self, user_id: str, room_id: str, reason: str | None = None) -> None:
