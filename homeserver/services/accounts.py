@@ -280,6 +280,10 @@ class AccountService:
         self._devices.forget_cached_tokens(user_id)
         logger.info("user_reactivated", user_id=user_id)
 
+    async def set_suspended(self, user_id: str, suspended: bool) -> None:
+        await self._accounts.set_suspended(user_id, suspended)
+        self._devices.forget_cached_tokens(user_id)
+
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self._accounts.set_admin(user_id, is_admin)
         self._devices.forget_cached_tokens(user_id)

@@ -73,6 +73,7 @@ class MembershipService:
         ``via`` names servers to ask; a remote alias brings its own list, and a
         room ID that names a server (before room version 12) adds that one.
         """
+        requester.require_unsuspended()
         self._rate_limiter.check("join", requester.user_id)
         servers = list(via or [])
         if room_id_or_alias.startswith("#") and get_domain_from_id(room_id_or_alias) != self._server_name:
@@ -123,6 +124,7 @@ class MembershipService:
 
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)
+        requester.require_unsuspended()
         self._rate_limiter.check("invite", requester.user_id)
         remote = get_domain_from_id(target) != self._server_name
         if not remote and not await self._accounts.user_exists(target):
@@ -226,6 +228,7 @@ class MembershipService:
     async def knock(
         self, requester: Requester, room_id_or_alias: str, reason: str | None = None, via: list[str] | None = None
     ) -> str:
+        requester.require_unsuspended()
         self._rate_limiter.check("join", requester.user_id)
         room_id = await self.resolve_room(room_id_or_alias)
         room = await self._rooms.get_room(room_id)
