@@ -68,6 +68,18 @@ async def test_the_invite_cannot_be_rejected_but_the_room_can_be_left_and_is_reu
     assert list((await _notice_rooms(alice))["invite"]) == [room_id]
 
 
+async def test_a_suspended_user_can_still_join_their_notices_room(make_server):
+    server = await make_server(**NOTICES)
+    admin, alice = await _admin_and_alice(server)
+    assert (await admin.post(NOTICE, {"user_id": alice.user_id, "content": {"body": "suspended"}})).status == 200
+    assert (await admin.put(f"/_matrix/client/v1/admin/suspend/{alice.user_id}", {"suspended": True})).status == 200
+    room_id = next(iter((await _notice_rooms(alice))["invite"]))
+    assert (await alice.post(f"/_matrix/client/v3/join/{room_id}", {})).status == 200
+    other = (await admin.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"})).body["room_id"]
+    resp = await alice.post(f"/_matrix/client/v3/join/{other}", {})
+    assert resp.status == 403 and resp.errcode == "M_USER_SUSPENDED"
+
+
 async def test_the_notices_account_cannot_log_in(make_server):
     server = await make_server(**NOTICES)
     admin, alice = await _admin_and_alice(server)

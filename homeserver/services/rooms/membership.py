@@ -72,8 +72,11 @@ class MembershipService:
 
         ``via`` names servers to ask; a remote alias brings its own list, and a
         room ID that names a server (before room version 12) adds that one.
+        A suspended user may join only their server notices room (the spec recommends
+        keeping the way to the administrators open).
         """
-        requester.require_unsuspended()
+        if requester.is_suspended and await self._notice_rooms.room_of(requester.user_id) != room_id_or_alias:
+            requester.require_unsuspended()
         self._rate_limiter.check("join", requester.user_id)
         servers = list(via or [])
         if room_id_or_alias.startswith("#") and get_domain_from_id(room_id_or_alias) != self._server_name:
