@@ -109,7 +109,7 @@ class ServerNotices:
         system_user = self._accounts.user_id_for(localpart)
         if await self._account_store.user_exists(system_user):
             return
-        await self._accounts.add_user(localpart, None)
+        await self._accounts.add_user(localpart, None, system=True)
         if self._config.system_mxid_display_name is not None:
             await self._accounts.set_displayname(system_user, self._config.system_mxid_display_name)
         if self._config.system_mxid_avatar_url is not None:

@@ -91,6 +91,14 @@ async def test_the_notices_account_cannot_log_in(make_server):
         assert resp.status == 403, resp.body
 
 
+async def test_nobody_else_can_register_the_notices_account(make_server):
+    server = await make_server(**NOTICES)
+    resp = await server.client.post("/_matrix/client/v3/register", {
+        "username": "notices", "password": "correct horse battery", "auth": {"type": "m.login.dummy"},
+    }, token=None)
+    assert resp.status == 400 and resp.errcode == "M_EXCLUSIVE"
+
+
 async def test_put_with_the_same_transaction_id_sends_once(make_server):
     server = await make_server(**NOTICES)
     admin, alice = await _admin_and_alice(server)
