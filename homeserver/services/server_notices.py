@@ -94,7 +94,7 @@ class ServerNotices:
                     name=self._config.room_name,
                     invite=(user_id,),
                     power_level_content_override={"events_default": _SEND_LEVEL},
-                ))
+                ), rate_limited=False)  # a notice to every user must not stall on the limits
                 room_id = created.room_id
                 await self._store.remember(user_id, room_id)
                 await self._account_data.set_tag(user_id, user_id, room_id, NOTICE_TAG, {})

@@ -110,6 +110,18 @@ async def test_put_with_the_same_transaction_id_sends_once(make_server):
     assert first.body["event_id"] == again.body["event_id"] != other.body["event_id"]
 
 
+async def test_notices_to_many_users_are_not_held_by_room_creation_limits(make_server):
+    server = await make_server(**NOTICES, rate_limits={
+        "enabled": True, "registration": {"per_second": 10, "burst": 10},
+        "room_creation": {"per_second": 0.01, "burst": 1}, "invite": {"per_second": 0.01, "burst": 1},
+    })
+    admin, alice = await _admin_and_alice(server)
+    bob = await server.client.register("bob")
+    for user in (alice, bob, admin):
+        resp = await admin.post(NOTICE, {"user_id": user.user_id, "content": {"body": "to all"}})
+        assert resp.status == 200, resp.body
+
+
 async def test_admins_only(make_server):
     server = await make_server(**NOTICES)
     admin, alice = await _admin_and_alice(server)
