@@ -63,6 +63,7 @@ from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, Tr
 from federation.routes import MediaRoutes as FederationMediaRoutes
 from federation.routes import OpenIdRoutes as FederationOpenIdRoutes
 from federation.sender import FederationSender
+from homeserver import metrics
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.connections import ConnectionGuard, ListenerLimits
@@ -238,6 +239,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     db = db or connect(
         config.database.url, base_dir=Path(config.config_dir), pool_size=config.database.pool_size
     )
+    metrics.watch_database(db)
     signing_key = load_signing_key(config.path(config.signing_key_path))
     federation_config = config.federation
     client_options = dict(
