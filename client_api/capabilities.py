@@ -31,6 +31,10 @@ def capabilities(config: Config) -> dict[str, Any]:
     }
 
 
+#: What a server admin may do besides (spec v1.18: ``m.account_moderation``).
+ADMIN_CAPABILITIES = {"m.account_moderation": {"suspend": True, "lock": False}}
+
+
 class CapabilitiesRoutes:
     def __init__(self, authenticator: Authenticator, config: Config) -> None:
         self._authenticator = authenticator
@@ -41,5 +45,7 @@ class CapabilitiesRoutes:
 
     async def get(self, request: web.Request) -> web.Response:
         """GET /_matrix/client/v3/capabilities."""
-        await self._authenticator.requester(request)
+        requester = await self._authenticator.requester(request)
+        if requester.is_admin:  # admins may suspend accounts (Hearth has no account locks)
+            return json_response({"capabilities": {**self._capabilities, **ADMIN_CAPABILITIES}})
         return json_response({"capabilities": self._capabilities})

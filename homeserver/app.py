@@ -22,6 +22,7 @@ from client_api.account_data import AccountDataRoutes
 from client_api.admin.media import MediaAdminRoutes
 from client_api.admin.register import SharedSecretRoutes
 from client_api.admin.registration_tokens import RegistrationTokenRoutes
+from client_api.admin.server_notices import ServerNoticeRoutes
 from client_api.admin.users import UserAdminRoutes
 from client_api.auth import Authenticator
 from client_api.capabilities import CapabilitiesRoutes
@@ -114,6 +115,7 @@ from homeserver.services.rooms.timeline import TimelineService
 from homeserver.services.rooms.upgrade import RoomUpgrader
 from homeserver.services.search import SearchService, UserDirectoryService
 from homeserver.services.second_factor import SecondFactorService
+from homeserver.services.server_notices import ServerNotices
 from homeserver.services.shared_secret import SharedSecretRegistration
 from homeserver.services.remote_spaces import RemoteSpaces
 from homeserver.services.spaces import SpaceService
@@ -149,6 +151,7 @@ from storage.rooms import AliasStore, RoomStore
 from storage.search import SearchStore
 from storage.second_factor import SecondFactorStore
 from storage.server_keys import ServerKeyStore
+from storage.server_notices import ServerNoticeStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
 from storage.openid_tokens import OpenIdTokenStore
@@ -204,6 +207,7 @@ class Hearth:
     upgrader: RoomUpgrader
     spaces: SpaceService
     reports: ReportService
+    server_notices: ServerNotices
     account_store: AccountStore
     account_data_store: AccountDataStore
     filter_store: FilterStore
@@ -415,6 +419,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     to_device = ToDeviceService(
         db, ToDeviceStore(db), device_store, key_store, notifier, outbound, clock, config.server_name, rate_limiter
     )
+    notice_rooms = ServerNoticeStore(db)
     membership = MembershipService(
         remote=remote_membership,
         federation=queries,
@@ -426,6 +431,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
         accounts=account_store,
         rate_limiter=rate_limiter,
         guest_access=guest_access,
+        notice_rooms=notice_rooms,
         server_name=config.server_name,
     )
     member_updates = MemberUpdates(
@@ -514,6 +520,11 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             reports=ReportStore(db), events=event_store, rooms=room_store, accounts=account_store,
             timeline=timeline, clock=clock, server_name=config.server_name,
         ),
+        server_notices=ServerNotices(
+            config=config.server_notices, store=notice_rooms, accounts=accounts,
+            account_store=account_store, rooms=room_store, creator=room_creator, sender=event_sender,
+            account_data=account_data, server_name=config.server_name,
+        ),
         directory=directory,
         account_store=account_store,
         account_data_store=account_data_store,
@@ -587,6 +598,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         SharedSecretRoutes(authenticator, hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
+        ServerNoticeRoutes(authenticator, hearth.server_notices),
         RoomRoutes(
             authenticator, hearth.room_creator, hearth.membership, hearth.messages, hearth.timeline, hearth.filters,
             hearth.upgrader, hearth.event_store,

@@ -290,6 +290,20 @@ class TurnConfig:
 
 
 @dataclass(frozen=True)
+class ServerNoticesConfig:
+    """Server notices (spec: "Server Notices"): messages from the server to a user, in a
+    room of their own that they cannot write in (Synapse's key names)."""
+
+    #: Localpart of the account that sends the notices; unset (the default): no notices.
+    system_mxid_localpart: str | None = None
+    #: Display name and avatar (an ``mxc://`` URI) of that account.
+    system_mxid_display_name: str | None = None
+    system_mxid_avatar_url: str | None = None
+    #: Name of each user's notices room.
+    room_name: str = "Server Notices"
+
+
+@dataclass(frozen=True)
 class Config:
     #: The domain in user IDs (``@alice:server_name``). Cannot change once users exist.
     server_name: str
@@ -311,6 +325,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     well_known: WellKnownConfig = field(default_factory=WellKnownConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
+    server_notices: ServerNoticesConfig = field(default_factory=ServerNoticesConfig)
     #: Directory of the config file; relative paths are resolved against it.
     config_dir: str = field(default=".", metadata={"internal": True})
 
@@ -431,6 +446,17 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError("turn: uris needs shared_secret (the static-auth-secret shared with coturn)")
     if turn.user_lifetime < 60:
         raise ConfigError("turn.user_lifetime: must be at least 60 seconds")
+    notices = config.server_notices
+    localpart = notices.system_mxid_localpart
+    if localpart is not None and not re.fullmatch(r"[a-z0-9._=\-/+]+", localpart):
+        raise ConfigError(
+            "server_notices.system_mxid_localpart: may only contain a-z, 0-9 and ._=-/+"
+        )
+    avatar = notices.system_mxid_avatar_url
+    if avatar is not None and not re.fullmatch(r"mxc://[^/\s]+/[^/\s]+", avatar):
+        raise ConfigError("server_notices.system_mxid_avatar_url: must be an mxc:// URI")
+    if not notices.room_name.strip():
+        raise ConfigError("server_notices.room_name: must not be empty")
     for name in (f.name for f in dataclasses.fields(RateLimitsConfig) if f.name != "enabled"):
         limit: RateLimit = getattr(config.rate_limits, name)
         if limit.per_second <= 0 or limit.burst < 1:

@@ -98,6 +98,12 @@ class AccountStore:
         )
         return changed == 1
 
+    async def set_suspended(self, user_id: str, suspended: bool) -> None:
+        await self.db.execute("UPDATE users SET suspended = $2 WHERE user_id = $1", user_id, suspended)
+
+    async def is_suspended(self, user_id: str) -> bool:
+        return bool(await self.db.fetchval("SELECT suspended FROM users WHERE user_id = $1", user_id))
+
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self.db.execute("UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, is_admin)
 

@@ -34,6 +34,7 @@ class AccessTokenRecord:
     is_admin: bool
     is_guest: bool
     deactivated: bool
+    suspended: bool
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class DeviceStore:
         ticket = self._tokens.ticket()
         row = await self.db.fetchrow(
             "SELECT t.id, t.user_id, t.device_id, t.expires_ts, t.refresh_token_id, t.used,"
-            " u.is_admin, u.is_guest, u.deactivated"
+            " u.is_admin, u.is_guest, u.deactivated, u.suspended"
             " FROM access_tokens t JOIN users u ON u.user_id = t.user_id"
             " WHERE t.token_hash = $1",
             token_hash,
@@ -208,6 +209,7 @@ class DeviceStore:
             is_admin=bool(row["is_admin"]),
             is_guest=bool(row["is_guest"]),
             deactivated=bool(row["deactivated"]),
+            suspended=bool(row["suspended"]),
         )
         self._tokens.fill(ticket, token_hash, record)
         return record

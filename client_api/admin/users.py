@@ -12,6 +12,8 @@ from homeserver.services.user_admin import UserAdminService
 
 V1 = "/_synapse/admin/v1"
 V2 = "/_synapse/admin/v2"
+#: The spec's admin API (v1.18).
+SPEC_V1 = "/_matrix/client/v1/admin"
 
 
 class UserAdminRoutes:
@@ -27,6 +29,8 @@ class UserAdminRoutes:
             Route("PUT", f"{V2}/users/{{user_id}}", self.put_user),
             Route("POST", f"{V1}/deactivate/{{user_id}}", self.deactivate),
             Route("POST", f"{V1}/reset_password/{{user_id}}", self.reset_password),
+            Route("GET", f"{SPEC_V1}/suspend/{{user_id}}", self.get_suspended),
+            Route("PUT", f"{SPEC_V1}/suspend/{{user_id}}", self.put_suspended),
         ]
 
     async def server_version(self, request: web.Request) -> web.Response:
@@ -86,3 +90,15 @@ class UserAdminRoutes:
             logout_devices=field(body, "logout_devices", bool, required=False, default=True),
         )
         return json_response({})
+
+    async def get_suspended(self, request: web.Request) -> web.Response:
+        """GET /_matrix/client/v1/admin/suspend/{userId}."""
+        await self._authenticator.admin(request)
+        return json_response({"suspended": await self._users.is_suspended(request.match_info["user_id"])})
+
+    async def put_suspended(self, request: web.Request) -> web.Response:
+        """PUT /_matrix/client/v1/admin/suspend/{userId}: ``{"suspended": bool}``."""
+        requester = await self._authenticator.admin(request)
+        suspended = field(await read_json(request), "suspended", bool)
+        await self._users.set_suspended(requester.user_id, request.match_info["user_id"], suspended)
+        return json_response({"suspended": suspended})

@@ -73,8 +73,9 @@ class AccountService:
     def user_id_for(self, localpart: str) -> str:
         return f"@{localpart}:{self.server_name}"
 
-    def check_localpart(self, localpart: str, *, for_guest: bool = False) -> None:
-        """Raise ``M_INVALID_USERNAME`` or ``M_EXCLUSIVE`` if nobody may register ``localpart``."""
+    def check_localpart(self, localpart: str, *, for_guest: bool = False, system: bool = False) -> None:
+        """Raise ``M_INVALID_USERNAME`` or ``M_EXCLUSIVE`` if nobody may register ``localpart``
+        (the server notices account only the server itself, with ``system``)."""
         if not localpart or not _LOCALPART.fullmatch(localpart):
             raise MatrixError(
                 "M_INVALID_USERNAME",
@@ -84,7 +85,9 @@ class AccountService:
             raise MatrixError("M_INVALID_USERNAME", "User ID is too long")
         if localpart.isdigit() and not for_guest:
             raise MatrixError("M_INVALID_USERNAME", "Numeric user IDs are reserved for guests")
-        if localpart in self._config.registration.reserved_localparts:
+        if localpart in self._config.registration.reserved_localparts or (
+            localpart == self._config.server_notices.system_mxid_localpart and not system
+        ):
             raise MatrixError("M_EXCLUSIVE", "This user ID is reserved")
 
     async def check_available(self, localpart: str) -> None:
@@ -124,11 +127,18 @@ class AccountService:
         return await self._passwords.hash(password)
 
     async def add_user(
-        self, localpart: str, password_hash: str | None, *, is_admin: bool = False, is_guest: bool = False
+        self,
+        localpart: str,
+        password_hash: str | None,
+        *,
+        is_admin: bool = False,
+        is_guest: bool = False,
+        system: bool = False,
     ) -> str:
         """:meth:`create_user` with the password already hashed (so that it can join a
-        larger transaction without hashing inside it)."""
-        self.check_localpart(localpart, for_guest=is_guest)
+        larger transaction without hashing inside it); ``system`` for the server's own
+        accounts (the server notices account)."""
+        self.check_localpart(localpart, for_guest=is_guest, system=system)
         user_id = self.user_id_for(localpart)
         async with self._accounts.db.transaction("create_user"):
             created = await self._accounts.create_user(
@@ -279,6 +289,10 @@ class AccountService:
         await self._accounts.reactivate(user_id, password_hash)
         self._devices.forget_cached_tokens(user_id)
         logger.info("user_reactivated", user_id=user_id)
+
+    async def set_suspended(self, user_id: str, suspended: bool) -> None:
+        await self._accounts.set_suspended(user_id, suspended)
+        self._devices.forget_cached_tokens(user_id)
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self._accounts.set_admin(user_id, is_admin)

@@ -38,6 +38,14 @@ class Requester:
     is_guest: bool
     is_admin: bool
     token_id: int
+    #: Whether the account is suspended (spec: "Account suspension").
+    is_suspended: bool = False
+
+    def require_unsuspended(self) -> None:
+        """``403 M_USER_SUSPENDED`` for an action a suspended account may not take
+        (joining, knocking, inviting, sending, changing its profile)."""
+        if self.is_suspended:
+            raise MatrixError("M_USER_SUSPENDED", "You cannot perform this action while suspended.", status=403)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class AuthService:
             is_guest=record.is_guest,
             is_admin=record.is_admin,
             token_id=record.id,
+            is_suspended=record.suspended,
         )
 
     async def issue_tokens(self, user_id: str, device_id: str, *, refreshable: bool) -> IssuedTokens:

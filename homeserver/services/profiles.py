@@ -63,6 +63,7 @@ class ProfileService:
         """Set one field of the requester's own profile (spec limits enforced)."""
         self._check_own(requester_id, user_id)
         check_key(key)
+        await self._check_unsuspended(user_id)
         self._rate_limiter.check("profile", user_id)
         if key == "displayname" and not isinstance(value, str):
             raise MatrixError("M_BAD_JSON", "displayname must be a string")
@@ -81,10 +82,15 @@ class ProfileService:
     async def delete_field(self, requester_id: str, user_id: str, key: str) -> None:
         self._check_own(requester_id, user_id)
         check_key(key)
+        await self._check_unsuspended(user_id)
         self._rate_limiter.check("profile", user_id)
         async with self._accounts.db.transaction("delete_profile_field"):
             await self._accounts.delete_profile_field(user_id, key)
             await self._propagate(user_id, key)
+
+    async def _check_unsuspended(self, user_id: str) -> None:
+        if await self._accounts.is_suspended(user_id):
+            raise MatrixError("M_USER_SUSPENDED", "You cannot perform this action while suspended.", status=403)
 
     async def _propagate(self, user_id: str, key: str) -> None:
         """A new display name or avatar goes to every joined room as a new membership event

@@ -105,6 +105,27 @@ class UserAdminService:
         if logout_devices:
             await self._accounts.logout_everywhere(user_id)
 
+    async def is_suspended(self, user_id: str) -> bool:
+        """``GET /_matrix/client/v1/admin/suspend/{userId}`` (spec: "Account suspension")."""
+        await self._suspendable(user_id)
+        return await self._store.is_suspended(user_id)
+
+    async def set_suspended(self, admin_id: str, user_id: str, suspended: bool) -> None:
+        """Suspend or unsuspend a local, active account; not one's own nor another admin's."""
+        user = await self._suspendable(user_id)
+        if user_id == admin_id:
+            raise MatrixError("M_FORBIDDEN", "You cannot suspend your own account")
+        if user.is_admin:
+            raise MatrixError("M_FORBIDDEN", "Administrators cannot be suspended")
+        await self._accounts.set_suspended(user_id, suspended)
+
+    async def _suspendable(self, user_id: str) -> UserRecord:
+        self._localpart(user_id)
+        user = await self._store.get_user(user_id)
+        if user is None or user.deactivated:
+            raise MatrixError("M_NOT_FOUND", "User not found")
+        return user
+
     def _localpart(self, user_id: str) -> str:
         suffix = ":" + self._accounts.server_name
         if not user_id.startswith("@") or not user_id.endswith(suffix):

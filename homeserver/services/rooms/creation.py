@@ -117,16 +117,18 @@ class RoomCreator:
         self._server_name = server_name
         self._default_version = default_version
 
-    async def create_room(self, creator: str, request: CreateRoomRequest) -> CreatedRoom:
+    async def create_room(self, creator: str, request: CreateRoomRequest, *, rate_limited: bool = True) -> CreatedRoom:
         """Create a room, then invite its invitees of other servers (all at once; one
-        that fails is reported in the result, and the room stays)."""
+        that fails is reported in the result, and the room stays). ``rate_limited=False``
+        for rooms the server creates on an admin's behalf (server notices rooms)."""
         if len(request.initial_state) > MAX_INITIAL_STATE:
             raise MatrixError("M_INVALID_PARAM", f"initial_state is limited to {MAX_INITIAL_STATE} events")
         if len(request.invite) > MAX_INVITES:
             raise MatrixError("M_INVALID_PARAM", f"invite is limited to {MAX_INVITES} users")
-        self._rate_limiter.check("room_creation", creator)
-        for _ in request.invite:
-            self._rate_limiter.check("invite", creator)
+        if rate_limited:
+            self._rate_limiter.check("room_creation", creator)
+            for _ in request.invite:
+                self._rate_limiter.check("invite", creator)
         version = self._room_version(request.room_version)
         preset = request.preset or ("public_chat" if request.visibility == "public" else "private_chat")
         if preset not in PRESETS:

@@ -18,6 +18,7 @@ from homeserver.services.rooms.sender import EventSender
 from storage.accounts import AccountStore
 from storage.events import EventStore
 from storage.rooms import AliasStore, RoomStore
+from storage.server_notices import ServerNoticeStore
 from storage.state import StateStore
 
 
@@ -35,9 +36,11 @@ class MembershipService:
         remote: RemoteMembership,
         federation: FederationQueries,
         guest_access: GuestAccess,
+        notice_rooms: ServerNoticeStore,
         server_name: str,
     ) -> None:
         self._guest_access = guest_access
+        self._notice_rooms = notice_rooms
         self._remote = remote
         self._federation = federation
         self._sender = sender
@@ -69,7 +72,11 @@ class MembershipService:
 
         ``via`` names servers to ask; a remote alias brings its own list, and a
         room ID that names a server (before room version 12) adds that one.
+        A suspended user may join only their server notices room (the spec recommends
+        keeping the way to the administrators open).
         """
+        if requester.is_suspended and await self._notice_rooms.room_of(requester.user_id) != room_id_or_alias:
+            requester.require_unsuspended()
         self._rate_limiter.check("join", requester.user_id)
         servers = list(via or [])
         if room_id_or_alias.startswith("#") and get_domain_from_id(room_id_or_alias) != self._server_name:
@@ -120,6 +127,7 @@ class MembershipService:
 
     async def invite(self, requester: Requester, room_id: str, target: str, reason: str | None = None) -> None:
         self._check_target(target)
+        requester.require_unsuspended()
         self._rate_limiter.check("invite", requester.user_id)
         remote = get_domain_from_id(target) != self._server_name
         if not remote and not await self._accounts.user_exists(target):
@@ -139,6 +147,16 @@ class MembershipService:
         await self._membership_event(requester, room_id, target, content)
 
     async def leave(self, requester: Requester, room_id: str, reason: str | None = None) -> None:
+        """Leave a room or reject an invite; the invite to one's server notices room
+        cannot be rejected (spec: "Server Notices"), though the room can be left once joined."""
+        if (
+            await self._rooms.membership(room_id, requester.user_id) == "invite"
+            and await self._notice_rooms.room_of(requester.user_id) == room_id
+        ):
+            raise MatrixError(
+                "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM", "The invite to the server notices room cannot be rejected",
+                status=403,
+            )
         await self.part(requester.user_id, room_id, reason)
 
     async def part(self, user_id: str, room_id: str, reason: str | None = None) -> None:
@@ -213,6 +231,7 @@ class MembershipService:
     async def knock(
         self, requester: Requester, room_id_or_alias: str, reason: str | None = None, via: list[str] | None = None
     ) -> str:
+        requester.require_unsuspended()
         self._rate_limiter.check("join", requester.user_id)
         room_id = await self.resolve_room(room_id_or_alias)
         room = await self._rooms.get_room(room_id)

@@ -53,6 +53,7 @@ class MessageService:
             if not isinstance(redacts, str):
                 raise MatrixError("M_BAD_JSON", "redacts must be an event ID")
             return await self.redact(requester, room_id, redacts, content, txn_id)
+        requester.require_unsuspended()
         self._rate_limiter.check("message", requester.user_id)
         await self._check_thread(room_id, content)
         # The sender answers a repeated transaction ID with its first event.
@@ -75,6 +76,7 @@ class MessageService:
                 current = await self._events.get_event(current_id)
                 if current is not None and current.event.sender == requester.user_id and dict(current.event.content) == content:
                     return current_id
+        requester.require_unsuspended()
         self._rate_limiter.check("message", requester.user_id)
         sent = await self._sender.send(room_id, requester.user_id, event_type, content, state_key=state_key)
         if event_type == "m.room.guest_access" and state_key == "":
@@ -99,6 +101,7 @@ class MessageService:
         if target is None or target.event.room_id != room_id:
             raise MatrixError("M_NOT_FOUND", "Unknown event")
         if requester.user_id != target.event.sender:
+            requester.require_unsuspended()  # a suspended user may still redact their own events
             await self._check_redact_power(requester.user_id, room_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
         txn = Txn(requester.user_id, requester.device_id, txn_id)
