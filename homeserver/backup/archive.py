@@ -127,9 +127,7 @@ def restore_backup(archive: Path, data_dir: Path, passphrase: bytes) -> Path:
         for name in (CONFIG_NAME, SIGNING_KEY_NAME, DATABASE_NAME):
             (staging / name).chmod(0o600)
         staging.chmod(0o700)
-        if data_dir.exists():
-            data_dir.rmdir()  # empty, checked above; the rename below takes its place
-        staging.rename(data_dir)
+        staging.rename(data_dir)  # replaces an empty data_dir atomically
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -143,18 +143,19 @@ class DecryptingReader(io.RawIOBase):
         except InvalidTag:
             raise BackupError("wrong passphrase (or a damaged backup header)") from None
         self._counter = 0
-        self._pending = b""
+        self._pending = memoryview(b"")
+        self._offset = 0
         self._finished = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._pending and not self._finished:
+        while self._offset == len(self._pending) and not self._finished:
             self._next_chunk()
-        n = min(len(target), len(self._pending))
-        target[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        n = min(len(target), len(self._pending) - self._offset)
+        target[:n] = self._pending[self._offset : self._offset + n]
+        self._offset += n
         return n
 
     def _next_chunk(self) -> None:
@@ -179,7 +180,8 @@ class DecryptingReader(io.RawIOBase):
         else:
             raise BackupError(f"the backup is damaged or tampered with (chunk {self._counter} fails authentication)")
         self._counter += 1
-        self._pending = plain
+        self._pending = memoryview(plain)
+        self._offset = 0
         if final:
             if self._source.read(1):
                 raise BackupError("the backup has unexpected data after its final chunk")
