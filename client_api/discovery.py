@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from homeserver.http import Route, json_response
@@ -34,7 +36,10 @@ class DiscoveryRoutes:
     async def well_known_client(self, request: web.Request) -> web.Response:
         """GET /.well-known/matrix/client (spec: Server Discovery)."""
         base_url = self._config.well_known.client_base_url or self._config.public_baseurl
-        return json_response({"m.homeserver": {"base_url": base_url}})
+        answer: dict[str, Any] = {"m.homeserver": {"base_url": base_url}}
+        if self._config.well_known.rtc_foci:
+            answer["org.matrix.msc4143.rtc_foci"] = list(self._config.well_known.rtc_foci)
+        return json_response(answer)
 
     async def well_known_server(self, request: web.Request) -> web.Response:
         """GET /.well-known/matrix/server (spec: server-server API, Server discovery)."""

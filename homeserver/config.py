@@ -267,6 +267,9 @@ class WellKnownConfig:
     #: ``m.server`` in ``/.well-known/matrix/server`` (``host:port``) for delegation;
     #: defaults to the federation listener when federation is enabled.
     server: str | None = None
+    #: MatrixRTC SFUs for group calls, advertised as ``org.matrix.msc4143.rtc_foci``, e.g.
+    #: ``[{type: livekit, livekit_service_url: "https://livekit-jwt.example.org"}]``.
+    rtc_foci: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -413,6 +416,11 @@ def _check_semantics(config: Config) -> None:
     for pattern in media.allowed_content_types:
         if not re.fullmatch(r"[\w.+-]+/[\w.+*-]+|\*/\*", pattern):
             raise ConfigError(f"media.allowed_content_types: {pattern!r} is not a content type pattern")
+    for i, focus in enumerate(config.well_known.rtc_foci):
+        if "type" not in focus:
+            raise ConfigError(f"well_known.rtc_foci[{i}]: needs a type (e.g. livekit)")
+        if focus["type"] == "livekit" and not focus.get("livekit_service_url", "").startswith("https://"):
+            raise ConfigError(f"well_known.rtc_foci[{i}]: a livekit focus needs an https livekit_service_url")
     turn = config.turn
     for i, uri in enumerate(turn.uris):
         if not re.fullmatch(r"turns?:[^\s?]+(\?transport=(udp|tcp))?", uri):

@@ -69,6 +69,8 @@ def test_sample_documents_every_key():
         ({"server_name": "a", "turn": {"uris": ["stun:x:3478"], "shared_secret": "s"}},
          "turn.uris[0]: 'stun:x:3478' is not a turn: or turns: URI"),
         ({"server_name": "a", "turn": {"uris": ["turn:x:3478"]}}, "turn: uris needs shared_secret"),
+        ({"server_name": "a", "well_known": {"rtc_foci": [{"type": "livekit", "livekit_service_url": "http://x"}]}},
+         "well_known.rtc_foci[0]: a livekit focus needs an https livekit_service_url"),
         ({"server_name": "a", "turn": {"user_lifetime": 5}}, "turn.user_lifetime: must be at least 60 seconds"),
         ({"server_name": "a", "listen": {"max_connections_per_address": 0}},
          "listen.max_connections_per_address: must be at least 1"),

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 
-from homeserver.clock import FakeClock
+from tests.support.oauth import browser, clock, oauth_server  # noqa: F401  (fixtures)
 from tests.support.oauth import Browser, post_form, register_client, scope
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-@pytest.fixture
-async def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-async def oauth_server(make_server, clock):
-    server = await make_server(clock=clock, oauth={"enabled": True})
-    await server.client.register("alice")
-    return server
-
-
-@pytest.fixture
-async def browser(oauth_server):
-    browser = Browser(oauth_server.url)
-    yield browser
-    await browser.close()
 
 
 async def start(server, client_id: str, device_id: str = "TVDEVICE") -> dict:

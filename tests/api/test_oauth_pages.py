@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 
 import pyotp
-import pytest
 
-from homeserver.clock import FakeClock
 from tests.api.test_second_factor import enrol
 from tests.support.oauth import (
     PASSWORD,
@@ -20,29 +18,11 @@ from tests.support.oauth import (
     pkce,
     register_client,
 )
+from tests.support.oauth import browser, clock, oauth_server  # noqa: F401  (fixtures)
 from tests.support.olm import CrossSigning
 
 LOGIN = "/_hearth/account/login"
 WHOAMI = "/_matrix/client/v3/account/whoami"
-
-
-@pytest.fixture
-async def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-async def oauth_server(make_server, clock):
-    server = await make_server(clock=clock, oauth={"enabled": True})
-    await server.client.register("alice")
-    return server
-
-
-@pytest.fixture
-async def browser(oauth_server):
-    browser = Browser(oauth_server.url)
-    yield browser
-    await browser.close()
 
 
 async def test_login_page_is_accessible_and_script_free(browser):

@@ -59,3 +59,12 @@ async def test_credential_requests_are_rate_limited(make_server):
         assert (await alice.get(TURN_SERVER)).status == 200
     resp = await alice.get(TURN_SERVER)
     assert resp.status == 429 and resp.errcode == "M_LIMIT_EXCEEDED"
+
+
+async def test_well_known_advertises_the_configured_sfu(make_server, client):
+    assert "org.matrix.msc4143.rtc_foci" not in (await client.get("/.well-known/matrix/client")).body
+    focus = {"type": "livekit", "livekit_service_url": "https://livekit-jwt.example.org"}
+    server = await make_server(well_known={"rtc_foci": [focus]})
+    body = (await server.client.get("/.well-known/matrix/client")).body
+    assert body["org.matrix.msc4143.rtc_foci"] == [focus]
+    assert "m.homeserver" in body

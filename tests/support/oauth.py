@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import pytest
+
+from homeserver.clock import FakeClock
 
 REDIRECT = "https://app.example.com/callback"
 CLIENT_METADATA: dict[str, Any] = {
@@ -145,3 +148,27 @@ async def exchange(session: aiohttp.ClientSession, base_url: str, client_id: str
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
         "client_id": client_id, "code_verifier": verifier,
     })
+
+
+# -- fixtures for tests of a server with OAuth on, on a clock that moves only when told --
+
+
+@pytest.fixture
+async def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def oauth_server(make_server: Any, clock: FakeClock) -> Any:
+    """A server with OAuth on and an account ``alice``."""
+    server = await make_server(clock=clock, oauth={"enabled": True})
+    await server.client.register("alice")
+    return server
+
+
+@pytest.fixture
+async def browser(oauth_server: Any) -> Any:
+    """A form-filling browser stand-in on ``oauth_server``."""
+    browser = Browser(oauth_server.url)
+    yield browser
+    await browser.close()
