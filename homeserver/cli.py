@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--from", dest="source", required=True, type=Path, help="the backup file")
     restore.add_argument("--data-dir", required=True, type=Path, help="new or empty directory to restore into")
     restore.add_argument("--passphrase-file", required=True, type=Path, help="file holding the passphrase")
+    restore.add_argument("--database", help="for a PostgreSQL backup: postgresql:// URL of an empty database")
     restore.set_defaults(func=_cmd_restore)
 
     admin = sub.add_parser("admin", help="administration from the shell")
@@ -220,7 +221,9 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 def _cmd_restore(args: argparse.Namespace) -> int:
     from homeserver.backup.archive import read_passphrase, restore_backup
 
-    config_path = restore_backup(args.source, args.data_dir, read_passphrase(args.passphrase_file))
+    config_path = restore_backup(
+        args.source, args.data_dir, read_passphrase(args.passphrase_file), database_url=args.database
+    )
     print(f"Restored into {args.data_dir}; start Hearth with: hearth run -c {config_path}")
     return 0
 

@@ -10,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 import yaml
 from aiohttp.test_utils import TestServer
 
 from homeserver.app import create_app
 from homeserver.backup.archive import create_backup, restore_backup
+from homeserver.backup.format import BackupError
 from homeserver.cli import main
 from homeserver.config import load_config
 from tests.conftest import BASE_CONFIG, ServerFactory, _merge
+from tests.support import databases
 from tests.support.client import MatrixClient
 
-#: Backups cover SQLite so far (PostgreSQL configs are refused, tested last).
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
 
 PASSPHRASE = b"a long operator passphrase"
@@ -211,12 +213,71 @@ async def test_cli_refuses_wrong_passphrase_and_tampering(
     assert [p.name for p in data_dir.iterdir()] == ["something"]
 
 
-def test_postgresql_backups_are_refused_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config_path = tmp_path / "pg.yaml"
-    config_path.write_text(yaml.safe_dump(_merge(BASE_CONFIG, {"database": {"url": "postgresql://h@127.0.0.1/h"}})))
-    (tmp_path / "passphrase").write_text("x")
-    code = main(["backup", "-c", str(config_path), "--to", str(tmp_path / "b"), "--passphrase-file",
-                 str(tmp_path / "passphrase")])
-    assert code == 1
-    assert "PostgreSQL databases are not supported yet" in capsys.readouterr().err
-    assert not (tmp_path / "b").exists()
+async def pg_table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        names = [r["tablename"] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )]
+        return {n: sorted((tuple(r) for r in await conn.fetch(f'SELECT * FROM "{n}"')), key=repr) for n in names}
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_postgresql_backup_of_a_busy_server_restores_into_an_empty_database(
+    make_server: ServerFactory, database_url: str, tmp_path: Path
+) -> None:
+    live = await make_server()
+    config_path = write_config(database_url, tmp_path)
+    alice = await live.client.register("alice")
+    room_id = (await alice.post("/_matrix/client/v3/createRoom", {})).body["room_id"]
+    sent: list[str] = []
+    stop = asyncio.Event()
+
+    async def keep_sending() -> None:
+        while not stop.is_set():
+            body = f"message {len(sent)}"
+            resp = await alice.put(
+                f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t{len(sent)}",
+                {"msgtype": "m.text", "body": body},
+            )
+            assert resp.status == 200, resp.body
+            sent.append(body)
+
+    sender = asyncio.create_task(keep_sending())
+    while len(sent) < 10:
+        await asyncio.sleep(0.01)
+    busy = tmp_path / "busy.hearth-backup"
+    await asyncio.to_thread(create_backup, config_path, busy, PASSPHRASE, scrypt_log2_n=FAST_SCRYPT)
+    sent_during = len(sent)
+    stop.set()
+    await sender
+    quiet = tmp_path / "quiet.hearth-backup"
+    await asyncio.to_thread(create_backup, config_path, quiet, PASSPHRASE, scrypt_log2_n=FAST_SCRYPT)
+
+    targets = [await asyncio.to_thread(databases.create_empty_pg_database) for _ in range(2)]
+    try:
+        busy_url, quiet_url = (databases.postgres_url(name) for name in targets)
+        with pytest.raises(BackupError, match="name an empty one"):
+            restore_backup(busy, tmp_path / "no-db", PASSPHRASE)
+        assert not (tmp_path / "no-db").exists()
+        busy_config = await asyncio.to_thread(
+            restore_backup, busy, tmp_path / "busy", PASSPHRASE, database_url=busy_url
+        )
+        async with aiohttp.ClientSession() as session:
+            server, client = await start_restored(busy_config, session)
+            try:
+                bodies = await room_bodies(await client.login("alice"), room_id)
+                assert 10 <= len(bodies) <= sent_during + 1
+                assert bodies == sent[: len(bodies)]
+            finally:
+                await server.close()
+        await asyncio.to_thread(restore_backup, quiet, tmp_path / "quiet", PASSPHRASE, database_url=quiet_url)
+        assert await pg_table_rows(quiet_url) == await pg_table_rows(database_url)
+        with pytest.raises(BackupError, match="pg_restore failed"):  # not empty any more
+            restore_backup(quiet, tmp_path / "again", PASSPHRASE, database_url=quiet_url)
+        assert not (tmp_path / "again").exists()
+    finally:
+        for name in targets:
+            await databases.drop_pg_database_async(name)

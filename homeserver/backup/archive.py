@@ -4,7 +4,7 @@ A backup is a tar stream (see :mod:`homeserver.backup.format` for its encryption
 
 - ``config.yaml``: the config file as the operator wrote it,
 - ``hearth.db``: a consistent snapshot of the SQLite database, taken with SQLite's online backup API
-  so Hearth may keep running and writing meanwhile,
+  so Hearth may keep running and writing meanwhile, or ``hearth.pgdump``: ``pg_dump`` of PostgreSQL,
 - ``signing.key``: the server's signing key,
 - ``media/``: the media store, copied after the database snapshot so every file the snapshot refers
   to is there (files uploaded later are harmless extras).
@@ -26,14 +26,17 @@ from typing import Any
 
 import yaml
 
+from homeserver.backup import postgres
 from homeserver.backup.format import DEFAULT_SCRYPT_LOG2_N, BackupError, DecryptingReader, EncryptingWriter
 from homeserver.config import ConfigError, load_config, parse_config
 
 CONFIG_NAME = "config.yaml"
 DATABASE_NAME = "hearth.db"
+PG_DUMP_NAME = "hearth.pgdump"
 SIGNING_KEY_NAME = "signing.key"
 MEDIA_NAME = "media"
-_REQUIRED = (CONFIG_NAME, DATABASE_NAME, SIGNING_KEY_NAME)
+_REQUIRED = (CONFIG_NAME, SIGNING_KEY_NAME)
+_ENTRIES = (*_REQUIRED, DATABASE_NAME, PG_DUMP_NAME, MEDIA_NAME)
 
 
 def read_passphrase(path: Path) -> bytes:
@@ -54,25 +57,24 @@ def create_backup(
     """Write an encrypted backup of the server configured by ``config_path`` to ``destination``."""
     config = load_config(config_path)
     url = config.database.url
-    if not url.startswith("sqlite:///"):
-        raise BackupError("backups of PostgreSQL databases are not supported yet (only SQLite)")
-    database_path = config.path(url[len("sqlite:///"):])
-    if not database_path.is_file():
-        raise BackupError(f"{database_path}: the database file does not exist")
     key_path = config.path(config.signing_key_path)
     media_path = config.path(config.media.store_path)
     destination = destination.resolve()
     partial = destination.with_name(f".{destination.name}.partial")
     with tempfile.TemporaryDirectory(prefix="hearth-backup-") as scratch:
-        snapshot = Path(scratch) / DATABASE_NAME
-        _snapshot_sqlite(database_path, snapshot)
+        if url.startswith("sqlite:///"):
+            snapshot = Path(scratch) / DATABASE_NAME
+            _snapshot_sqlite(config.path(url[len("sqlite:///"):]), snapshot)
+        else:
+            snapshot = Path(scratch) / PG_DUMP_NAME
+            postgres.dump(url, snapshot)
         try:
             with open(partial, "wb") as out:
                 os.chmod(partial, 0o600)
                 writer = EncryptingWriter(out, passphrase, scrypt_log2_n=scrypt_log2_n)
                 with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                     tar.add(config_path, arcname=CONFIG_NAME, recursive=False)
-                    tar.add(snapshot, arcname=DATABASE_NAME, recursive=False)
+                    tar.add(snapshot, arcname=snapshot.name, recursive=False)
                     tar.add(key_path, arcname=SIGNING_KEY_NAME, recursive=False)
                     if media_path.is_dir():
                         tar.add(media_path, arcname=MEDIA_NAME, filter=_regular_files_only)
@@ -89,6 +91,8 @@ def create_backup(
 
 def _snapshot_sqlite(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` consistently while other connections may write to it."""
+    if not source.is_file():
+        raise BackupError(f"{source}: the database file does not exist")
     try:
         src = sqlite3.connect(source)
         try:
@@ -107,11 +111,14 @@ def _regular_files_only(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return info if info.isfile() or info.isdir() else None
 
 
-def restore_backup(archive: Path, data_dir: Path, passphrase: bytes) -> Path:
+def restore_backup(archive: Path, data_dir: Path, passphrase: bytes, *, database_url: str | None = None) -> Path:
     """Restore ``archive`` into the new or empty ``data_dir``; returns the path of the rewritten config.
 
-    Nothing appears in ``data_dir`` unless the whole archive decrypted and verified.
+    Nothing appears in ``data_dir`` unless the whole archive decrypted and verified. A PostgreSQL
+    backup needs ``database_url``, an empty database it is restored into (in one transaction).
     """
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise BackupError("--database must be a postgresql:// URL (SQLite backups restore inside the data directory)")
     data_dir = data_dir.resolve()
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise BackupError(f"{data_dir}: the data directory must be new or empty")
@@ -122,10 +129,24 @@ def restore_backup(archive: Path, data_dir: Path, passphrase: bytes) -> Path:
         missing = [name for name in _REQUIRED if not (staging / name).is_file()]
         if missing:
             raise BackupError(f"the backup lacks {', '.join(missing)}")
-        _rewrite_config(staging / CONFIG_NAME, data_dir)
+        dump = staging / PG_DUMP_NAME
+        if dump.is_file() == (database_url is None):
+            raise BackupError(
+                "this backup is of a PostgreSQL database: name an empty one to restore into with --database"
+                if database_url is None
+                else "this backup is of an SQLite database: it restores inside the data directory, without --database"
+            )
+        if not dump.is_file() and not (staging / DATABASE_NAME).is_file():
+            raise BackupError(f"the backup lacks {DATABASE_NAME}")
+        _rewrite_config(staging / CONFIG_NAME, data_dir, database_url or f"sqlite:///{DATABASE_NAME}")
         (staging / MEDIA_NAME).mkdir(exist_ok=True)
-        for name in (CONFIG_NAME, SIGNING_KEY_NAME, DATABASE_NAME):
+        for name in (CONFIG_NAME, SIGNING_KEY_NAME):
             (staging / name).chmod(0o600)
+        if database_url is not None:
+            postgres.restore(dump, database_url)
+            dump.unlink()
+        else:
+            (staging / DATABASE_NAME).chmod(0o600)
         staging.chmod(0o700)
         staging.rename(data_dir)  # replaces an empty data_dir atomically
     except BaseException:
@@ -145,7 +166,7 @@ def _extract_verified(archive: Path, staging: Path, passphrase: bytes) -> None:
             with tarfile.open(fileobj=reader, mode="r|") as tar:
                 for member in tar:
                     top = member.name.split("/", 1)[0]
-                    if top not in (*_REQUIRED, MEDIA_NAME) or not (member.isfile() or member.isdir()):
+                    if top not in _ENTRIES or not (member.isfile() or member.isdir()):
                         raise BackupError(f"the backup holds an unexpected entry {member.name!r}")
                     tar.extract(member, staging, filter="data")
         except tarfile.TarError as e:
@@ -154,7 +175,7 @@ def _extract_verified(archive: Path, staging: Path, passphrase: bytes) -> None:
             pass
 
 
-def _rewrite_config(config_file: Path, data_dir: Path) -> None:
+def _rewrite_config(config_file: Path, data_dir: Path, database_url: str) -> None:
     """Point the restored config's database, media store and signing key inside ``data_dir``."""
     try:
         data: Any = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
@@ -164,7 +185,7 @@ def _rewrite_config(config_file: Path, data_dir: Path) -> None:
         raise BackupError("the backup's config is not a mapping")
     data["signing_key_path"] = SIGNING_KEY_NAME
     database = data.get("database")
-    data["database"] = {**(database if isinstance(database, dict) else {}), "url": f"sqlite:///{DATABASE_NAME}"}
+    data["database"] = {**(database if isinstance(database, dict) else {}), "url": database_url}
     media = data.get("media")
     data["media"] = {**(media if isinstance(media, dict) else {}), "store_path": MEDIA_NAME}
     try:
