@@ -212,6 +212,13 @@ async def test_cli_refuses_wrong_passphrase_and_tampering(
     assert code == 1 and "must be new or empty" in err
     assert [p.name for p in data_dir.iterdir()] == ["something"]
 
+    elsewhere = tmp_path / "elsewhere"
+    code = await asyncio.to_thread(
+        main, ["restore", "--from", str(target), "--data-dir", str(elsewhere), "--passphrase-file",
+               str(tmp_path / "passphrase"), "--database", "postgresql://postgres@127.0.0.1/x"]
+    )
+    assert_refused(code, capsys, elsewhere, "restores inside the data directory, without --database")
+
 
 async def pg_table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     conn = await asyncpg.connect(url)
@@ -281,3 +288,13 @@ async def test_postgresql_backup_of_a_busy_server_restores_into_an_empty_databas
     finally:
         for name in targets:
             await databases.drop_pg_database_async(name)
+
+
+def test_postgresql_password_goes_to_the_environment_not_the_command_line() -> None:
+    from homeserver.backup.postgres import _split_password
+
+    assert _split_password("postgresql://hearth:p%40ss@db.internal:5433/hearth?sslmode=require") == (
+        "postgresql://hearth@db.internal:5433/hearth?sslmode=require",
+        "p@ss",
+    )
+    assert _split_password("postgresql://postgres@127.0.0.1/hearth") == ("postgresql://postgres@127.0.0.1/hearth", None)
