@@ -18,6 +18,7 @@ from homeserver.services.directory import DirectoryService
 from homeserver.services.e2ee.keys import KeyService
 from homeserver.services.federation_inbox import FederationInbox
 from homeserver.services.media.service import Content, MediaService
+from homeserver.services.openid import OpenIdService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.spaces import SpaceService
 from homeserver.services.rooms.remote_membership import RemoteMembership
@@ -61,6 +62,21 @@ class KeyRoutes:
             for server, criteria in wanted.items()
         }
         return json_response({"server_keys": await self._keyring.notary_answer(minimums)})
+
+
+class OpenIdRoutes:
+    """Widgets and call apps checking a user's OpenID token; no X-Matrix signature (the
+    caller is not a homeserver): the token itself is the credential."""
+
+    def __init__(self, openid: OpenIdService) -> None:
+        self._openid = openid
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", f"{FED_V1}/openid/userinfo", self.userinfo)]
+
+    async def userinfo(self, request: web.Request) -> web.Response:
+        """GET /_matrix/federation/v1/openid/userinfo?access_token= (spec: Server-Server API, "OpenID")."""
+        return json_response(await self._openid.user_info(request.query.get("access_token", "")))
 
 
 class QueryRoutes:

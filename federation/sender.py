@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 
 from federation.client import FederationClient, FederationError
+from homeserver import metrics
 from homeserver.clock import Clock
 from homeserver.core.events import Event
 from storage.federation_queue import DestinationHealth, FederationQueueStore, Queued
@@ -140,6 +141,7 @@ class FederationSender:
                 if wait_ms > 0:
                     await asyncio.sleep(wait_ms / 1000)
                 batch = await self._store.next_batch(destination, MAX_PDUS, MAX_EDUS)
+                await self._report_queue(destination, batch)
                 if not batch:
                     self._isolating.pop(destination, None)
                     if destination in self._more:
@@ -155,6 +157,19 @@ class FederationSender:
         finally:
             if self._tasks.get(destination) is asyncio.current_task():
                 del self._tasks[destination]
+
+    async def _report_queue(self, destination: str, batch: list[Queued]) -> None:
+        """Set ``hearth_federation_queued_items`` for ``destination`` (dropped when nothing waits)."""
+        if not batch:
+            try:
+                metrics.FEDERATION_QUEUED.remove(destination)
+            except KeyError:
+                pass
+            return
+        pdus = sum(1 for q in batch if q.kind == "pdu")
+        whole = pdus < MAX_PDUS and len(batch) - pdus < MAX_EDUS  # the batch is all there is
+        queued = len(batch) if whole else await self._store.queued_count(destination)
+        metrics.FEDERATION_QUEUED.labels(destination).set(queued)
 
     async def _send_batch(self, destination: str, batch: list[Queued], health: DestinationHealth) -> bool:
         """Send ``batch`` as one transaction; True when its items must now go one by one."""
@@ -233,6 +248,8 @@ class FederationSender:
             )
         except FederationError as e:
             logger.info("federation_delivery_failed", destination=destination, txn_id=txn_id, error=str(e))
+            metrics.FEDERATION_TRANSACTIONS.labels("failed").inc()
             return e
+        metrics.FEDERATION_TRANSACTIONS.labels("ok").inc()
         logger.debug("federation_transaction_sent", destination=destination, txn_id=txn_id, size=len(batch))
         return None

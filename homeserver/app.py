@@ -25,6 +25,7 @@ from client_api.admin.registration_tokens import RegistrationTokenRoutes
 from client_api.admin.users import UserAdminRoutes
 from client_api.auth import Authenticator
 from client_api.capabilities import CapabilitiesRoutes
+from client_api.openid import OpenIdRoutes
 from client_api.voip import VoipRoutes
 from client_api.devices import DeviceRoutes
 from client_api.directory import DirectoryRoutes
@@ -59,7 +60,9 @@ from federation.routes import KeyRoutes as ServerKeyRoutes
 from federation.queries import FederationQueryClient
 from federation.routes import EventReadRoutes, MembershipRoutes, QueryRoutes, TransactionRoutes, UserKeyRoutes
 from federation.routes import MediaRoutes as FederationMediaRoutes
+from federation.routes import OpenIdRoutes as FederationOpenIdRoutes
 from federation.sender import FederationSender
+from homeserver import metrics
 from homeserver.clock import Clock
 from homeserver.config import Config
 from homeserver.connections import ConnectionGuard, ListenerLimits
@@ -88,6 +91,7 @@ from homeserver.services.receipts import ReceiptService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.push import PushService
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.openid import OpenIdService
 from homeserver.services.turn import TurnService
 from homeserver.services.ports import NoFederation
 from homeserver.services.registration import RegistrationService
@@ -147,6 +151,7 @@ from storage.second_factor import SecondFactorStore
 from storage.server_keys import ServerKeyStore
 from storage.state import StateStore
 from storage.to_device import TO_DEVICE_STREAM, ToDeviceStore
+from storage.openid_tokens import OpenIdTokenStore
 from storage.web_sessions import WebSessionStore
 from storage.streams import current_position
 from homeserver.signing_keys import load_signing_key
@@ -210,6 +215,7 @@ class Hearth:
     key_backups: KeyBackupService
     media: MediaService
     turn: TurnService
+    openid: OpenIdService
     #: Threads for image work (thumbnails, media files) and for password hashing.
     media_pool: ThreadPoolExecutor
     password_pool: ThreadPoolExecutor
@@ -229,6 +235,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
     db = db or connect(
         config.database.url, base_dir=Path(config.config_dir), pool_size=config.database.pool_size
     )
+    metrics.watch_database(db)
     signing_key = load_signing_key(config.path(config.signing_key_path))
     federation_config = config.federation
     client_options = dict(
@@ -523,6 +530,7 @@ def build_hearth(config: Config, *, clock: Clock | None = None, db: Database | N
             server_name=config.server_name, pool=media_pool,
         ),
         turn=TurnService(config.turn, clock, rate_limiter),
+        openid=OpenIdService(OpenIdTokenStore(db), rate_limiter, clock, config.server_name),
         media_pool=media_pool,
         password_pool=password_pool,
         federation_client=federation_client,
@@ -575,6 +583,7 @@ def create_app(config: Config, *, clock: Clock | None = None, db: Database | Non
         FilterRoutes(authenticator, hearth.filters),
         CapabilitiesRoutes(authenticator, config),
         VoipRoutes(authenticator, hearth.turn),
+        OpenIdRoutes(authenticator, hearth.openid),
         SharedSecretRoutes(authenticator, hearth.shared_secret),
         RegistrationTokenRoutes(authenticator, hearth.registration),
         UserAdminRoutes(authenticator, hearth.user_admin),
@@ -632,6 +641,7 @@ def create_federation_app(hearth: Hearth) -> web.Application:
         MembershipRoutes(authenticator, hearth.remote_membership),
         EventReadRoutes(authenticator, hearth.server_reads),
         FederationMediaRoutes(authenticator, hearth.media, config.server_name),
+        FederationOpenIdRoutes(hearth.openid),
     ):
         add_routes(app, group.routes())
     return app
@@ -683,6 +693,7 @@ def _housekeeping(hearth: Hearth):  # type: ignore[no-untyped-def]
                 await hearth.media.release_expired_reservations()
                 await hearth.oauth.expire()
                 await hearth.web_sessions.expire()
+                await hearth.openid.expire()
             except Exception:
                 logger.exception("housekeeping_failed")
 

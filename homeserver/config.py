@@ -214,6 +214,8 @@ class RateLimitsConfig:
     oauth_client: RateLimit = RateLimit(per_second=0.5, burst=20)
     #: ``/voip/turnServer`` credential requests by a user.
     turn: RateLimit = RateLimit(per_second=0.5, burst=20)
+    #: OpenID token requests (``/user/{userId}/openid/request_token``) by a user.
+    openid: RateLimit = RateLimit(per_second=0.5, burst=20)
 
 
 @dataclass(frozen=True)

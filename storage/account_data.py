@@ -21,7 +21,7 @@ class AccountDataStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: ReadCache[tuple[str, str, str], dict[str, Any] | None] = ReadCache(db, _CACHE_SIZE)
+        self._cache: ReadCache[tuple[str, str, str], dict[str, Any] | None] = ReadCache(db, "account_data", _CACHE_SIZE)
 
     def _forget(self, user_id: str, room_id: str | None = None, data_type: str | None = None) -> None:
         if room_id is not None and data_type is not None:

@@ -109,6 +109,10 @@ class Database(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    def connection_counts(self) -> tuple[int, int]:
+        """(open, in use) connections, for the metrics."""
+
+    @abstractmethod
     def transaction(self, name: str) -> Any:
         """An async context manager for one transaction; nested calls join the outer one."""
 
@@ -242,6 +246,12 @@ class SqliteDatabase(Database):
         self._checkpointer: asyncio.Task[None] | None = None
         self._inline: sqlite3.Connection | None = None
         self._inline_steps = 0
+
+    def connection_counts(self) -> tuple[int, int]:
+        readers = len(self._all_readers)
+        writer = 1 if self._writer is not None else 0
+        in_use = readers - self._readers.qsize() + (1 if self._write_lock.locked() else 0)
+        return readers + writer, in_use
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -414,6 +424,12 @@ class PostgresDatabase(Database):
         self._pool: asyncpg.Pool | None = None
         #: insert SQL -> the same insert over unnested arrays (see _insert_unnested)
         self._unnested: dict[str, str] = {}
+
+    def connection_counts(self) -> tuple[int, int]:
+        if self._pool is None:
+            return 0, 0
+        size = self._pool.get_size()
+        return size, size - self._pool.get_idle_size()
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(

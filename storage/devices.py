@@ -74,7 +74,7 @@ class DeviceStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._tokens: ReadCache[str, AccessTokenRecord] = ReadCache(db, _TOKEN_CACHE_SIZE)
+        self._tokens: ReadCache[str, AccessTokenRecord] = ReadCache(db, "access_tokens", _TOKEN_CACHE_SIZE)
 
     def forget_cached_tokens(self, user_id: str) -> None:
         """Drop cached tokens of a user whose flags (admin, deactivated) changed."""

@@ -114,7 +114,7 @@ class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._versions = KNOWN_ROOM_VERSIONS
-        self._cache: ReadCache[str, StoredEvent] = ReadCache(db, _EVENT_CACHE_SIZE)
+        self._cache: ReadCache[str, StoredEvent] = ReadCache(db, "events", _EVENT_CACHE_SIZE)
 
     # -- reads --------------------------------------------------------------------------
 

@@ -52,6 +52,11 @@ class FederationQueueStore:
         )
         return sorted((Queued(int(r["id"]), r["kind"], orjson.loads(r["payload"])) for r in rows), key=lambda q: q.id)
 
+    async def queued_count(self, destination: str) -> int:
+        """How many PDUs and EDUs wait for ``destination``."""
+        count = await self.db.fetchval("SELECT count(*) FROM federation_outbox WHERE destination = $1", destination)
+        return int(count or 0)
+
     async def delivered(self, destination: str, ids: list[int], now_ms: int) -> None:
         async with self.db.transaction("federation_delivered"):
             await self.db.executemany(

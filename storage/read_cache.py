@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
+from homeserver import metrics
 from storage.database import Database
 
 K = TypeVar("K", bound=Hashable)
@@ -37,8 +38,10 @@ class ReadCache(Generic[K, V]):
     ``fill_in_transactions``, reads inside a transaction fill it too (for data
     that is written only outside the transactions that read it)."""
 
-    def __init__(self, db: Database, max_size: int, *, fill_in_transactions: bool = False) -> None:
+    def __init__(self, db: Database, name: str, max_size: int, *, fill_in_transactions: bool = False) -> None:
         self._db = db
+        self._hits = metrics.CACHE_LOOKUPS.labels(name, "hit")
+        self._misses = metrics.CACHE_LOOKUPS.labels(name, "miss")
         self._max_size = max_size
         self._fill_in_transactions = fill_in_transactions
         self._entries: OrderedDict[K, V] = OrderedDict()
@@ -53,6 +56,9 @@ class ReadCache(Generic[K, V]):
         value = self._entries.get(key, MISSING)
         if value is not MISSING:
             self._entries.move_to_end(key)
+            self._hits.inc()
+        else:
+            self._misses.inc()
         return value
 
     def items(self) -> list[tuple[K, V]]:

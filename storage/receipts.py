@@ -33,7 +33,7 @@ class ReceiptStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._mine: ReadCache[tuple[str, str], list[Receipt]] = ReadCache(db, 50_000)
+        self._mine: ReadCache[tuple[str, str], list[Receipt]] = ReadCache(db, "own_receipts", 50_000)
 
     async def put(
         self, room_id: str, receipt_type: str, user_id: str, thread_id: str, event_id: str, event_stream: int, ts: int

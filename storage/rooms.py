@@ -40,7 +40,7 @@ class RoomStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._memberships: ReadCache[str, dict[str, tuple[str, str, int]]] = ReadCache(db, _MEMBERSHIP_CACHE_SIZE)
+        self._memberships: ReadCache[str, dict[str, tuple[str, str, int]]] = ReadCache(db, "memberships", _MEMBERSHIP_CACHE_SIZE)
 
     async def create_room(self, room_id: str, room_version: str, creator: str, now_ms: int) -> bool:
         changed = await self.db.execute(

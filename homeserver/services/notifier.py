@@ -23,6 +23,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
+from homeserver import metrics
+
 #: Users whose latest notified positions are remembered.
 USER_MARKS_SIZE = 20_000
 
@@ -93,6 +95,8 @@ class Notifier:
         for user_id in users:
             self._mark(user_id, stream, position)
             for event in self._waiters.get(user_id, ()):
+                if not event.is_set():
+                    metrics.SYNC_WAKEUPS.inc()
                 event.set()
 
     def _mark(self, user_id: str, stream: str, position: int) -> None:

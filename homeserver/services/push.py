@@ -68,7 +68,7 @@ class PushService:
         #: user -> (merged ruleset, whether the user changed anything)
         #: (Push rules are written only outside the event transactions that read them.)
         self._cache: ReadCache[str, tuple[dict[str, list[dict[str, Any]]], bool]] = ReadCache(
-            store.db, 10_000, fill_in_transactions=True
+            store.db, "push_rules", 10_000, fill_in_transactions=True
         )
         #: The predefined rules of a user who is neither mentioned nor targeted.
         self._bystander_rules = merge_rules("", {})

@@ -6,7 +6,7 @@ from storage.read_cache import MISSING, ReadCache
 
 
 async def test_a_fill_from_before_an_invalidation_is_dropped(database):
-    cache: ReadCache[str, int] = ReadCache(database, 10)
+    cache: ReadCache[str, int] = ReadCache(database, "test", 10)
     ticket = cache.ticket()          # a read starts, sees the old row...
     cache.invalidate(["k"])          # ...a write commits meanwhile...
     cache.fill(ticket, "k", 1)       # ...and the read tries to cache what it saw
@@ -20,7 +20,7 @@ async def test_a_fill_from_before_an_invalidation_is_dropped(database):
 
 
 async def test_invalidation_by_predicate_drops_every_read_in_flight(database):
-    cache: ReadCache[str, int] = ReadCache(database, 10)
+    cache: ReadCache[str, int] = ReadCache(database, "test", 10)
     cache.fill(cache.ticket(), "a", 1)
     ticket = cache.ticket()
     cache.invalidate_where(lambda key, value: value == 1)
@@ -30,7 +30,7 @@ async def test_invalidation_by_predicate_drops_every_read_in_flight(database):
 
 
 async def test_invalidation_is_repeated_when_the_transaction_commits(database):
-    cache: ReadCache[str, int] = ReadCache(database, 10)
+    cache: ReadCache[str, int] = ReadCache(database, "test", 10)
     async with database.transaction("write"):
         await database.execute("CREATE TABLE t (x INTEGER)")
         cache.invalidate(["k"])
@@ -38,7 +38,7 @@ async def test_invalidation_is_repeated_when_the_transaction_commits(database):
         assert cache.get("k") is MISSING
     # Between a write and its commit, reads elsewhere still see the old row and may
     # cache it: the commit drops it again.
-    shared: ReadCache[str, int] = ReadCache(database, 10, fill_in_transactions=True)
+    shared: ReadCache[str, int] = ReadCache(database, "test", 10, fill_in_transactions=True)
     async with database.transaction("write"):
         shared.invalidate(["k"])
         shared.fill(shared.ticket(), "k", 0)
@@ -47,7 +47,7 @@ async def test_invalidation_is_repeated_when_the_transaction_commits(database):
 
 
 async def test_many_invalidated_keys_are_forgotten_safely(database):
-    cache: ReadCache[int, int] = ReadCache(database, 3)
+    cache: ReadCache[int, int] = ReadCache(database, "test", 3)
     ticket = cache.ticket()
     cache.invalidate(range(10))      # more than the cache remembers one by one
     cache.fill(ticket, 99, 1)        # so every read in flight is refused

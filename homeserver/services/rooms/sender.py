@@ -26,6 +26,7 @@ database instead). The writes of a message go to the database in one batch.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from typing import Any
 
 import structlog
 
+from homeserver import metrics
 from homeserver.clock import Clock
 from homeserver.core import auth_rules
 from homeserver.core.builder import build_event
@@ -298,6 +300,7 @@ class EventSender:
         async with self._room_lock(room_id):
             head = self._heads.pop(room_id, None) or await self._load_head(room_id)
             async with self._db.transaction("persist_remote"):
+                self._db.after_commit(partial(_count_committed, "remote", 1))
                 [stream] = await next_positions(self._db, EVENTS_STREAM, 1)
                 verdict = await self._redactions.judge(event)
                 hidden = soft_failed or verdict.withheld
@@ -344,6 +347,7 @@ class EventSender:
         if not events:
             return
         async with self._db.transaction("persist_outliers"):
+            self._db.after_commit(partial(_count_committed, "outlier", len(events)))
             positions = await next_positions(self._db, EVENTS_STREAM, len(events))
             for event, position in zip(events, positions):
                 await self._events.insert_event(
@@ -367,6 +371,7 @@ class EventSender:
             events = [b for b in events if b.event.event_id not in known or known[b.event.event_id].outlier]
             if not events:
                 return
+            self._db.after_commit(partial(_count_committed, "backfill", len(events)))
             positions = await next_positions(self._db, BACKFILL_STREAM, len(events))
             ids = {b.event.event_id for b in events}
             groups = await self._state.get_event_state_groups(
@@ -605,7 +610,9 @@ class EventSender:
         for the whole batch, from the head.
         """
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         async with self._db.transaction("send_events"):
+            self._db.after_commit(partial(_count_committed, "local", len(builds), started))
             async with self._db.batched(reorder=True):
                 positions = await next_positions(self._db, EVENTS_STREAM, len(builds))
                 notified = []
@@ -732,6 +739,12 @@ class EventSender:
         if federate:
             self._federation.wake()
         logger.debug("event_sent", event_id=event.event_id, room_id=event.room_id, type=event.type)
+
+
+def _count_committed(origin: str, count: int, started: float | None = None) -> None:
+    metrics.EVENTS_PERSISTED.labels(origin).inc(count)
+    if started is not None:
+        metrics.EVENT_WRITE_SECONDS.observe(time.perf_counter() - started)
 
 
 def _check_format(event: Event) -> None:
