@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from homeserver import __version__
+from homeserver.backup.format import BackupError
 from homeserver.config import Config, ConfigError, load_config
 from homeserver.errors import MatrixError
 from homeserver.logging import configure_logging
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SigningKeyError) as e:
         print(f"hearth: config error: {e}", file=sys.stderr)
         return 2
+    except BackupError as e:
+        print(f"hearth: backup error: {e}", file=sys.stderr)
+        return 1
     except MatrixError as e:
         print(f"hearth: {e.errcode}: {e.message}", file=sys.stderr)
         return 1
@@ -74,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     turn = sub.add_parser("turn-config", help="print a coturn turnserver.conf matching the turn section")
     turn.add_argument("-c", "--config", required=True, type=Path)
     turn.set_defaults(func=_cmd_turn_config)
+
+    backup = sub.add_parser("backup", help="write an encrypted backup (database, media, signing key, config)")
+    backup.add_argument("-c", "--config", required=True, type=Path)
+    backup.add_argument("--to", required=True, type=Path, help="the backup file to write")
+    backup.add_argument("--passphrase-file", required=True, type=Path, help="file holding the passphrase")
+    backup.set_defaults(func=_cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore an encrypted backup into a new data directory")
+    restore.add_argument("--from", dest="source", required=True, type=Path, help="the backup file")
+    restore.add_argument("--data-dir", required=True, type=Path, help="new or empty directory to restore into")
+    restore.add_argument("--passphrase-file", required=True, type=Path, help="file holding the passphrase")
+    restore.add_argument("--database", help="for a PostgreSQL backup: postgresql:// URL of an empty database")
+    restore.set_defaults(func=_cmd_restore)
 
     admin = sub.add_parser("admin", help="administration from the shell")
     admin_sub = admin.add_subparsers(metavar="TASK")
@@ -187,6 +204,27 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     asyncio.run(_with_hearth(config, _noop))
     print("database schema is up to date")
+    return 0
+
+
+# -- backup / restore -------------------------------------------------------------------
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from homeserver.backup.archive import create_backup, read_passphrase
+
+    create_backup(args.config, args.to, read_passphrase(args.passphrase_file))
+    print(f"Wrote backup {args.to}")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from homeserver.backup.archive import read_passphrase, restore_backup
+
+    config_path = restore_backup(
+        args.source, args.data_dir, read_passphrase(args.passphrase_file), database_url=args.database
+    )
+    print(f"Restored into {args.data_dir}; start Hearth with: hearth run -c {config_path}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Encrypted backups of a Hearth server and their restore (``hearth backup`` / ``hearth restore``)."""
